@@ -1,0 +1,315 @@
+//! The issue record (work order, 事件): what it is about, and its append-only list of events.
+
+use std::str::FromStr;
+
+use automerge::transaction::Transactable;
+use automerge::{ObjType, ROOT, ReadDoc};
+use serde::{Deserialize, Serialize};
+
+use super::field::{self};
+use super::lifecycle::{self, IssueState};
+use super::{Area, RecordKind, SchemaError, check_len, doc_ref, put_header};
+use crate::ids::{DocumentId, GridId};
+use crate::time::Millis;
+
+/// The level that handles an issue, lowest first: small matters stay in the grid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// The grid (网格).
+    Grid,
+    /// The community (社区).
+    Community,
+    /// The street office (街道).
+    Street,
+    /// A city department (市直部门).
+    City,
+}
+
+impl Level {
+    /// All levels, lowest first.
+    pub const ALL: [Self; 4] = [Self::Grid, Self::Community, Self::Street, Self::City];
+
+    /// The code stored in records.
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::Grid => "grid",
+            Self::Community => "community",
+            Self::Street => "street",
+            Self::City => "city",
+        }
+    }
+}
+
+impl FromStr for Level {
+    type Err = SchemaError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|l| l.code() == s)
+            .ok_or_else(|| SchemaError::invalid("level", format!("unknown level {s:?}")))
+    }
+}
+
+/// Where an issue came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IssueSource {
+    /// Found during a visit.
+    Visit,
+    /// Reported by a resident through the grid's QR code (码上办).
+    Qr,
+    /// Anything else (a phone call, a patrol).
+    Other,
+}
+
+impl IssueSource {
+    /// The code stored in records.
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::Visit => "visit",
+            Self::Qr => "qr",
+            Self::Other => "other",
+        }
+    }
+}
+
+impl FromStr for IssueSource {
+    type Err = SchemaError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "visit" => Ok(Self::Visit),
+            "qr" => Ok(Self::Qr),
+            "other" => Ok(Self::Other),
+            other => Err(SchemaError::invalid(
+                "source",
+                format!("unknown source {other:?}"),
+            )),
+        }
+    }
+}
+
+/// What an event does to an issue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    /// The issue is reported (上报); always the first event.
+    Report,
+    /// The level accepts it (受理).
+    Accept,
+    /// It is assigned to someone (派遣).
+    Dispatch,
+    /// It goes up to a higher level (上报上级).
+    Escalate,
+    /// Someone dealt with it (处置).
+    Handle,
+    /// The handling is checked (核查).
+    Verify,
+    /// It is closed (结案).
+    Close,
+    /// It is opened again (重新打开).
+    Reopen,
+    /// A remark without a change of state (备注).
+    Comment,
+}
+
+impl EventKind {
+    /// All kinds.
+    pub const ALL: [Self; 9] = [
+        Self::Report,
+        Self::Accept,
+        Self::Dispatch,
+        Self::Escalate,
+        Self::Handle,
+        Self::Verify,
+        Self::Close,
+        Self::Reopen,
+        Self::Comment,
+    ];
+
+    /// The code stored in records.
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::Report => "report",
+            Self::Accept => "accept",
+            Self::Dispatch => "dispatch",
+            Self::Escalate => "escalate",
+            Self::Handle => "handle",
+            Self::Verify => "verify",
+            Self::Close => "close",
+            Self::Reopen => "reopen",
+            Self::Comment => "comment",
+        }
+    }
+}
+
+impl FromStr for EventKind {
+    type Err = SchemaError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.code() == s)
+            .ok_or_else(|| SchemaError::invalid("events.kind", format!("unknown kind {s:?}")))
+    }
+}
+
+/// One entry of an issue's append-only event list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssueEvent {
+    /// A device-generated unique ID; breaks ties between events with the same time.
+    pub id: String,
+    /// What happened.
+    pub kind: EventKind,
+    /// When (device time).
+    pub at: Millis,
+    /// Who (user ID).
+    pub actor: String,
+    /// A remark.
+    pub note: String,
+    /// The target level of an `escalate`.
+    pub level: Option<Level>,
+    /// The person a `dispatch` assigns.
+    pub assignee: Option<String>,
+}
+
+/// An issue, as read from its document, with its derived state.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Issue {
+    /// The grid where it was reported.
+    pub grid: GridId,
+    /// Where it came from.
+    pub source: IssueSource,
+    /// Which area.
+    pub area: Area,
+    /// What it is about (text).
+    pub description: String,
+    /// The household concerned, if any.
+    pub household: Option<DocumentId>,
+    /// A place, when there is no household (e.g. "3号楼北侧路灯").
+    pub location: String,
+    /// The events in the order the fold applies them.
+    pub events: Vec<IssueEvent>,
+    /// Status, level, assignee and deadline, folded from the events.
+    pub state: IssueState,
+}
+
+/// What is needed to report a new issue.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IssueDraft {
+    /// The grid.
+    pub grid: GridId,
+    /// Source.
+    pub source: IssueSource,
+    /// Area.
+    pub area: Area,
+    /// Description.
+    pub description: String,
+    /// Household, if any.
+    pub household: Option<DocumentId>,
+    /// Place, if no household.
+    pub location: String,
+    /// The `report` event (its kind must be `Report`).
+    pub report: IssueEvent,
+}
+
+fn read_event<D: ReadDoc>(
+    doc: &D,
+    obj: &automerge::ObjId,
+) -> Result<IssueEvent, SchemaError> {
+    let opt = |k| -> Result<Option<String>, SchemaError> {
+        Ok(field::string(doc, obj, k)?
+            .map(|f| f.value)
+            .filter(|s| !s.is_empty()))
+    };
+    let note = opt("note")?.unwrap_or_default();
+    check_len("events.note", &note, 2000)?;
+    Ok(IssueEvent {
+        id: field::req_string(doc, obj, "id")?.value,
+        kind: field::req_string(doc, obj, "kind")?.value.parse()?,
+        at: Millis(
+            field::int(doc, obj, "at")?
+                .ok_or(SchemaError::Missing("events.at"))?
+                .value,
+        ),
+        actor: field::req_string(doc, obj, "actor")?.value,
+        note,
+        level: opt("level")?.map(|s| s.parse()).transpose()?,
+        assignee: opt("assignee")?,
+    })
+}
+
+impl Issue {
+    /// Reads and validates an issue document and folds its events.
+    pub fn read<D: ReadDoc>(doc: &D) -> Result<Self, SchemaError> {
+        let grid = field::req_string(doc, &ROOT, "grid")?.value.parse()?;
+        let source = field::req_string(doc, &ROOT, "source")?.value.parse()?;
+        let area = field::req_string(doc, &ROOT, "area")?.value.parse()?;
+        let description = field::req_string(doc, &ROOT, "description")?.value;
+        check_len("description", &description, 4000)?;
+        let location = field::string(doc, &ROOT, "location")?
+            .map(|f| f.value)
+            .unwrap_or_default();
+        check_len("location", &location, 200)?;
+        let list = field::object(doc, &ROOT, "events", ObjType::List)?
+            .ok_or(SchemaError::Missing("events"))?;
+        let mut events = (0..doc.length(&list))
+            .map(|i| read_event(doc, &field::list_map(doc, &list, i, "events")?))
+            .collect::<Result<Vec<_>, _>>()?;
+        lifecycle::sort_events(&mut events);
+        let state = lifecycle::fold(&events)?;
+        Ok(Self {
+            grid,
+            source,
+            area,
+            description,
+            household: doc_ref(doc, &ROOT, "household")?,
+            location,
+            events,
+            state,
+        })
+    }
+}
+
+/// Appends an event to an issue. Concurrent appends are all kept; the fold orders them.
+pub fn append_event<T: Transactable + ReadDoc>(
+    tx: &mut T,
+    event: &IssueEvent,
+) -> Result<(), automerge::AutomergeError> {
+    let list = match tx.get(ROOT, "events")? {
+        Some((automerge::Value::Object(ObjType::List), id)) => id,
+        _ => tx.put_object(ROOT, "events", ObjType::List)?,
+    };
+    let at = tx.length(&list);
+    let obj = tx.insert_object(&list, at, ObjType::Map)?;
+    tx.put(&obj, "id", event.id.as_str())?;
+    tx.put(&obj, "kind", event.kind.code())?;
+    tx.put(&obj, "at", event.at.0)?;
+    tx.put(&obj, "actor", event.actor.as_str())?;
+    tx.put(&obj, "note", event.note.as_str())?;
+    if let Some(level) = event.level {
+        tx.put(&obj, "level", level.code())?;
+    }
+    if let Some(assignee) = &event.assignee {
+        tx.put(&obj, "assignee", assignee.as_str())?;
+    }
+    Ok(())
+}
+
+impl IssueDraft {
+    /// Writes a new issue, with its `report` event, into an empty document.
+    pub fn write<T: Transactable + ReadDoc>(
+        &self,
+        tx: &mut T,
+    ) -> Result<(), automerge::AutomergeError> {
+        put_header(tx, RecordKind::Issue, &self.grid)?;
+        tx.put(ROOT, "source", self.source.code())?;
+        tx.put(ROOT, "area", self.area.code())?;
+        field::put_text(tx, &ROOT, "description", &self.description)?;
+        if let Some(h) = self.household {
+            tx.put(ROOT, "household", h.to_string())?;
+        }
+        tx.put(ROOT, "location", self.location.as_str())?;
+        tx.put_object(ROOT, "events", ObjType::List)?;
+        append_event(tx, &self.report)
+    }
+}

@@ -1,0 +1,262 @@
+//! The issue lifecycle: a deterministic fold of the event list into status, level, assignee and
+//! step deadline.
+//!
+//! Events are sorted by `(at, id)` before folding, so the result depends only on the *set* of
+//! events, never on the order replicas merged them. An event that does not fit the state it
+//! meets (closing an issue that is already closed, escalating to a lower level) stays in the
+//! timeline but changes nothing; [`IssueState::ignored`] lists those.
+
+use serde::{Deserialize, Serialize};
+
+use super::SchemaError;
+use super::issue::{EventKind, IssueEvent, Level};
+use crate::time::Millis;
+
+/// Where an issue stands (上报 → 受理 → 派遣 → 处置 → 核查 → 结案).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Reported to a level, waiting to be accepted.
+    Reported,
+    /// Accepted by the level.
+    Accepted,
+    /// Assigned to someone to handle.
+    Dispatched,
+    /// Handled, waiting for verification.
+    Handled,
+    /// Verified, waiting to be closed.
+    Verified,
+    /// Closed.
+    Closed,
+}
+
+impl Status {
+    /// The code used in exports and APIs.
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::Reported => "reported",
+            Self::Accepted => "accepted",
+            Self::Dispatched => "dispatched",
+            Self::Handled => "handled",
+            Self::Verified => "verified",
+            Self::Closed => "closed",
+        }
+    }
+}
+
+/// The state derived from an issue's events.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssueState {
+    /// Current status.
+    pub status: Status,
+    /// The level currently responsible.
+    pub level: Level,
+    /// Who currently holds it, if anyone.
+    pub assignee: Option<String>,
+    /// When the current step began.
+    pub step_started: Millis,
+    /// When the current step is due; `None` once closed.
+    pub deadline: Option<Millis>,
+    /// When it was first reported.
+    pub reported_at: Millis,
+    /// When it was last closed (if closed now).
+    pub closed_at: Option<Millis>,
+    /// The level at which it was closed (if closed now).
+    pub closed_level: Option<Level>,
+    /// IDs of events that did not apply to the state they met.
+    pub ignored: Vec<String>,
+}
+
+impl IssueState {
+    /// Whether the current step is past its deadline at `now` (超时).
+    pub fn overdue(&self, now: Millis) -> bool {
+        self.deadline.is_some_and(|d| now > d)
+    }
+
+    /// Whether the issue is open.
+    pub fn is_open(&self) -> bool {
+        self.status != Status::Closed
+    }
+}
+
+/// How long each step may take before it is overdue (超时督办).
+pub fn step_limit(status: Status, level: Level) -> Option<i64> {
+    let day = Millis::DAY;
+    match status {
+        Status::Reported | Status::Accepted | Status::Verified => Some(day),
+        Status::Dispatched => Some(match level {
+            Level::Grid => 3 * day,
+            Level::Community => 5 * day,
+            Level::Street => 7 * day,
+            Level::City => 15 * day,
+        }),
+        Status::Handled => Some(2 * day),
+        Status::Closed => None,
+    }
+}
+
+/// Sorts events into fold order: by time, then by ID.
+pub fn sort_events(events: &mut [IssueEvent]) {
+    events.sort_by(|a, b| (a.at, &a.id, a.kind.code()).cmp(&(b.at, &b.id, b.kind.code())));
+}
+
+/// Folds sorted events into the issue's state. The first `report` event opens the issue;
+/// there must be one.
+pub fn fold(events: &[IssueEvent]) -> Result<IssueState, SchemaError> {
+    let report = events
+        .iter()
+        .find(|e| e.kind == EventKind::Report)
+        .ok_or(SchemaError::Missing("events.report"))?;
+    let mut s = IssueState {
+        status: Status::Reported,
+        level: Level::Grid,
+        assignee: None,
+        step_started: report.at,
+        deadline: None,
+        reported_at: report.at,
+        closed_at: None,
+        closed_level: None,
+        ignored: Vec::new(),
+    };
+    for e in events {
+        if std::ptr::eq(e, report) {
+            continue;
+        }
+        if !apply(&mut s, e) {
+            s.ignored.push(e.id.clone());
+        }
+    }
+    s.deadline = step_limit(s.status, s.level).map(|limit| s.step_started.plus(limit));
+    Ok(s)
+}
+
+/// Applies one event; returns whether it changed anything it was meant to.
+fn apply(s: &mut IssueState, e: &IssueEvent) -> bool {
+    use Status::*;
+    let next = match (e.kind, s.status) {
+        (EventKind::Comment, _) => return true,
+        (EventKind::Report, _) => return false,
+        (EventKind::Accept, Reported) => {
+            s.assignee = Some(e.actor.clone());
+            Accepted
+        }
+        (EventKind::Dispatch, Reported | Accepted | Dispatched) => match &e.assignee {
+            Some(who) => {
+                s.assignee = Some(who.clone());
+                Dispatched
+            }
+            None => return false,
+        },
+        (EventKind::Escalate, Closed) => return false,
+        (EventKind::Escalate, _) => match e.level {
+            Some(level) if level > s.level => {
+                s.level = level;
+                s.assignee = None;
+                Reported
+            }
+            _ => return false,
+        },
+        (EventKind::Handle, Accepted | Dispatched) => Handled,
+        (EventKind::Verify, Handled) => Verified,
+        (EventKind::Close, Closed) => return false,
+        (EventKind::Close, _) => {
+            s.closed_at = Some(e.at);
+            s.closed_level = Some(s.level);
+            Closed
+        }
+        (EventKind::Reopen, Closed | Handled | Verified) => {
+            s.closed_at = None;
+            s.closed_level = None;
+            Reported
+        }
+        _ => return false,
+    };
+    s.status = next;
+    s.step_started = e.at;
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(id: &str, kind: EventKind, at: i64) -> IssueEvent {
+        IssueEvent {
+            id: id.into(),
+            kind,
+            at: Millis(at),
+            actor: "u".into(),
+            note: String::new(),
+            level: None,
+            assignee: None,
+        }
+    }
+
+    #[test]
+    fn a_full_lifecycle_closes_at_the_grid() {
+        let mut events = vec![
+            ev("a", EventKind::Report, 0),
+            ev("b", EventKind::Accept, 10),
+            IssueEvent {
+                assignee: Some("w1".into()),
+                ..ev("c", EventKind::Dispatch, 20)
+            },
+            ev("d", EventKind::Handle, 30),
+            ev("e", EventKind::Verify, 40),
+            ev("f", EventKind::Close, 50),
+        ];
+        sort_events(&mut events);
+        let s = fold(&events).expect("fold");
+        assert_eq!(s.status, Status::Closed);
+        assert_eq!(s.closed_level, Some(Level::Grid));
+        assert_eq!(s.assignee.as_deref(), Some("w1"));
+        assert_eq!(s.deadline, None);
+        assert!(s.ignored.is_empty());
+    }
+
+    #[test]
+    fn escalating_resets_the_step_and_its_deadline() {
+        let events = vec![
+            ev("a", EventKind::Report, 0),
+            IssueEvent {
+                level: Some(Level::Community),
+                ..ev("b", EventKind::Escalate, 5)
+            },
+            IssueEvent {
+                level: Some(Level::Grid),
+                ..ev("c", EventKind::Escalate, 6)
+            },
+        ];
+        let s = fold(&events).expect("fold");
+        assert_eq!(s.level, Level::Community);
+        assert_eq!(s.status, Status::Reported);
+        assert_eq!(s.deadline, Some(Millis(5 + Millis::DAY)));
+        assert!(s.overdue(Millis(6 + Millis::DAY)));
+        assert_eq!(s.ignored, vec!["c".to_string()]);
+    }
+
+    #[test]
+    fn the_fold_ignores_merge_order() {
+        let mut a = vec![
+            ev("r", EventKind::Report, 0),
+            ev("x", EventKind::Close, 7),
+            IssueEvent {
+                level: Some(Level::Street),
+                ..ev("y", EventKind::Escalate, 7)
+            },
+        ];
+        let mut b = a.clone();
+        b.reverse();
+        sort_events(&mut a);
+        sort_events(&mut b);
+        assert_eq!(fold(&a).expect("fold"), fold(&b).expect("fold"));
+    }
+
+    #[test]
+    fn an_issue_without_a_report_is_invalid() {
+        assert_eq!(
+            fold(&[ev("a", EventKind::Close, 1)]),
+            Err(SchemaError::Missing("events.report"))
+        );
+    }
+}
