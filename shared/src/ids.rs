@@ -350,7 +350,12 @@ mod tests {
                 .expect("scope")
                 .contains(&g)
         );
-        assert!(!"grids:s01/c02/g04".parse::<Scope>().expect("scope").contains(&g));
+        assert!(
+            !"grids:s01/c02/g04"
+                .parse::<Scope>()
+                .expect("scope")
+                .contains(&g)
+        );
         assert!("grids:S01".parse::<Scope>().is_err());
         assert!("s01/c02".parse::<GridId>().is_err());
     }

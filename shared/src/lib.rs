@@ -1,5 +1,7 @@
 //! stub
 pub mod ids;
 pub mod model;
+pub mod sim;
+pub mod sync;
 pub mod time;
 pub mod wire;

@@ -18,7 +18,11 @@ fn golden() -> Vec<(String, Vec<u8>)> {
         })
         .collect();
     out.sort();
-    assert!(out.len() >= 10, "expected the golden frames, found {}", out.len());
+    assert!(
+        out.len() >= 10,
+        "expected the golden frames, found {}",
+        out.len()
+    );
     out
 }
 
@@ -26,8 +30,8 @@ fn golden() -> Vec<(String, Vec<u8>)> {
 fn every_golden_frame_round_trips_byte_for_byte() {
     let mut identical = 0;
     for (name, bytes) in golden() {
-        let msg = Message::decode(&bytes, DEFAULT_MAX_FRAME)
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let msg =
+            Message::decode(&bytes, DEFAULT_MAX_FRAME).unwrap_or_else(|e| panic!("{name}: {e}"));
         let again = msg.encode();
         assert_eq!(
             Message::decode(&again, DEFAULT_MAX_FRAME).as_ref(),
@@ -58,11 +62,19 @@ fn golden_frames_have_the_expected_types_and_fields() {
         }
         other => panic!("join decoded as {other:?}"),
     }
-    assert!(matches!(get("peer"), Message::Peer { selected_protocol_version, .. } if selected_protocol_version == "1"));
+    assert!(
+        matches!(get("peer"), Message::Peer { selected_protocol_version, .. } if selected_protocol_version == "1")
+    );
     assert!(matches!(get("request"), Message::Request { data, .. } if !data.is_empty()));
     assert!(matches!(get("sync_from_server"), Message::Sync { .. }));
-    assert!(matches!(get("doc_unavailable"), Message::DocUnavailable { .. }));
-    assert!(matches!(get("ephemeral"), Message::Ephemeral { count: 1, .. }));
+    assert!(matches!(
+        get("doc_unavailable"),
+        Message::DocUnavailable { .. }
+    ));
+    assert!(matches!(
+        get("ephemeral"),
+        Message::Ephemeral { count: 1, .. }
+    ));
     assert!(matches!(get("error"), Message::Error { message, .. } if message.contains("protocol")));
     // The sync payloads are real automerge sync messages.
     for name in ["sync_from_server", "sync_from_client", "request"] {

@@ -212,10 +212,7 @@ pub struct IssueDraft {
     pub report: IssueEvent,
 }
 
-fn read_event<D: ReadDoc>(
-    doc: &D,
-    obj: &automerge::ObjId,
-) -> Result<IssueEvent, SchemaError> {
+fn read_event<D: ReadDoc>(doc: &D, obj: &automerge::ObjId) -> Result<IssueEvent, SchemaError> {
     let opt = |k| -> Result<Option<String>, SchemaError> {
         Ok(field::string(doc, obj, k)?
             .map(|f| f.value)

@@ -121,7 +121,8 @@ impl Visit {
     /// Reads and validates a visit document.
     pub fn read<D: ReadDoc>(doc: &D) -> Result<Self, SchemaError> {
         let grid = field::req_string(doc, &ROOT, "grid")?.value.parse()?;
-        let household = doc_ref(doc, &ROOT, "household")?.ok_or(SchemaError::Missing("household"))?;
+        let household =
+            doc_ref(doc, &ROOT, "household")?.ok_or(SchemaError::Missing("household"))?;
         let visitors = match field::object(doc, &ROOT, "visitors", ObjType::List)? {
             Some(list) => field::string_list(doc, &list, "visitors")?,
             None => Vec::new(),

@@ -300,7 +300,10 @@ mod tests {
     fn round_trips_nested_items() {
         let item = Cbor::map([
             ("a", Cbor::Uint(300)),
-            ("b", Cbor::Array(vec![Cbor::Nint(0), Cbor::Bytes(vec![1, 2])])),
+            (
+                "b",
+                Cbor::Array(vec![Cbor::Nint(0), Cbor::Bytes(vec![1, 2])]),
+            ),
             ("c", Cbor::Undefined),
             ("d", Cbor::Float(1.5)),
             ("e", Cbor::text("门牌")),
@@ -321,7 +324,10 @@ mod tests {
         );
         assert_eq!(decode(&[]), Err(CborError::Truncated));
         assert_eq!(decode(&[0x01, 0x02]), Err(CborError::Trailing(1)));
-        assert_eq!(decode(&[0x9f]), Err(CborError::Unsupported("indefinite length")));
+        assert_eq!(
+            decode(&[0x9f]),
+            Err(CborError::Unsupported("indefinite length"))
+        );
     }
 
     #[test]

@@ -1,0 +1,215 @@
+//! The scope-level change feed behind gridvisit's extension, and an in-memory store that
+//! answers it.
+//!
+//! A server numbers every durable change with the next sequence number of its database (its
+//! *epoch* names the database). A client that completed a sync keeps the [`Cursor`] it was
+//! given; on reconnect it hands the cursor back and hears only about documents whose latest
+//! sequence number is newer: the cost is O(documents changed). When a cursor cannot be used
+//! (another epoch, or none yet) the server falls back to per-bucket digests of its documents'
+//! heads, and only buckets that differ are listed.
+
+use std::collections::BTreeMap;
+
+use automerge::ChangeHash;
+use sha2::{Digest, Sha256};
+
+use crate::ids::{DocumentId, GridId, Scope};
+use crate::wire::{Cursor, DocDigest};
+
+/// How many buckets the digest fallback splits documents into.
+pub const BUCKETS: usize = 64;
+
+/// An 8-byte digest of a set of heads (order does not matter).
+pub fn heads_digest(heads: &[ChangeHash]) -> [u8; 8] {
+    let mut sorted: Vec<&ChangeHash> = heads.iter().collect();
+    sorted.sort();
+    let mut h = Sha256::new();
+    for head in sorted {
+        h.update(head.0);
+    }
+    let full = h.finalize();
+    let mut out = [0; 8];
+    out.copy_from_slice(&full[..8]);
+    out
+}
+
+/// The bucket a document falls in.
+pub fn bucket_of(doc: &DocumentId) -> usize {
+    usize::from(doc.as_bytes()[0]) % BUCKETS
+}
+
+/// Per-bucket digests of a set of documents: XOR of a hash of each `(document, heads)` pair, so
+/// the result ignores order and can be maintained incrementally.
+pub fn bucket_digests<'a>(docs: impl IntoIterator<Item = (&'a DocumentId, [u8; 8])>) -> Vec<u8> {
+    let mut out = vec![0u8; BUCKETS * 8];
+    for (doc, heads) in docs {
+        let mut h = Sha256::new();
+        h.update(doc.as_bytes());
+        h.update(heads);
+        let d = h.finalize();
+        let b = bucket_of(doc) * 8;
+        for i in 0..8 {
+            out[b + i] ^= d[i];
+        }
+    }
+    out
+}
+
+/// The buckets whose digests differ.
+pub fn differing_buckets(ours: &[u8], theirs: &[u8]) -> Vec<u64> {
+    (0..BUCKETS)
+        .filter(|&b| ours.get(b * 8..b * 8 + 8) != theirs.get(b * 8..b * 8 + 8))
+        .map(|b| b as u64)
+        .collect()
+}
+
+/// A question the engine asks the server's storage about its change feed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FeedQuery {
+    /// Documents in `scope` changed after `cursor`; with no usable cursor, the bucket digests.
+    Since {
+        /// Whose documents.
+        scope: Scope,
+        /// The client's cursor.
+        cursor: Option<Cursor>,
+    },
+    /// Every document in `scope` that falls in `buckets`.
+    Buckets {
+        /// Whose documents.
+        scope: Scope,
+        /// Bucket numbers.
+        buckets: Vec<u64>,
+    },
+}
+
+/// The storage's answer to a [`FeedQuery`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FeedAnswer {
+    /// These documents (with digests of their heads), and the cursor as of the answer.
+    Changes {
+        /// Documents.
+        docs: Vec<DocDigest>,
+        /// The feed position this listing is complete up to.
+        cursor: Cursor,
+    },
+    /// The cursor could not be used: digests of every bucket in scope.
+    Buckets {
+        /// `BUCKETS` × 8 bytes.
+        digests: Vec<u8>,
+        /// The feed position these digests reflect.
+        cursor: Cursor,
+    },
+}
+
+/// One stored document in [`MemStore`].
+#[derive(Clone, Debug, Default)]
+pub struct StoredDoc {
+    /// Change chunks in the order they were made durable.
+    pub chunks: Vec<Vec<u8>>,
+    /// The sequence number of its latest change.
+    pub seq: u64,
+    /// Its grid, once it is a valid record.
+    pub grid: Option<GridId>,
+    /// Digest of its heads.
+    pub heads: [u8; 8],
+}
+
+/// An in-memory store with a change feed: what the in-memory network and tests use, and the
+/// reference the server's database must agree with.
+#[derive(Clone, Debug)]
+pub struct MemStore {
+    epoch: String,
+    seq: u64,
+    docs: BTreeMap<DocumentId, StoredDoc>,
+}
+
+impl MemStore {
+    /// An empty store for the database named `epoch`.
+    pub fn new(epoch: impl Into<String>) -> Self {
+        Self {
+            epoch: epoch.into(),
+            seq: 0,
+            docs: BTreeMap::new(),
+        }
+    }
+
+    /// Makes one change chunk durable and moves the feed forward.
+    pub fn append(
+        &mut self,
+        doc: DocumentId,
+        chunk: Vec<u8>,
+        heads: &[ChangeHash],
+        grid: Option<GridId>,
+    ) {
+        self.seq += 1;
+        let entry = self.docs.entry(doc).or_default();
+        entry.chunks.push(chunk);
+        entry.seq = self.seq;
+        entry.heads = heads_digest(heads);
+        if grid.is_some() {
+            entry.grid = grid;
+        }
+    }
+
+    /// The saved bytes of a document (all chunks; `Automerge::load` accepts the concatenation).
+    pub fn load(&self, doc: &DocumentId) -> Option<Vec<u8>> {
+        self.docs.get(doc).map(|d| d.chunks.concat())
+    }
+
+    /// Every stored document.
+    pub fn docs(&self) -> impl Iterator<Item = (&DocumentId, &StoredDoc)> {
+        self.docs.iter()
+    }
+
+    /// The current feed position.
+    pub fn cursor(&self) -> Cursor {
+        Cursor {
+            epoch: self.epoch.clone(),
+            seq: self.seq,
+        }
+    }
+
+    fn in_scope<'a>(
+        &'a self,
+        scope: &'a Scope,
+    ) -> impl Iterator<Item = (&'a DocumentId, &'a StoredDoc)> {
+        self.docs
+            .iter()
+            .filter(move |(_, d)| d.grid.as_ref().is_some_and(|g| scope.contains(g)))
+    }
+
+    /// Answers a feed query.
+    pub fn answer(&self, query: &FeedQuery) -> FeedAnswer {
+        match query {
+            FeedQuery::Since {
+                scope,
+                cursor: Some(c),
+            } if c.epoch == self.epoch && c.seq <= self.seq => FeedAnswer::Changes {
+                docs: self
+                    .in_scope(scope)
+                    .filter(|(_, d)| d.seq > c.seq)
+                    .map(|(id, d)| DocDigest {
+                        doc: *id,
+                        heads: d.heads,
+                    })
+                    .collect(),
+                cursor: self.cursor(),
+            },
+            FeedQuery::Since { scope, .. } => FeedAnswer::Buckets {
+                digests: bucket_digests(self.in_scope(scope).map(|(id, d)| (id, d.heads))),
+                cursor: self.cursor(),
+            },
+            FeedQuery::Buckets { scope, buckets } => FeedAnswer::Changes {
+                docs: self
+                    .in_scope(scope)
+                    .filter(|(id, _)| buckets.contains(&(bucket_of(id) as u64)))
+                    .map(|(id, d)| DocDigest {
+                        doc: *id,
+                        heads: d.heads,
+                    })
+                    .collect(),
+                cursor: self.cursor(),
+            },
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! The sans-I/O sync engine: automerge-repo's protocol plus gridvisit's O(changed) extension.
+//!
+//! A [`Hub`] is one peer. The driver (the server, the browser app, the in-memory network of the
+//! tests) feeds it [`Input`]s with the current time and performs the [`Effects`] it returns:
+//! first make `persist` durable, then send frames. That order is the durability invariant: no
+//! peer ever hears of a change this peer could still lose.
+//!
+//! ```
+//! use shared::ids::PeerId;
+//! use shared::sync::{ConnId, Direction, Hub, HubConfig, Input, TrustServer};
+//! use shared::time::Millis;
+//!
+//! let config = HubConfig::new(PeerId::new("tab-1").unwrap(), None, automerge::ActorId::from(&[1u8; 16][..]));
+//! let mut hub = Hub::new(config, Box::new(TrustServer));
+//! let fx = hub.handle(Millis(0), Input::Connected { conn: ConnId(1), direction: Direction::Outbound, principal: None });
+//! // The first thing a client sends is automerge-repo's `join`.
+//! let join = shared::wire::Message::decode(&fx.send[0].1, 1 << 20).unwrap();
+//! assert_eq!(join.kind(), "join");
+//! ```
+
+pub mod feed;
+mod hub;
+pub mod policy;
+
+pub use feed::{BUCKETS, FeedAnswer, FeedQuery, MemStore, heads_digest};
+pub use hub::{
+    ConnId, Direction, EditError, Effects, Event, Hub, HubConfig, Input, Persist, Quarantine,
+};
+pub use policy::{AccessPolicy, Principal, Refusal, Role, ScopePolicy, TrustServer};
