@@ -1,4 +1,5 @@
 //! stub
+pub mod aggregate;
 pub mod ids;
 pub mod model;
 pub mod sim;

@@ -1,0 +1,329 @@
+//! Dashboard figures as a pure, incremental fold over merged records.
+//!
+//! [`Dashboard::apply`] takes the latest state of one record (or `None` when it is gone or
+//! invalid). Each document's contribution is remembered, so re-applying a changed record first
+//! takes its old contribution out: any order of applications, with any repeats, ends at the
+//! same figures as recomputing from scratch. Time-dependent figures (this week, today,
+//! overdue) are computed at read time from `now`.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+
+use crate::ids::{DocumentId, GridId, Scope};
+use crate::model::{Level, Outcome, Record, Status};
+use crate::time::{Calendar, Millis};
+
+/// What one record adds to its grid.
+#[derive(Clone, Debug, PartialEq)]
+enum Contribution {
+    Household {
+        grid: GridId,
+    },
+    Visit {
+        grid: GridId,
+        household: DocumentId,
+        week: i64,
+        day: i64,
+        met: bool,
+    },
+    Issue {
+        grid: GridId,
+        level: Level,
+        open: bool,
+        deadline: Option<Millis>,
+        closed_level: Option<Level>,
+    },
+}
+
+impl Contribution {
+    fn grid(&self) -> &GridId {
+        match self {
+            Self::Household { grid } | Self::Visit { grid, .. } | Self::Issue { grid, .. } => grid,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+struct GridState {
+    households: u64,
+    /// week → household → (visits, met visits)
+    weeks: HashMap<i64, HashMap<DocumentId, (u32, u32)>>,
+    days: HashMap<i64, u64>,
+    open_by_level: [u64; 4],
+    deadlines: BTreeMap<Millis, u64>,
+    closed_by_level: [u64; 4],
+}
+
+fn level_ix(l: Level) -> usize {
+    match l {
+        Level::Grid => 0,
+        Level::Community => 1,
+        Level::Street => 2,
+        Level::City => 3,
+    }
+}
+
+fn bump<K: std::hash::Hash + Eq>(map: &mut HashMap<K, u64>, k: K, up: bool) {
+    let v = map.entry(k).or_default();
+    if up {
+        *v += 1;
+    } else {
+        *v = v.saturating_sub(1);
+    }
+}
+
+impl GridState {
+    fn add(&mut self, c: &Contribution, up: bool) {
+        let delta = |v: &mut u64| {
+            if up {
+                *v += 1;
+            } else {
+                *v = v.saturating_sub(1);
+            }
+        };
+        match c {
+            Contribution::Household { .. } => delta(&mut self.households),
+            Contribution::Visit {
+                household,
+                week,
+                day,
+                met,
+                ..
+            } => {
+                let week_map = self.weeks.entry(*week).or_default();
+                let entry = week_map.entry(*household).or_default();
+                let m = u32::from(*met);
+                if up {
+                    entry.0 += 1;
+                    entry.1 += m;
+                } else {
+                    entry.0 = entry.0.saturating_sub(1);
+                    entry.1 = entry.1.saturating_sub(m);
+                }
+                if entry.0 == 0 {
+                    week_map.remove(household);
+                }
+                if week_map.is_empty() {
+                    self.weeks.remove(week);
+                }
+                bump(&mut self.days, *day, up);
+                if self.days.get(day) == Some(&0) {
+                    self.days.remove(day);
+                }
+            }
+            Contribution::Issue {
+                level,
+                open,
+                deadline,
+                closed_level,
+                ..
+            } => {
+                if *open {
+                    delta(&mut self.open_by_level[level_ix(*level)]);
+                    if let Some(d) = deadline {
+                        let v = self.deadlines.entry(*d).or_default();
+                        delta(v);
+                        if *v == 0 {
+                            self.deadlines.remove(d);
+                        }
+                    }
+                } else if let Some(l) = closed_level {
+                    delta(&mut self.closed_by_level[level_ix(*l)]);
+                }
+            }
+        }
+    }
+}
+
+/// The figures of one grid, community, street or the whole area. Counts add up across grids.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Tally {
+    /// Households registered.
+    pub households: u64,
+    /// Households with at least one visit this week (any outcome).
+    pub visited_this_week: u64,
+    /// Households met in person this week.
+    pub met_this_week: u64,
+    /// Visits recorded today.
+    pub visits_today: u64,
+    /// Open issues per level: grid, community, street, city.
+    pub open_by_level: [u64; 4],
+    /// Open issues past their step deadline.
+    pub overdue: u64,
+    /// Closed issues per closing level: grid, community, street, city.
+    pub closed_by_level: [u64; 4],
+}
+
+impl Tally {
+    fn absorb(&mut self, o: &Self) {
+        self.households += o.households;
+        self.visited_this_week += o.visited_this_week;
+        self.met_this_week += o.met_this_week;
+        self.visits_today += o.visits_today;
+        self.overdue += o.overdue;
+        for i in 0..4 {
+            self.open_by_level[i] += o.open_by_level[i];
+            self.closed_by_level[i] += o.closed_by_level[i];
+        }
+    }
+
+    /// Share of households visited this week (0..=1; 0 with no households).
+    pub fn coverage(&self) -> f64 {
+        ratio(self.visited_this_week, self.households)
+    }
+
+    /// Open issues at every level.
+    pub fn open(&self) -> u64 {
+        self.open_by_level.iter().sum()
+    }
+
+    /// Closed issues.
+    pub fn closed(&self) -> u64 {
+        self.closed_by_level.iter().sum()
+    }
+
+    /// Share of closed issues closed within the grid (小事不出网格).
+    pub fn closed_at_grid_share(&self) -> f64 {
+        ratio(self.closed_by_level[0], self.closed())
+    }
+
+    /// Share of closed issues closed at the community level.
+    pub fn closed_at_community_share(&self) -> f64 {
+        ratio(self.closed_by_level[1], self.closed())
+    }
+
+    /// Share of closed issues closed within the community, grid included (大事不出社区).
+    pub fn closed_within_community_share(&self) -> f64 {
+        ratio(
+            self.closed_by_level[0] + self.closed_by_level[1],
+            self.closed(),
+        )
+    }
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+/// Figures for an area at one instant, with per-street, per-community and per-grid tables.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Figures {
+    /// The whole area.
+    pub total: Tally,
+    /// Per street.
+    pub streets: BTreeMap<String, Tally>,
+    /// Per community (`street/community`).
+    pub communities: BTreeMap<String, Tally>,
+    /// Per grid.
+    pub grids: BTreeMap<String, Tally>,
+}
+
+/// The incremental fold. See the module docs.
+#[derive(Clone, Debug)]
+pub struct Dashboard {
+    calendar: Calendar,
+    docs: HashMap<DocumentId, Contribution>,
+    grids: BTreeMap<GridId, GridState>,
+}
+
+impl Dashboard {
+    /// An empty dashboard whose days and weeks follow `calendar`.
+    pub fn new(calendar: Calendar) -> Self {
+        Self {
+            calendar,
+            docs: HashMap::new(),
+            grids: BTreeMap::new(),
+        }
+    }
+
+    /// Records one document's latest state: `None` when it is absent or not a valid record.
+    pub fn apply(&mut self, id: DocumentId, record: Option<&Record>) {
+        let new = record.map(|r| self.contribution(r));
+        let old = self.docs.remove(&id);
+        if old == new {
+            if let Some(c) = old {
+                self.docs.insert(id, c);
+            }
+            return;
+        }
+        if let Some(old) = &old
+            && let Some(g) = self.grids.get_mut(old.grid())
+        {
+            g.add(old, false);
+            if *g == GridState::default() {
+                self.grids.remove(old.grid());
+            }
+        }
+        if let Some(new) = new {
+            self.grids
+                .entry(new.grid().clone())
+                .or_default()
+                .add(&new, true);
+            self.docs.insert(id, new);
+        }
+    }
+
+    /// How many documents contribute.
+    pub fn len(&self) -> usize {
+        self.docs.len()
+    }
+
+    /// Whether no document contributes.
+    pub fn is_empty(&self) -> bool {
+        self.docs.is_empty()
+    }
+
+    fn contribution(&self, r: &Record) -> Contribution {
+        match r {
+            Record::Household(h) => Contribution::Household {
+                grid: h.grid.clone(),
+            },
+            Record::Visit(v) => Contribution::Visit {
+                grid: v.grid.clone(),
+                household: v.household,
+                week: self.calendar.week(v.started_at),
+                day: self.calendar.day(v.started_at),
+                met: v.outcome.value == Outcome::Met,
+            },
+            Record::Issue(i) => Contribution::Issue {
+                grid: i.grid.clone(),
+                level: i.state.level,
+                open: i.state.status != Status::Closed,
+                deadline: i.state.deadline,
+                closed_level: i.state.closed_level,
+            },
+        }
+    }
+
+    /// The figures of the grids inside `scope` at `now`.
+    pub fn figures(&self, now: Millis, scope: &Scope) -> Figures {
+        let week = self.calendar.week(now);
+        let day = self.calendar.day(now);
+        let mut out = Figures::default();
+        for (grid, g) in self.grids.iter().filter(|(grid, _)| scope.contains(grid)) {
+            let this_week = g.weeks.get(&week);
+            let t = Tally {
+                households: g.households,
+                visited_this_week: this_week.map_or(0, |w| w.len() as u64),
+                met_this_week: this_week
+                    .map_or(0, |w| w.values().filter(|(_, m)| *m > 0).count() as u64),
+                visits_today: g.days.get(&day).copied().unwrap_or(0),
+                open_by_level: g.open_by_level,
+                overdue: g.deadlines.range(..now).map(|(_, n)| n).sum(),
+                closed_by_level: g.closed_by_level,
+            };
+            out.total.absorb(&t);
+            out.streets
+                .entry(grid.street().to_owned())
+                .or_default()
+                .absorb(&t);
+            out.communities
+                .entry(grid.community().to_owned())
+                .or_default()
+                .absorb(&t);
+            out.grids.insert(grid.to_string(), t);
+        }
+        out
+    }
+}
