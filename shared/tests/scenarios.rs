@@ -344,3 +344,15 @@ fn invalid_and_out_of_scope_changes_are_refused_quarantined_and_reported() {
     assert_eq!(net.peer(server).quarantine.len(), 2);
     assert!(net.peer(server).quarantine[1].reason.contains("members"));
 }
+
+#[test]
+fn a_worker_holding_3000_records_reconnects_in_under_2kb_when_nothing_changed() {
+    // 1. A worker holds 3,000 records in sync, goes offline and comes back; nothing changed.
+    let stats = shared::sim::reconnect_cost(3000, 0, true, 11).expect("converges");
+    // 2. Both directions together stay under 2 KB, in one round trip.
+    assert!(stats.bytes() <= 2048, "{stats:?}");
+    assert_eq!(stats.round_trips(), 1, "{stats:?}");
+    // 3. With 50 records changed elsewhere the cost follows the 50, not the 3,000.
+    let changed = shared::sim::reconnect_cost(3000, 50, true, 11).expect("converges");
+    assert!(changed.bytes() < 50 * 1200, "{changed:?}");
+}

@@ -265,6 +265,13 @@ struct Conn {
     /// Outbound with the extension: documents to bring in sync before saving `cursor`.
     pending: BTreeSet<DocumentId>,
     pending_cursor: Option<Cursor>,
+    /// Outbound with the extension: documents changed on this link since the last cursor.
+    activity: bool,
+    /// Outbound with the extension: a `gv-poll` awaits its answer.
+    polling: bool,
+    /// Outbound with the extension: the cursor of the bucket digests whose differing buckets
+    /// we fetched. The listing that answers the fetch is complete only up to this cursor.
+    bucket_cursor: Option<Cursor>,
 }
 
 #[derive(Debug)]
@@ -554,6 +561,9 @@ impl Hub {
                 subscribed: HashSet::new(),
                 pending: BTreeSet::new(),
                 pending_cursor: None,
+                activity: false,
+                polling: false,
+                bucket_cursor: None,
             },
         );
         if direction == Direction::Outbound {
@@ -672,6 +682,7 @@ impl Hub {
                 for id in docs {
                     if ext && let Some(c) = self.conns.get_mut(&conn) {
                         c.pending.insert(id);
+                        c.activity = true;
                     }
                     self.sync_doc(id, conn, fx);
                 }
@@ -756,7 +767,8 @@ impl Hub {
                 }
                 if let Some(c) = self.conns.get_mut(&conn) {
                     c.pending.extend(stale.iter().copied());
-                    c.pending_cursor = Some(cursor);
+                    c.pending_cursor = Some(c.bucket_cursor.take().unwrap_or(cursor));
+                    c.polling = false;
                 }
                 for id in stale {
                     self.sync_doc(id, conn, fx);
@@ -777,8 +789,24 @@ impl Hub {
                     }
                     self.maybe_save_cursor(conn, fx);
                 } else {
+                    if let Some(c) = self.conns.get_mut(&conn) {
+                        c.bucket_cursor = Some(cursor);
+                    }
                     self.send(conn, &Message::GvFetchBuckets { buckets }, fx);
                 }
+            }
+            (Phase::Ready, Message::GvPoll { cursor }) if c.direction == Direction::Inbound => {
+                let scope = c
+                    .principal
+                    .as_ref()
+                    .map_or(Scope::City, |p| p.scope.clone());
+                fx.queries.push((
+                    conn,
+                    FeedQuery::Since {
+                        scope,
+                        cursor: Some(cursor),
+                    },
+                ));
             }
             (Phase::Ready, Message::GvFetchBuckets { buckets })
                 if c.direction == Direction::Inbound =>
@@ -1020,6 +1048,9 @@ impl Hub {
                             meta: meta.clone(),
                         });
                         fx.events.push(Event::DocChanged { doc: id, meta });
+                        if let Some(c) = self.conns.get_mut(&conn) {
+                            c.activity = true;
+                        }
                         self.fan_out(id, Some(conn), fx);
                     }
                 }
@@ -1120,10 +1151,17 @@ impl Hub {
             .map(|(cid, _)| *cid)
             .collect();
         for conn in targets {
-            if let Some(c) = self.conns.get_mut(&conn)
-                && c.direction == Direction::Inbound
-            {
-                c.subscribed.insert(id);
+            if let Some(c) = self.conns.get_mut(&conn) {
+                match c.direction {
+                    Direction::Inbound => {
+                        c.subscribed.insert(id);
+                    }
+                    Direction::Outbound if c.extension => {
+                        c.pending.insert(id);
+                        c.activity = true;
+                    }
+                    Direction::Outbound => {}
+                }
             }
             self.sync_doc(id, conn, fx);
         }
@@ -1161,15 +1199,27 @@ impl Hub {
         self.maybe_save_cursor(conn, fx);
     }
 
+    /// Once every pending document is in sync: saves the cursor the server gave, then, if
+    /// documents changed on the link since, asks for a newer one (`gv-poll`), so the next
+    /// reconnect lists only what changes from now on.
     fn maybe_save_cursor(&mut self, conn: ConnId, fx: &mut Effects) {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
-        if c.pending.is_empty()
-            && let Some(cursor) = c.pending_cursor.take()
-        {
+        if !c.extension || c.direction != Direction::Outbound || !c.pending.is_empty() {
+            return;
+        }
+        if let Some(cursor) = c.pending_cursor.take() {
             self.cursor = Some(cursor.clone());
             fx.events.push(Event::CursorSaved { cursor });
+        }
+        if c.activity
+            && !c.polling
+            && let Some(cursor) = self.cursor.clone()
+        {
+            c.activity = false;
+            c.polling = true;
+            self.send(conn, &Message::GvPoll { cursor }, fx);
         }
     }
 

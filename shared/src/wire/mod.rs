@@ -233,6 +233,12 @@ pub enum Message {
         /// The cursor to store once every differing bucket is in sync.
         cursor: Cursor,
     },
+    /// Extension, client to server: what changed since this cursor? (Sent when the client is
+    /// in sync after activity, so its saved cursor keeps up with a live session.)
+    GvPoll {
+        /// The client's cursor.
+        cursor: Cursor,
+    },
     /// Extension, client to server: list the documents of these buckets.
     GvFetchBuckets {
         /// Bucket numbers.
@@ -421,6 +427,7 @@ impl Message {
             Self::RemoteHeadsChanged { .. } => "remote-heads-changed",
             Self::GvChanges { .. } => "gv-changes",
             Self::GvBuckets { .. } => "gv-buckets",
+            Self::GvPoll { .. } => "gv-poll",
             Self::GvFetchBuckets { .. } => "gv-fetch-buckets",
         }
     }
@@ -455,6 +462,7 @@ impl Message {
             "remote-heads-changed" => "remote-heads-changed",
             "gv-changes" => "gv-changes",
             "gv-buckets" => "gv-buckets",
+            "gv-poll" => "gv-poll",
             "gv-fetch-buckets" => "gv-fetch-buckets",
             other => return Err(WireError::UnknownType(other.chars().take(64).collect())),
         };
@@ -586,6 +594,9 @@ impl Message {
             },
             "gv-buckets" => Self::GvBuckets {
                 digests: r.bytes("digests")?,
+                cursor: read_cursor(&r, r.req("cursor")?)?,
+            },
+            "gv-poll" => Self::GvPoll {
                 cursor: read_cursor(&r, r.req("cursor")?)?,
             },
             "gv-fetch-buckets" => Self::GvFetchBuckets {
@@ -789,6 +800,7 @@ impl Message {
                 f("digests", Cbor::Bytes(digests.clone())),
                 f("cursor", cursor_cbor(cursor)),
             ],
+            Self::GvPoll { cursor } => vec![t(kind), f("cursor", cursor_cbor(cursor))],
             Self::GvFetchBuckets { buckets } => vec![
                 t(kind),
                 f(
