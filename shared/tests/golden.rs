@@ -108,3 +108,52 @@ fn oversize_frames_are_refused_before_parsing() {
         })
     );
 }
+
+mod garbage {
+    use proptest::prelude::*;
+    use shared::ids::PeerId;
+    use shared::sync::{ConnId, Direction, Hub, HubConfig, Input, ScopePolicy};
+    use shared::time::Millis;
+    use shared::wire::{DEFAULT_MAX_FRAME, Message};
+
+    fn frames() -> Vec<Vec<u8>> {
+        super::golden().into_iter().map(|(_, b)| b).collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Random bytes never panic the decoder.
+        #[test]
+        fn random_bytes_are_an_error_not_a_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = Message::decode(&bytes, DEFAULT_MAX_FRAME);
+        }
+
+        /// Golden frames with bytes flipped either decode or fail cleanly, and a server hub fed
+        /// them answers with an error and closes, or carries on; it never panics.
+        #[test]
+        fn mutated_frames_never_panic_the_hub(which in any::<usize>(), flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..6)) {
+            let all = frames();
+            let mut frame = all[which % all.len()].clone();
+            for (at, x) in flips {
+                let n = frame.len();
+                frame[at % n] ^= x;
+            }
+            let _ = Message::decode(&frame, DEFAULT_MAX_FRAME);
+            let mut hub = Hub::new(
+                HubConfig::new(PeerId::new("server").expect("id"), None, automerge::ActorId::from(&[9u8; 16][..])),
+                Box::new(ScopePolicy),
+            );
+            let conn = ConnId(1);
+            hub.handle(Millis(0), Input::Connected { conn, direction: Direction::Inbound, principal: None });
+            let join = all.iter().find(|f| matches!(Message::decode(f, DEFAULT_MAX_FRAME), Ok(Message::Join { .. }))).expect("join").clone();
+            hub.handle(Millis(0), Input::Frame { conn, bytes: join });
+            let fx = hub.handle(Millis(0), Input::Frame { conn, bytes: frame.clone() });
+            if Message::decode(&frame, DEFAULT_MAX_FRAME).is_err() {
+                prop_assert!(fx.close.contains(&conn), "a malformed frame closes the connection");
+                let reply = Message::decode(&fx.send[0].1, DEFAULT_MAX_FRAME);
+                prop_assert!(matches!(reply, Ok(Message::Error { .. })), "{:?}", reply);
+            }
+        }
+    }
+}

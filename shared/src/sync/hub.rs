@@ -284,7 +284,7 @@ struct Doc {
 #[derive(Debug)]
 enum Slot {
     Loading(Vec<(ConnId, Message)>),
-    Ready(Doc),
+    Ready(Box<Doc>),
 }
 
 /// The engine of one peer. See the module docs.
@@ -355,11 +355,11 @@ impl Hub {
         let meta = RecordMeta::read(&loaded).ok();
         self.docs.insert(
             doc,
-            Slot::Ready(Doc {
+            Slot::Ready(Box::new(Doc {
                 doc: loaded,
                 meta,
                 syncs: HashMap::new(),
-            }),
+            })),
         );
         Ok(())
     }
@@ -413,11 +413,11 @@ impl Hub {
         }
         self.docs.insert(
             id,
-            Slot::Ready(Doc {
+            Slot::Ready(Box::new(Doc {
                 doc: Automerge::new().with_actor(self.config.actor.clone()),
                 meta: None,
                 syncs: HashMap::new(),
-            }),
+            })),
         );
         let result = self.edit(now, user, id, write);
         if result.is_err() {
@@ -850,11 +850,11 @@ impl Hub {
         let meta = RecordMeta::read(&doc).ok();
         self.docs.insert(
             id,
-            Slot::Ready(Doc {
+            Slot::Ready(Box::new(Doc {
                 doc,
                 meta,
                 syncs: HashMap::new(),
-            }),
+            })),
         );
         for (conn, msg) in waiting {
             match msg {
@@ -939,11 +939,11 @@ impl Hub {
                 let doc = Automerge::new().with_actor(self.config.actor.clone());
                 self.docs.insert(
                     id,
-                    Slot::Ready(Doc {
+                    Slot::Ready(Box::new(Doc {
                         doc,
                         meta: None,
                         syncs: HashMap::new(),
-                    }),
+                    })),
                 );
             }
             Some(Slot::Ready(_)) => {}
@@ -1098,11 +1098,11 @@ impl Hub {
                 let empty = Automerge::new().with_actor(self.config.actor.clone());
                 self.docs.insert(
                     id,
-                    Slot::Ready(Doc {
+                    Slot::Ready(Box::new(Doc {
                         doc: empty,
                         meta: None,
                         syncs: HashMap::new(),
-                    }),
+                    })),
                 );
                 return self.sync_doc(id, conn, fx);
             }
