@@ -1,5 +1,6 @@
-//! The gridvisit server binary. Issue 3 turns this into the operator's program.
+//! `gridvisit`: the sync server with an embedded database and, on first start, a demo city.
 
-fn main() {
-    println!("gridvisit server: not built yet; see README.md");
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    server::cli::main().await
 }

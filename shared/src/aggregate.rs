@@ -14,24 +14,40 @@ use crate::ids::{DocumentId, GridId, Scope};
 use crate::model::{Level, Outcome, Record, Status};
 use crate::time::{Calendar, Millis};
 
-/// What one record adds to its grid.
-#[derive(Clone, Debug, PartialEq)]
-enum Contribution {
+/// What one record adds to its grid's figures: all the dashboard keeps of a record, small enough
+/// for a server to store beside each document and rebuild the dashboard from at start.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Contribution {
+    /// A household.
     Household {
+        /// Its grid.
         grid: GridId,
     },
+    /// A visit.
     Visit {
+        /// Its grid.
         grid: GridId,
+        /// The household visited.
         household: DocumentId,
+        /// Local week number of its start.
         week: i64,
+        /// Local day number of its start.
         day: i64,
+        /// Whether the household was met.
         met: bool,
     },
+    /// An issue.
     Issue {
+        /// Its grid.
         grid: GridId,
+        /// The level responsible now.
         level: Level,
+        /// Whether it is open.
         open: bool,
+        /// The current step's deadline.
         deadline: Option<Millis>,
+        /// The level it was closed at.
         closed_level: Option<Level>,
     },
 }
@@ -240,6 +256,11 @@ impl Dashboard {
     /// Records one document's latest state: `None` when it is absent or not a valid record.
     pub fn apply(&mut self, id: DocumentId, record: Option<&Record>) {
         let new = record.map(|r| self.contribution(r));
+        self.apply_contribution(id, new);
+    }
+
+    /// Records one document's latest contribution (as stored beside it).
+    pub fn apply_contribution(&mut self, id: DocumentId, new: Option<Contribution>) {
         let old = self.docs.remove(&id);
         if old == new {
             if let Some(c) = old {
@@ -274,7 +295,8 @@ impl Dashboard {
         self.docs.is_empty()
     }
 
-    fn contribution(&self, r: &Record) -> Contribution {
+    /// What a record contributes, under this dashboard's calendar.
+    pub fn contribution(&self, r: &Record) -> Contribution {
         match r {
             Record::Household(h) => Contribution::Household {
                 grid: h.grid.clone(),

@@ -39,7 +39,8 @@ impl Calendar {
 
     /// The local day number (days since 1970-01-01 local time).
     pub fn day(&self, t: Millis) -> i64 {
-        (t.0 + i64::from(self.utc_offset_minutes) * 60_000).div_euclid(Millis::DAY)
+        t.0.saturating_add(i64::from(self.utc_offset_minutes) * 60_000)
+            .div_euclid(Millis::DAY)
     }
 
     /// The local week number; weeks start on Monday (1970-01-01 was a Thursday).
@@ -50,7 +51,10 @@ impl Calendar {
     /// The first instant of the local week that contains `t`.
     pub fn week_start(&self, t: Millis) -> Millis {
         let day = self.week(t) * 7 - 3;
-        Millis(day * Millis::DAY - i64::from(self.utc_offset_minutes) * 60_000)
+        Millis(
+            day.saturating_mul(Millis::DAY)
+                .saturating_sub(i64::from(self.utc_offset_minutes) * 60_000),
+        )
     }
 }
 

@@ -17,6 +17,7 @@ use shared::model::{EventKind, IssueEvent, Level, Outcome, Record};
 use shared::sim::{Network, Schedule};
 
 const GRID: &str = "s01/c01/g01";
+const USERS: [&str; 3] = ["wa", "wb", "wc"];
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -109,7 +110,7 @@ impl World {
     }
 
     fn connect(&mut self, k: usize) {
-        let user = ["wa", "wb", "wc"][k];
+        let user = USERS[k];
         let link = self
             .net
             .connect(self.clients[k], self.server, Some(worker(user, GRID)));
@@ -136,11 +137,11 @@ impl World {
                 self.households.push(id);
             }
             Op::CreateIssue { peer } => {
-                let (_, p) = self.client(peer);
+                let (k, p) = self.client(peer);
                 let id = new_id(&mut self.net.rng);
                 let now = self.net.now;
                 self.net
-                    .create(p, id, |tx| issue(GRID, None, now, "w").write(tx))
+                    .create(p, id, |tx| issue(GRID, None, now, USERS[k]).write(tx))
                     .expect("create");
                 self.issues.push(id);
             }
@@ -186,7 +187,7 @@ impl World {
                 kind,
                 at,
             } => {
-                let (_, p) = self.client(peer);
+                let (k, p) = self.client(peer);
                 let Some(i) = self.held(p, &self.issues, doc) else {
                     return;
                 };
@@ -199,7 +200,7 @@ impl World {
                         &format!("e{}-{p}", self.events),
                         kind,
                         self.net.now.plus(i64::from(at) * 60_000),
-                        "w",
+                        USERS[k],
                     )
                 };
                 self.net
@@ -242,6 +243,29 @@ impl World {
             if !self.links[k].is_some_and(|l| self.net.is_up(l)) {
                 self.connect(k);
             }
+        }
+        self.net.run_until_quiescent(200_000).expect("settles");
+        let all: Vec<DocumentId> = self
+            .net
+            .peer(self.server)
+            .hub
+            .documents()
+            .map(|(id, _)| *id)
+            .collect();
+        for id in all {
+            self.net.sync_now(self.clients[2], id);
+        }
+        self.net.run_until_quiescent(200_000).expect("settles");
+        // Everyone reconnects once more: documents must not depend on live pushes, only on
+        // what the saved cursors and acknowledgements claim.
+        for k in 0..self.clients.len() {
+            if let Some(l) = self.links[k].take() {
+                self.net.disconnect(l);
+            }
+        }
+        for k in 0..self.clients.len() {
+            self.net.restart(self.clients[k]).expect("restart");
+            self.connect(k);
         }
         self.net.run_until_quiescent(200_000).expect("settles");
         let all: Vec<DocumentId> = self

@@ -1,4 +1,9 @@
-//! Helpers for gridvisit's cross-crate and cross-language tests (the tests live in `tests/tests/`).
+//! Helpers for gridvisit's cross-crate and cross-language tests (the tests live in `tests/tests/`):
+//! a server started on 127.0.0.1:0 in-process or as a process, a WebSocket client over the
+//! shared engine, and the Node.js interop scripts.
+
+pub mod client;
+pub mod harness;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

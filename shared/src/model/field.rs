@@ -56,9 +56,11 @@ fn read_all<T: Clone, D: ReadDoc>(
     key: &'static str,
     convert: impl Fn(&D, &Value<'_>, &ObjId) -> Option<T>,
 ) -> Result<Option<Field<T>>, SchemaError> {
-    let all = doc
+    let mut all = doc
         .get_all(obj, key)
         .map_err(|e| SchemaError::Automerge(e.to_string()))?;
+    // JS apps write `null` for "not set": treat it as absent.
+    all.retain(|(v, _)| !matches!(v, Value::Scalar(s) if matches!(s.as_ref(), ScalarValue::Null)));
     if all.is_empty() {
         return Ok(None);
     }
@@ -204,6 +206,10 @@ pub fn string_list<D: ReadDoc>(
                 ScalarValue::Str(s) => Ok(s.to_string()),
                 _ => Err(SchemaError::WrongType(what)),
             },
+            // Automerge 3 (JS) writes strings as text objects, in lists too.
+            Ok(Some((Value::Object(ObjType::Text), id))) => {
+                doc.text(&id).map_err(|_| SchemaError::WrongType(what))
+            }
             _ => Err(SchemaError::WrongType(what)),
         })
         .collect()

@@ -116,6 +116,8 @@ pub struct VisitDraft {
 
 /// Visits longer than this are data-entry mistakes.
 const MAX_VISIT: i64 = 12 * Millis::HOUR;
+/// Times after this (the year 2200) are not plausible.
+const MAX_TIME: i64 = 7_258_118_400_000;
 
 impl Visit {
     /// Reads and validates a visit document.
@@ -133,6 +135,9 @@ impl Visit {
                 .value,
         );
         let ended_at = field::int(doc, &ROOT, "endedAt")?.map(|f| Millis(f.value));
+        if !(0..=MAX_TIME).contains(&started_at.0) {
+            return Err(SchemaError::invalid("startedAt", "not a plausible time"));
+        }
         if let Some(end) = ended_at
             && !(started_at.0..=started_at.0 + MAX_VISIT).contains(&end.0)
         {
@@ -154,7 +159,10 @@ impl Visit {
                     lon: num("lon")?,
                     accuracy: field::float(doc, &loc, "accuracy")?.map_or(0.0, |f| f.value),
                 };
-                if !(-90.0..=90.0).contains(&l.lat) || !(-180.0..=180.0).contains(&l.lon) {
+                if !(-90.0..=90.0).contains(&l.lat)
+                    || !(-180.0..=180.0).contains(&l.lon)
+                    || !(0.0..=1.0e6).contains(&l.accuracy)
+                {
                     return Err(SchemaError::invalid("location", "out of range"));
                 }
                 Some(l)

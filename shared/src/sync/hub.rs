@@ -7,7 +7,9 @@ use automerge::sync::{self, SyncDoc};
 use automerge::transaction::{CommitOptions, Transaction};
 use automerge::{ActorId, Automerge, AutomergeError, ChangeHash};
 
-use super::feed::{FeedAnswer, FeedQuery, bucket_digests, differing_buckets, heads_digest};
+use super::feed::{
+    FeedAnswer, FeedQuery, bucket_digests, bucket_of, differing_buckets, heads_digest,
+};
 use super::policy::{AccessPolicy, Principal, Refusal};
 use crate::ids::{DocumentId, PeerId, Scope, StorageId};
 use crate::model::{Record, RecordMeta, SchemaError};
@@ -272,6 +274,8 @@ struct Conn {
     /// Outbound with the extension: the cursor of the bucket digests whose differing buckets
     /// we fetched. The listing that answers the fetch is complete only up to this cursor.
     bucket_cursor: Option<Cursor>,
+    /// Outbound with the extension: the buckets of that fetch.
+    fetched_buckets: Vec<u64>,
 }
 
 #[derive(Debug)]
@@ -297,6 +301,8 @@ pub struct Hub {
     acked: HashMap<DocumentId, Vec<ChangeHash>>,
     /// Client: the cursor of the last complete sync.
     cursor: Option<Cursor>,
+    /// Client: documents whose change the server refused, at these heads.
+    refused: HashMap<DocumentId, Vec<ChangeHash>>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -324,6 +330,7 @@ impl Hub {
             docs: HashMap::new(),
             acked: HashMap::new(),
             cursor: None,
+            refused: HashMap::new(),
         }
     }
 
@@ -383,7 +390,10 @@ impl Hub {
     /// Documents whose local changes the server has not acknowledged yet (client).
     pub fn unsynced(&self) -> Vec<DocumentId> {
         self.documents()
-            .filter(|(id, d)| self.acked.get(*id) != Some(&sorted(d.get_heads())))
+            .filter(|(id, d)| {
+                let heads = sorted(d.get_heads());
+                self.acked.get(*id) != Some(&heads) && self.refused.get(*id) != Some(&heads)
+            })
             .map(|(id, _)| *id)
             .collect()
     }
@@ -564,6 +574,7 @@ impl Hub {
                 activity: false,
                 polling: false,
                 bucket_cursor: None,
+                fetched_buckets: Vec::new(),
             },
         );
         if direction == Direction::Outbound {
@@ -635,7 +646,7 @@ impl Hub {
                 let scope = c
                     .principal
                     .as_ref()
-                    .map_or(Scope::City, |p| p.scope.clone());
+                    .map_or(Scope::Grids(Vec::new()), |p| p.scope.clone());
                 self.send(conn, &peer, fx);
                 fx.events.push(Event::PeerReady {
                     conn,
@@ -703,6 +714,18 @@ impl Hub {
                 if c.phase != Phase::Ready {
                     fx.close.push(conn);
                     self.on_disconnected(conn);
+                } else if let Some(doc) = document_id
+                    && c.direction == Direction::Outbound
+                {
+                    // The server refused our change to `doc`: stop pushing it until it changes
+                    // again, and do not let it hold the cursor back.
+                    if let Some(heads) = self.doc(&doc).map(Automerge::get_heads) {
+                        self.refused.insert(doc, sorted(heads));
+                    }
+                    if let Some(c) = self.conns.get_mut(&conn) {
+                        c.pending.remove(&doc);
+                    }
+                    self.maybe_save_cursor(conn, fx);
                 }
             }
             (
@@ -757,7 +780,7 @@ impl Hub {
                 if c.direction == Direction::Outbound =>
             {
                 let mut stale = Vec::new();
-                for d in docs {
+                for d in &docs {
                     let same = self
                         .doc(&d.doc)
                         .is_some_and(|a| heads_digest(&a.get_heads()) == d.heads);
@@ -765,7 +788,17 @@ impl Hub {
                         stale.push(d.doc);
                     }
                 }
+                // Answering a bucket fetch: documents we hold in those buckets that the server
+                // did not list are documents it lacks (say, restored from a backup): push them.
+                let fetched = c.fetched_buckets.clone();
+                if !fetched.is_empty() {
+                    let listed: HashSet<DocumentId> = docs.iter().map(|d| d.doc).collect();
+                    stale.extend(self.documents().map(|(id, _)| *id).filter(|id| {
+                        fetched.contains(&(bucket_of(id) as u64)) && !listed.contains(id)
+                    }));
+                }
                 if let Some(c) = self.conns.get_mut(&conn) {
+                    c.fetched_buckets.clear();
                     c.pending.extend(stale.iter().copied());
                     c.pending_cursor = Some(c.bucket_cursor.take().unwrap_or(cursor));
                     c.polling = false;
@@ -791,6 +824,7 @@ impl Hub {
                 } else {
                     if let Some(c) = self.conns.get_mut(&conn) {
                         c.bucket_cursor = Some(cursor);
+                        c.fetched_buckets.clone_from(&buckets);
                     }
                     self.send(conn, &Message::GvFetchBuckets { buckets }, fx);
                 }
@@ -799,7 +833,7 @@ impl Hub {
                 let scope = c
                     .principal
                     .as_ref()
-                    .map_or(Scope::City, |p| p.scope.clone());
+                    .map_or(Scope::Grids(Vec::new()), |p| p.scope.clone());
                 fx.queries.push((
                     conn,
                     FeedQuery::Since {
@@ -814,7 +848,7 @@ impl Hub {
                 let scope = c
                     .principal
                     .as_ref()
-                    .map_or(Scope::City, |p| p.scope.clone());
+                    .map_or(Scope::Grids(Vec::new()), |p| p.scope.clone());
                 fx.queries
                     .push((conn, FeedQuery::Buckets { scope, buckets }));
             }
@@ -892,7 +926,7 @@ impl Hub {
         conn: ConnId,
         id: DocumentId,
         data: Vec<u8>,
-        _is_request: bool,
+        is_request: bool,
         fx: &mut Effects,
     ) {
         let msg = match sync::Message::decode(&data) {
@@ -955,17 +989,24 @@ impl Hub {
             return;
         };
         let exists = !d.doc.get_heads().is_empty();
-        if authoritative {
-            let readable = exists && self.can_read(c, d.meta.as_ref());
-            // Out of scope looks exactly like missing; a missing document with nothing to offer
-            // is unavailable. A peer that sends heads for a missing document is creating it.
-            if (exists && !readable) || (!exists && msg.heads.is_empty()) {
-                if !exists && d.syncs.is_empty() {
-                    self.docs.remove(&id);
-                }
-                self.unavailable(conn, id, fx);
-                return;
+        if authoritative && exists && !self.can_read(c, d.meta.as_ref()) {
+            // Out of scope looks exactly like missing: answered from an empty document.
+            self.answer_as_missing(conn, id, msg, fx);
+            return;
+        }
+        if !exists && msg.heads.is_empty() && (authoritative || is_request) {
+            // A missing document with nothing to offer is unavailable. The requester stays
+            // subscribed, so it hears of the document if it appears later (as JS servers do).
+            if d.syncs.is_empty() {
+                self.docs.remove(&id);
             }
+            if let Some(c) = self.conns.get_mut(&conn)
+                && c.direction == Direction::Inbound
+            {
+                c.subscribed.insert(id);
+            }
+            self.unavailable(conn, id, fx);
+            return;
         }
         let user = c.principal.as_ref().map(|p| p.user.to_string());
         let principal = c.principal.clone();
@@ -993,11 +1034,16 @@ impl Hub {
             let after = trial.get_heads();
             if after != before {
                 let verdict = if authoritative {
+                    let previous = if exists {
+                        Record::read(&d.doc).ok()
+                    } else {
+                        None
+                    };
                     Record::read(&trial)
                         .map_err(Refusal::from)
                         .and_then(|r| {
                             self.policy
-                                .check_write(principal.as_ref(), d.meta.as_ref(), &r)?;
+                                .check_write(principal.as_ref(), previous.as_ref(), &r)?;
                             Ok(r.meta())
                         })
                         .map(Some)
@@ -1055,12 +1101,78 @@ impl Hub {
                     }
                 }
             } else {
+                // Nothing new is visible (changes may wait in the queue for missing
+                // dependencies, which the sync protocol asks for next).
                 d.doc = trial;
                 d.syncs.insert(conn, state);
             }
         }
         self.reply(id, conn, fx);
         self.settle(conn, id, false, fx);
+    }
+
+    /// Answers a sync about a document the peer may not see exactly as for a missing one:
+    /// `doc-unavailable` when it offers nothing, else a reply from an empty document; any
+    /// changes it sends are refused and kept aside.
+    fn answer_as_missing(
+        &mut self,
+        conn: ConnId,
+        id: DocumentId,
+        msg: sync::Message,
+        fx: &mut Effects,
+    ) {
+        if msg.heads.is_empty() {
+            return self.unavailable(conn, id, fx);
+        }
+        let has_changes = !msg.changes.is_empty();
+        let mut empty = Automerge::new().with_actor(self.config.actor.clone());
+        let mut state = sync::State::new();
+        if empty.receive_sync_message(&mut state, msg).is_err() {
+            return self.fail(conn, format!("invalid automerge sync message for {id}"), fx);
+        }
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let (target_id, ext, user) = (
+            c.remote.clone(),
+            c.extension,
+            c.principal.as_ref().map(|p| p.user.to_string()),
+        );
+        if has_changes {
+            let reason = "not permitted".to_owned();
+            fx.quarantine.push(Quarantine {
+                conn,
+                user,
+                doc: id,
+                reason: reason.clone(),
+                chunk: empty.save(),
+            });
+            fx.events.push(Event::Refused {
+                conn,
+                doc: id,
+                reason: reason.clone(),
+            });
+            self.send(
+                conn,
+                &Message::Error {
+                    sender_id: Some(self.config.peer_id.clone()),
+                    message: format!("change to {id} refused: {reason}"),
+                    target_id,
+                    document_id: ext.then_some(id),
+                },
+                fx,
+            );
+        } else if let (Some(m), Some(target_id)) =
+            (empty.generate_sync_message(&mut state), target_id)
+        {
+            let reply = Message::Sync {
+                target_id,
+                document_id: id,
+                data: m.encode(),
+                sender_id: self.config.peer_id.clone(),
+            };
+            self.send(conn, &reply, fx);
+        }
     }
 
     /// Sends the next sync message for `id` to `conn`, if there is one.
@@ -1113,7 +1225,7 @@ impl Hub {
         if let Some(m) = d.doc.generate_sync_message(state) {
             let data = m.encode();
             let sender_id = self.config.peer_id.clone();
-            let msg = if fresh && outbound {
+            let msg = if fresh && outbound && d.doc.get_heads().is_empty() {
                 Message::Request {
                     target_id,
                     document_id: id,

@@ -58,6 +58,19 @@ pub enum Refusal {
     /// The change moves a record from one grid to another, or changes its kind.
     #[error("a record may not change its {0}")]
     Immutable(&'static str),
+    /// The change rewrites or removes an issue event: the event list is append-only.
+    #[error("issue events are append-only: event {0:?} was changed or removed")]
+    EventRewritten(String),
+    /// A new issue event names someone else as its actor.
+    #[error("event {event:?} claims actor {claimed:?} but was written by {user}")]
+    ForgedActor {
+        /// The event.
+        event: String,
+        /// The actor it names.
+        claimed: String,
+        /// Who wrote it.
+        user: String,
+    },
     /// The connection is not authenticated.
     #[error("not signed in")]
     Anonymous,
@@ -76,7 +89,7 @@ pub trait AccessPolicy: Send + Sync {
     fn check_write(
         &self,
         who: Option<&Principal>,
-        before: Option<&RecordMeta>,
+        before: Option<&Record>,
         after: &Record,
     ) -> Result<(), Refusal>;
 }
@@ -95,7 +108,7 @@ impl AccessPolicy for TrustServer {
     fn check_write(
         &self,
         _: Option<&Principal>,
-        _: Option<&RecordMeta>,
+        _: Option<&Record>,
         _: &Record,
     ) -> Result<(), Refusal> {
         Ok(())
@@ -119,12 +132,17 @@ impl AccessPolicy for ScopePolicy {
     fn check_write(
         &self,
         who: Option<&Principal>,
-        before: Option<&RecordMeta>,
+        before: Option<&Record>,
         after: &Record,
     ) -> Result<(), Refusal> {
         let who = who.ok_or(Refusal::Anonymous)?;
         let meta = after.meta();
-        if let Some(before) = before {
+        if let (Some(Record::Issue(old)), Record::Issue(new)) = (before, after) {
+            check_events(who, &old.events, &new.events)?;
+        } else if let (None, Record::Issue(new)) = (before, after) {
+            check_events(who, &[], &new.events)?;
+        }
+        if let Some(before) = before.map(Record::meta) {
             if before.kind != meta.kind {
                 return Err(Refusal::Immutable("type"));
             }
@@ -141,4 +159,27 @@ impl AccessPolicy for ScopePolicy {
         }
         Ok(())
     }
+}
+
+/// Every earlier event is kept unchanged; every new event names its writer as actor.
+fn check_events(
+    who: &Principal,
+    old: &[crate::model::IssueEvent],
+    new: &[crate::model::IssueEvent],
+) -> Result<(), Refusal> {
+    for e in old {
+        if !new.contains(e) {
+            return Err(Refusal::EventRewritten(e.id.clone()));
+        }
+    }
+    for e in new.iter().filter(|e| !old.iter().any(|o| o.id == e.id)) {
+        if e.actor != who.user.as_str() && who.role != Role::Admin {
+            return Err(Refusal::ForgedActor {
+                event: e.id.clone(),
+                claimed: e.actor.clone(),
+                user: who.user.to_string(),
+            });
+        }
+    }
+    Ok(())
 }

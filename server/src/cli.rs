@@ -1,0 +1,128 @@
+//! The command line of the `gridvisit` binary: flags (also from the environment), first-start
+//! seeding, the start banner, and graceful shutdown on SIGTERM and Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::demo::{self, DEMO_PASSWORD, Size};
+use crate::{Settings, engine::now};
+use anyhow::Context;
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+/// gridvisit sync server.
+#[derive(Parser, Debug)]
+#[command(name = "gridvisit", version, about)]
+struct Cli {
+    /// Address to listen on.
+    #[arg(long, env = "GRIDVISIT_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Data folder (created if missing).
+    #[arg(long, env = "GRIDVISIT_DATA", default_value = "gridvisit-data")]
+    data: PathBuf,
+    /// Admin password; generated and printed on first start when not given.
+    #[arg(long, env = "GRIDVISIT_ADMIN_PASSWORD", hide_env_values = true)]
+    admin_password: Option<String>,
+    /// Size of the demo city seeded on first start.
+    #[arg(long, env = "GRIDVISIT_DEMO", value_enum, default_value = "small")]
+    demo: Size,
+    /// Do not seed a demo city on first start (accounts: admin only).
+    #[arg(long, env = "GRIDVISIT_NO_DEMO")]
+    no_demo: bool,
+    /// Hours a login token lasts.
+    #[arg(long, env = "GRIDVISIT_TOKEN_TTL_HOURS", default_value_t = 168)]
+    token_ttl_hours: i64,
+}
+
+/// Runs the server as the binary does, with the process arguments.
+pub async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_target(false)
+        .init();
+    let cli = Cli::parse();
+    let settings = Settings {
+        token_ttl_ms: cli.token_ttl_hours * 3_600_000,
+        ..Settings::default()
+    };
+    let state = crate::open(&cli.data, settings)
+        .with_context(|| format!("opening {}", cli.data.display()))?;
+    let first_start = state.store.account("admin")?.is_none();
+    let mut banner = Vec::new();
+    if first_start {
+        let (password, generated) = match cli.admin_password.clone() {
+            Some(p) => (p, false),
+            None => (crate::auth::new_token()?[..16].to_owned(), true),
+        };
+        if cli.no_demo {
+            crate::demo::seed_admin(state.store.as_ref(), &password)?;
+        } else {
+            let t = std::time::Instant::now();
+            let seeded = demo::seed(state.store.as_ref(), cli.demo, &password, now())?;
+            tracing::info!(
+                grids = seeded.grids,
+                records = seeded.records,
+                secs = t.elapsed().as_secs_f32(),
+                "demo city seeded"
+            );
+            for (user, role) in seeded.logins.iter().skip(1) {
+                banner.push(format!("  {role:<36} {user} / {DEMO_PASSWORD}"));
+            }
+        }
+        banner.insert(
+            0,
+            format!(
+                "  {:<36} admin / {}{}",
+                "管理员 admin",
+                password,
+                if generated {
+                    "  (generated: keep it)"
+                } else {
+                    ""
+                }
+            ),
+        );
+        // The dashboard was built before seeding: rebuild it from what is now stored.
+        crate::rebuild_dashboard(&state)?;
+    }
+    let listener = tokio::net::TcpListener::bind(cli.listen)
+        .await
+        .with_context(|| format!("binding {}", cli.listen))?;
+    let addr = listener.local_addr()?;
+    println!(
+        "gridvisit is running: open http://{addr}/  (sync: ws://{addr}/sync, data: {})",
+        cli.data.display()
+    );
+    if banner.is_empty() {
+        println!("  sign in with your accounts; demo users share the password {DEMO_PASSWORD}");
+    } else {
+        println!("  demo logins:");
+        for line in banner {
+            println!("{line}");
+        }
+    }
+    crate::serve(listener, state, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+    tracing::info!("shutting down: finishing in-flight writes");
+}

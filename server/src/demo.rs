@@ -1,0 +1,327 @@
+//! The demo city seeded on first start: streets, communities and grids shaped like the seed's
+//! (Dengzhou: 46 communities, 514 grids), households, some visits and issues, and users.
+
+use automerge::transaction::{CommitOptions, Transaction};
+use automerge::{ActorId, Automerge, AutomergeError};
+use shared::aggregate::Dashboard;
+use shared::ids::{DocumentId, GridId, Scope, UserId};
+use shared::model::{
+    Area, EventKind, HouseholdDraft, IssueDraft, IssueEvent, IssueSource, Outcome, Record,
+    VisitDraft, VisitItem,
+};
+use shared::sync::{Principal, Role, heads_digest};
+use shared::time::{Calendar, Millis};
+
+use crate::auth::hash_password;
+use crate::store::{Account, ChunkWrite, Storage, StoreError};
+
+/// How big a city to seed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Size {
+    /// 2 streets, 4 communities, 12 grids.
+    Small,
+    /// The seed's size: 6 streets, 46 communities, 514 grids.
+    Full,
+}
+
+/// The password every demo account (but the admin) shares.
+pub const DEMO_PASSWORD: &str = "gridvisit-demo";
+
+const STREETS: [&str; 6] = [
+    "花洲街道",
+    "古城街道",
+    "三贤街道",
+    "湍河街道",
+    "团结街道",
+    "龙堰街道",
+];
+const SURNAMES: [&str; 10] = ["王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴"];
+const GIVEN: [&str; 10] = [
+    "秀英", "建国", "桂兰", "志强", "玉兰", "国华", "淑珍", "海燕", "德明", "丽娟",
+];
+
+/// The grid layout: `(street, communities per street, grids per community)`.
+pub fn layout(size: Size) -> Vec<GridId> {
+    let mut grids = Vec::new();
+    let (streets, communities, total_grids) = match size {
+        Size::Small => (2usize, 4usize, 12usize),
+        Size::Full => (6, 46, 514),
+    };
+    for c in 0..communities {
+        let street = c % streets + 1;
+        let community = c / streets + 1;
+        let per = total_grids / communities + usize::from(c < total_grids % communities);
+        for g in 1..=per {
+            if let Ok(grid) = format!("s{street:02}/c{community:02}/g{g:02}").parse() {
+                grids.push(grid);
+            }
+        }
+    }
+    grids
+}
+
+fn random16() -> Result<[u8; 16], StoreError> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).map_err(StoreError::from_any)?;
+    Ok(b)
+}
+
+/// What was seeded, for the start banner.
+#[derive(Debug)]
+pub struct Seeded {
+    /// Grids.
+    pub grids: usize,
+    /// Records written.
+    pub records: usize,
+    /// Example logins `(user, role)`.
+    pub logins: Vec<(String, String)>,
+}
+
+fn principal(user: &str, role: Role, scope: Scope) -> Result<Principal, StoreError> {
+    Ok(Principal {
+        user: UserId::new(user).map_err(StoreError::from_any)?,
+        role,
+        scope,
+    })
+}
+
+/// Seeds accounts and records. `now` places this week's visits.
+pub fn seed(
+    store: &dyn Storage,
+    size: Size,
+    admin_password: &str,
+    now: Millis,
+) -> Result<Seeded, StoreError> {
+    let grids = layout(size);
+    let demo_hash = hash_password(DEMO_PASSWORD)?;
+    let mut accounts = vec![Account {
+        principal: principal("admin", Role::Admin, Scope::City)?,
+        name: "系统管理员".into(),
+        password_hash: hash_password(admin_password)?,
+    }];
+    let mut push =
+        |user: String, role: Role, scope: Scope, name: String| -> Result<(), StoreError> {
+            accounts.push(Account {
+                principal: principal(&user, role, scope)?,
+                name,
+                password_hash: demo_hash.clone(),
+            });
+            Ok(())
+        };
+    push(
+        "city".into(),
+        Role::CitySupervisor,
+        Scope::City,
+        "市网格中心".into(),
+    )?;
+    let mut streets: Vec<&str> = grids.iter().map(GridId::street).collect();
+    streets.dedup();
+    streets.sort_unstable();
+    streets.dedup();
+    for s in &streets {
+        let idx = s
+            .trim_start_matches('s')
+            .parse::<usize>()
+            .unwrap_or(1)
+            .saturating_sub(1)
+            % STREETS.len();
+        push(
+            format!("street-{s}"),
+            Role::StreetSupervisor,
+            Scope::Street((*s).to_owned()),
+            STREETS[idx].to_owned(),
+        )?;
+    }
+    let mut communities: Vec<&str> = grids.iter().map(GridId::community).collect();
+    communities.sort_unstable();
+    communities.dedup();
+    for c in &communities {
+        push(
+            format!("sec-{}", c.replace('/', "-")),
+            Role::CommunitySupervisor,
+            Scope::Community((*c).to_owned()),
+            format!("{c} 社区书记"),
+        )?;
+    }
+    for (i, g) in grids.iter().enumerate() {
+        let name = format!("{}{}", SURNAMES[i % 10], GIVEN[(i / 10) % 10]);
+        push(
+            format!("w-{}", g.as_str().replace('/', "-")),
+            Role::Worker,
+            Scope::Grids(vec![g.clone()]),
+            format!("网格员 {name}"),
+        )?;
+    }
+    store.put_accounts(&accounts)?;
+
+    let dashboard = Dashboard::new(Calendar::CHINA);
+    let actor = ActorId::from(&random16()?[..]);
+    let mut batch = Vec::new();
+    let mut records = 0;
+    let week_start = Calendar::CHINA.week_start(now);
+    let mut n = 0usize;
+    let make = |write: &dyn Fn(&mut Transaction<'_>) -> Result<(), AutomergeError>,
+                user: &str,
+                at: Millis|
+     -> Result<ChunkWrite, StoreError> {
+        let mut doc = Automerge::new().with_actor(actor.clone());
+        doc.transact_with::<_, _, AutomergeError, _>(
+            |_| {
+                CommitOptions::default()
+                    .with_message(user.to_owned())
+                    .with_time(at.0 / 1000)
+            },
+            |tx| write(tx),
+        )
+        .map_err(|f| StoreError::from_any(f.error))?;
+        let record = Record::read(&doc).map_err(StoreError::from_any)?;
+        Ok(ChunkWrite {
+            doc: DocumentId::from_bytes(random16()?),
+            chunk: doc.save(),
+            heads: heads_digest(&doc.get_heads()),
+            meta: Some(record.meta()),
+            contribution: Some(dashboard.contribution(&record)),
+        })
+    };
+    let per_grid = match size {
+        Size::Small => 20,
+        Size::Full => 30,
+    };
+    for (gi, g) in grids.iter().enumerate() {
+        let worker = format!("w-{}", g.as_str().replace('/', "-"));
+        for h in 0..per_grid {
+            n += 1;
+            let draft = HouseholdDraft {
+                grid: g.clone(),
+                building: format!("{}", h / 8 + 1),
+                unit: format!("{}", (h / 4) % 2 + 1),
+                room: format!("{}0{}", (h % 4) / 2 + 1, h % 2 + 1),
+                head: format!("{}{}", SURNAMES[n % 10], GIVEN[(n / 7) % 10]),
+                contact: format!("138{:08}", n * 7919 % 100_000_000),
+                members: (n % 5 + 1) as i64,
+                tags: match n % 7 {
+                    0 => vec!["elderly-alone".into()],
+                    3 => vec!["low-income".into()],
+                    5 => vec!["party-member".into()],
+                    _ => Vec::new(),
+                },
+                notes: String::new(),
+            };
+            let hw = make(&|tx| draft.write(tx), &worker, week_start)?;
+            let household = hw.doc;
+            batch.push(hw);
+            // About half the households were visited this week, a few not at home.
+            if (h + gi) % 2 == 0 {
+                let at = week_start.plus(((h % 5) as i64) * Millis::HOUR * 20 + 9 * Millis::HOUR);
+                let at = if at > now {
+                    now.plus(-Millis::HOUR)
+                } else {
+                    at
+                };
+                let outcome = if h % 6 == 0 {
+                    Outcome::NotHome
+                } else {
+                    Outcome::Met
+                };
+                let v = VisitDraft {
+                    grid: g.clone(),
+                    household,
+                    visitors: vec![worker.clone()],
+                    started_at: at,
+                    ended_at: Some(at.plus(20 * 60_000)),
+                    location: None,
+                    outcome,
+                    items: vec![VisitItem {
+                        area: Area::ALL[h % 5],
+                        description: "了解家庭近况".into(),
+                        solved: true,
+                        issue: None,
+                    }],
+                    notes: String::new(),
+                };
+                batch.push(make(&|tx| v.write(tx), &worker, at)?);
+            }
+            if h % 10 == 3 {
+                let at = now.plus(-((h % 4) as i64) * Millis::DAY - Millis::HOUR);
+                let draft = IssueDraft {
+                    grid: g.clone(),
+                    source: IssueSource::Visit,
+                    area: Area::ALL[(h + gi) % 5],
+                    description: [
+                        "楼道灯不亮",
+                        "下水道堵塞",
+                        "邻里噪音纠纷",
+                        "申请低保咨询",
+                        "求职登记",
+                    ][h % 5]
+                        .into(),
+                    household: Some(household),
+                    location: String::new(),
+                    report: IssueEvent {
+                        id: format!("r{n}"),
+                        kind: EventKind::Report,
+                        at,
+                        actor: worker.clone(),
+                        note: String::new(),
+                        level: None,
+                        assignee: None,
+                    },
+                };
+                batch.push(make(&|tx| draft.write(tx), &worker, at)?);
+            }
+            if batch.len() >= 1000 {
+                records += batch.len();
+                store.commit(&batch, &[], now.0)?;
+                batch.clear();
+            }
+        }
+    }
+    records += batch.len();
+    store.commit(&batch, &[], now.0)?;
+    let first = &grids[0];
+    let logins = vec![
+        ("admin".into(), "管理员 admin".into()),
+        ("city".into(), "市级督导 city supervisor".into()),
+        (
+            format!("street-{}", first.street()),
+            "街道督导 street supervisor".into(),
+        ),
+        (
+            format!("sec-{}", first.community().replace('/', "-")),
+            "社区书记 community supervisor".into(),
+        ),
+        (
+            format!("w-{}", first.as_str().replace('/', "-")),
+            "网格员 grid worker".into(),
+        ),
+    ];
+    Ok(Seeded {
+        grids: grids.len(),
+        records,
+        logins,
+    })
+}
+
+/// Creates only the admin account.
+pub fn seed_admin(store: &dyn Storage, admin_password: &str) -> Result<(), StoreError> {
+    store.put_accounts(&[Account {
+        principal: principal("admin", Role::Admin, Scope::City)?,
+        name: "系统管理员".into(),
+        password_hash: hash_password(admin_password)?,
+    }])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_full_city_has_the_seeds_shape() {
+        let grids = layout(Size::Full);
+        assert_eq!(grids.len(), 514);
+        let mut communities: Vec<&str> = grids.iter().map(GridId::community).collect();
+        communities.sort_unstable();
+        communities.dedup();
+        assert_eq!(communities.len(), 46);
+    }
+}

@@ -1,0 +1,241 @@
+//! The engine thread: owns the sync [`Hub`], performs its effects against storage, and keeps
+//! the dashboard. Inputs from every connection are drained in batches and committed in one
+//! transaction (group commit), then frames go out: durable before visible.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use shared::aggregate::Dashboard;
+use shared::model::Record;
+use shared::sync::{ConnId, Direction, Effects, Event, Hub, Input, Principal};
+use shared::time::Millis;
+use tokio::sync::{mpsc::UnboundedSender, watch};
+
+use crate::metrics::Metrics;
+use crate::store::{ChunkWrite, Storage};
+
+/// What a connection task receives from the engine.
+#[derive(Debug)]
+pub enum Out {
+    /// Send this binary frame.
+    Frame(Vec<u8>),
+    /// Close the socket.
+    Close,
+}
+
+/// What the engine is told.
+pub enum Cmd {
+    /// A WebSocket was accepted for an authenticated user.
+    Open {
+        /// Its ID.
+        conn: ConnId,
+        /// The user.
+        principal: Principal,
+        /// Where its frames go.
+        outbox: UnboundedSender<Out>,
+    },
+    /// A binary frame arrived.
+    Frame {
+        /// From which connection.
+        conn: ConnId,
+        /// The bytes.
+        bytes: Vec<u8>,
+    },
+    /// The socket closed.
+    Closed {
+        /// Which.
+        conn: ConnId,
+    },
+    /// Finish what is queued and stop.
+    Shutdown,
+}
+
+/// Documents kept in memory before idle ones are dropped.
+const CACHE_DOCS: usize = 5_000;
+/// Inputs handled per commit at most.
+const BATCH: usize = 2_048;
+
+/// The current time.
+pub fn now() -> Millis {
+    Millis(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64),
+    )
+}
+
+/// The engine's state; [`Engine::run`] consumes it on its own thread.
+pub struct Engine {
+    /// The sync hub.
+    pub hub: Hub,
+    /// Durable storage.
+    pub store: Arc<dyn Storage>,
+    /// The dashboard fold, shared with HTTP readers.
+    pub dashboard: Arc<Mutex<Dashboard>>,
+    /// Bumped after every commit that changed records.
+    pub changed: watch::Sender<u64>,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    outboxes: HashMap<ConnId, UnboundedSender<Out>>,
+}
+
+impl Engine {
+    /// An engine around a hub and a store.
+    pub fn new(
+        hub: Hub,
+        store: Arc<dyn Storage>,
+        dashboard: Arc<Mutex<Dashboard>>,
+        changed: watch::Sender<u64>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            hub,
+            store,
+            dashboard,
+            changed,
+            metrics,
+            outboxes: HashMap::new(),
+        }
+    }
+
+    /// Runs until [`Cmd::Shutdown`] or until every sender is gone.
+    pub fn run(mut self, rx: mpsc::Receiver<Cmd>) {
+        let mut stop = false;
+        while !stop {
+            let Ok(first) = rx.recv() else { break };
+            let mut cmds = vec![first];
+            while cmds.len() < BATCH {
+                match rx.try_recv() {
+                    Ok(c) => cmds.push(c),
+                    Err(_) => break,
+                }
+            }
+            let t = now();
+            let mut fx = Effects::default();
+            for cmd in cmds {
+                match cmd {
+                    Cmd::Open {
+                        conn,
+                        principal,
+                        outbox,
+                    } => {
+                        self.outboxes.insert(conn, outbox);
+                        let input = Input::Connected {
+                            conn,
+                            direction: Direction::Inbound,
+                            principal: Some(principal),
+                        };
+                        self.step(t, input, &mut fx);
+                    }
+                    Cmd::Frame { conn, bytes } => {
+                        self.metrics.frames_in.fetch_add(1, Ordering::Relaxed);
+                        self.step(t, Input::Frame { conn, bytes }, &mut fx);
+                    }
+                    Cmd::Closed { conn } => {
+                        self.step(t, Input::Disconnected { conn }, &mut fx);
+                        self.outboxes.remove(&conn);
+                    }
+                    Cmd::Shutdown => stop = true,
+                }
+            }
+            self.perform(t, fx);
+            if self.hub.documents().count() > CACHE_DOCS {
+                self.hub.evict_idle();
+            }
+        }
+        tracing::info!("engine stopped after its last commit");
+    }
+
+    /// Feeds one input, resolving loads and feed queries against storage on the spot.
+    fn step(&mut self, t: Millis, input: Input, all: &mut Effects) {
+        let mut queue = vec![self.hub.handle(t, input)];
+        while let Some(mut fx) = queue.pop() {
+            for doc in std::mem::take(&mut fx.load) {
+                let bytes = match self.store.load(&doc) {
+                    Ok(b) => b,
+                    Err(err) => {
+                        tracing::error!(%doc, %err, "cannot load document");
+                        None
+                    }
+                };
+                queue.push(self.hub.handle(t, Input::Loaded { doc, bytes }));
+            }
+            for (conn, query) in std::mem::take(&mut fx.queries) {
+                match self.store.answer(&query) {
+                    Ok(answer) => queue.push(self.hub.handle(t, Input::Answer { conn, answer })),
+                    Err(err) => tracing::error!(%err, "cannot answer feed query"),
+                }
+            }
+            all.extend(fx);
+        }
+    }
+
+    /// Commits, then updates the dashboard, then sends: in that order.
+    fn perform(&mut self, t: Millis, fx: Effects) {
+        let mut writes = Vec::with_capacity(fx.persist.len());
+        let mut changed = Vec::new();
+        {
+            let dashboard = self.dashboard.lock().unwrap_or_else(|p| p.into_inner());
+            for p in &fx.persist {
+                let record = self.hub.doc(&p.doc).and_then(|d| Record::read(d).ok());
+                let contribution = record.as_ref().map(|r| dashboard.contribution(r));
+                changed.push((p.doc, contribution.clone()));
+                writes.push(ChunkWrite {
+                    doc: p.doc,
+                    chunk: p.chunk.clone(),
+                    heads: shared::sync::heads_digest(&p.heads),
+                    meta: p.meta.clone(),
+                    contribution,
+                });
+            }
+        }
+        if !writes.is_empty() || !fx.quarantine.is_empty() {
+            if let Err(err) = self.store.commit(&writes, &fx.quarantine, t.0) {
+                // Nothing of this batch may be acknowledged: stop rather than lie. Clients keep
+                // their changes and resync when the server is back.
+                tracing::error!(%err, "commit failed; stopping");
+                std::process::exit(70);
+            }
+            self.metrics.commits.fetch_add(1, Ordering::Relaxed);
+            self.metrics
+                .changes
+                .fetch_add(writes.len() as u64, Ordering::Relaxed);
+            self.metrics
+                .quarantined
+                .fetch_add(fx.quarantine.len() as u64, Ordering::Relaxed);
+        }
+        if !changed.is_empty() {
+            let mut dashboard = self.dashboard.lock().unwrap_or_else(|p| p.into_inner());
+            for (doc, c) in changed {
+                dashboard.apply_contribution(doc, c);
+            }
+        }
+        for event in &fx.events {
+            match event {
+                Event::Refused { doc, reason, .. } => {
+                    tracing::warn!(%doc, %reason, "change refused")
+                }
+                Event::PeerReady {
+                    peer, extension, ..
+                } => tracing::debug!(%peer, extension, "peer ready"),
+                _ => {}
+            }
+        }
+        for (conn, bytes) in fx.send {
+            if let Some(out) = self.outboxes.get(&conn) {
+                self.metrics.frames_out.fetch_add(1, Ordering::Relaxed);
+                let _ = out.send(Out::Frame(bytes));
+            }
+        }
+        for conn in fx.close {
+            if let Some(out) = self.outboxes.remove(&conn) {
+                let _ = out.send(Out::Close);
+            }
+        }
+        if !writes.is_empty() {
+            self.changed.send_modify(|v| *v += 1);
+        }
+    }
+}

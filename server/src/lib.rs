@@ -1,0 +1,181 @@
+//! gridvisit's sync server: an axum + tokio driver around `shared`'s sans-I/O engine.
+//!
+//! # Layout
+//!
+//! - [`store`]: the `Storage` trait and its embedded redb implementation.
+//! - [`engine`]: the thread that owns the sync hub, commits in batches and fans out.
+//! - [`ws`]: the `/sync` WebSocket endpoint (automerge-repo protocol).
+//! - [`api`]: the JSON HTTP API, SSE live figures, CSV export, health and metrics.
+//! - [`auth`]: argon2 passwords and expiring, revocable tokens.
+//! - [`demo`]: the demo city seeded on first start.
+//! - [`cli`]: the binary's flags, banner and signal handling.
+//!
+//! [`app`] builds the router from an [`AppState`]; [`serve`] runs it on a listener until a
+//! shutdown future completes, then lets the engine finish its last commit.
+
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod demo;
+pub mod engine;
+pub mod metrics;
+pub mod store;
+pub mod ws;
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, mpsc};
+
+use axum::Router;
+use shared::aggregate::Dashboard;
+use shared::ids::{PeerId, Scope, StorageId};
+use shared::sync::{Hub, HubConfig, ScopePolicy};
+use shared::time::Calendar;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::engine::{Cmd, Engine};
+use crate::metrics::Metrics;
+use crate::store::Storage;
+use crate::store::redb_store::RedbStore;
+
+/// Settings of a running server.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// How long a login token lasts.
+    pub token_ttl_ms: i64,
+    /// Largest WebSocket frame accepted.
+    pub max_frame: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            token_ttl_ms: 7 * 24 * 3_600_000,
+            max_frame: shared::wire::DEFAULT_MAX_FRAME,
+        }
+    }
+}
+
+/// Everything handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// Storage.
+    pub store: Arc<dyn Storage>,
+    /// Commands to the engine thread.
+    pub engine: mpsc::Sender<Cmd>,
+    /// The dashboard fold.
+    pub dashboard: Arc<Mutex<Dashboard>>,
+    /// Bumped after each commit.
+    pub changed: watch::Receiver<u64>,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// Connection IDs.
+    pub next_conn: Arc<AtomicU64>,
+    /// Settings.
+    pub settings: Settings,
+    /// Tells WebSocket tasks to close on shutdown.
+    pub shutdown: watch::Receiver<bool>,
+    engine_thread: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
+    shutdown_tx: Arc<watch::Sender<bool>>,
+}
+
+/// Opens the embedded store in `data` and starts the engine.
+pub fn open(data: &Path, settings: Settings) -> anyhow::Result<AppState> {
+    let store = RedbStore::open(data)?;
+    let epoch = store.epoch().to_owned();
+    start(Arc::new(store), &epoch, settings)
+}
+
+/// Starts the engine over any storage.
+pub fn start(store: Arc<dyn Storage>, epoch: &str, settings: Settings) -> anyhow::Result<AppState> {
+    let mut actor = [0u8; 16];
+    getrandom::fill(&mut actor).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut config = HubConfig::new(
+        PeerId::new(format!("gridvisit-server-{}", &epoch[..8.min(epoch.len())]))?,
+        Some(StorageId::new(format!("gridvisit-{epoch}"))?),
+        automerge::ActorId::from(&actor[..]),
+    );
+    config.max_frame = settings.max_frame;
+    let hub = Hub::new(config, Box::new(ScopePolicy));
+    let mut dashboard = Dashboard::new(Calendar::CHINA);
+    for (id, row) in store.rows(&Scope::City, None)? {
+        dashboard.apply_contribution(id, row.contribution);
+    }
+    let dashboard = Arc::new(Mutex::new(dashboard));
+    let (changed_tx, changed) = watch::channel(0);
+    let metrics = Arc::new(Metrics::default());
+    let (tx, rx) = mpsc::channel();
+    let engine = Engine::new(
+        hub,
+        store.clone(),
+        dashboard.clone(),
+        changed_tx,
+        metrics.clone(),
+    );
+    let handle = std::thread::Builder::new()
+        .name("gridvisit-engine".into())
+        .spawn(move || engine.run(rx))?;
+    let (shutdown_tx, shutdown) = watch::channel(false);
+    Ok(AppState {
+        store,
+        engine: tx,
+        dashboard,
+        changed,
+        metrics,
+        next_conn: Arc::new(AtomicU64::new(1)),
+        settings,
+        shutdown,
+        engine_thread: Arc::new(Mutex::new(Some(handle))),
+        shutdown_tx: Arc::new(shutdown_tx),
+    })
+}
+
+/// The router: WebSocket sync, JSON API, health and metrics.
+pub fn app(state: AppState) -> Router {
+    api::routes().merge(ws::routes()).with_state(state)
+}
+
+/// Serves `state` on `listener` until `signal` completes; then closes WebSockets, lets the
+/// engine commit what it has, and returns.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    signal: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let shutdown_tx = state.shutdown_tx.clone();
+    let engine = state.engine.clone();
+    let thread = state.engine_thread.clone();
+    let router = app(state);
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            signal.await;
+            let _ = shutdown_tx.send(true);
+        })
+        .await?;
+    let _ = engine.send(Cmd::Shutdown);
+    let handle = thread
+        .lock()
+        .map_err(|_| anyhow::anyhow!("engine lock poisoned"))?
+        .take();
+    if let Some(handle) = handle {
+        tokio::task::spawn_blocking(move || handle.join())
+            .await?
+            .map_err(|_| anyhow::anyhow!("engine panicked"))?;
+    }
+    Ok(())
+}
+
+/// Rebuilds the dashboard from stored contributions (after seeding behind the engine's back).
+pub fn rebuild_dashboard(state: &AppState) -> anyhow::Result<()> {
+    let mut fresh = Dashboard::new(Calendar::CHINA);
+    for (id, row) in state.store.rows(&Scope::City, None)? {
+        fresh.apply_contribution(id, row.contribution);
+    }
+    *state
+        .dashboard
+        .lock()
+        .map_err(|_| anyhow::anyhow!("dashboard lock poisoned"))? = fresh;
+    Ok(())
+}

@@ -1,0 +1,131 @@
+//! Storage behind one trait: documents as change chunks with a change feed, accounts, tokens
+//! and the quarantine. [`redb_store::RedbStore`] is the embedded default.
+
+pub mod redb_store;
+
+use serde::{Deserialize, Serialize};
+use shared::aggregate::Contribution;
+use shared::ids::{DocumentId, Scope};
+use shared::model::RecordMeta;
+use shared::sync::{FeedAnswer, FeedQuery, Principal, Quarantine};
+
+/// Why storage failed. Always an internal error for clients.
+#[derive(Debug, thiserror::Error)]
+#[error("storage: {0}")]
+pub struct StoreError(pub String);
+
+impl StoreError {
+    /// Wraps any error.
+    pub fn from_any(e: impl std::fmt::Display) -> Self {
+        Self(e.to_string())
+    }
+}
+
+/// One document change to make durable.
+#[derive(Clone, Debug)]
+pub struct ChunkWrite {
+    /// The document.
+    pub doc: DocumentId,
+    /// Incremental save bytes.
+    pub chunk: Vec<u8>,
+    /// Digest of the document's heads after it.
+    pub heads: [u8; 8],
+    /// Kind and grid, when the document is a valid record.
+    pub meta: Option<RecordMeta>,
+    /// What it contributes to the dashboard.
+    pub contribution: Option<Contribution>,
+}
+
+/// What is stored about a document besides its chunks.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DocRow {
+    /// Sequence number of its latest change.
+    pub seq: u64,
+    /// Record kind (`household`, `visit`, `issue`), once valid.
+    pub kind: Option<String>,
+    /// Grid path, once valid.
+    pub grid: Option<String>,
+    /// Heads digest.
+    pub heads: [u8; 8],
+    /// How many chunks are stored.
+    pub chunks: u64,
+    /// Dashboard contribution.
+    pub contribution: Option<Contribution>,
+}
+
+/// A user account.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Account {
+    /// Who, with role and scope.
+    pub principal: Principal,
+    /// Display name.
+    pub name: String,
+    /// Argon2 PHC string.
+    pub password_hash: String,
+}
+
+/// A login token.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TokenRow {
+    /// Whose.
+    pub user: String,
+    /// Expiry, ms since the epoch.
+    pub expires_at: i64,
+    /// Revoked by logout or an admin.
+    pub revoked: bool,
+}
+
+/// A quarantined change as stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QuarantineRow {
+    /// Its number.
+    pub id: u64,
+    /// When, ms since the epoch.
+    pub at: i64,
+    /// Who sent it.
+    pub user: Option<String>,
+    /// The document.
+    pub doc: DocumentId,
+    /// Why it was refused.
+    pub reason: String,
+    /// Size of the refused changes.
+    pub bytes: usize,
+    /// The refused changes, hex.
+    pub chunk_hex: String,
+}
+
+/// Everything the server stores. Implementations commit each call atomically and durably.
+pub trait Storage: Send + Sync + 'static {
+    /// Makes a batch of chunks and quarantined changes durable in one transaction; returns the
+    /// feed position after it.
+    fn commit(
+        &self,
+        chunks: &[ChunkWrite],
+        quarantine: &[Quarantine],
+        now: i64,
+    ) -> Result<u64, StoreError>;
+    /// The saved bytes of a document.
+    fn load(&self, doc: &DocumentId) -> Result<Option<Vec<u8>>, StoreError>;
+    /// A document's row.
+    fn row(&self, doc: &DocumentId) -> Result<Option<DocRow>, StoreError>;
+    /// Answers a change-feed query from committed state only.
+    fn answer(&self, query: &FeedQuery) -> Result<FeedAnswer, StoreError>;
+    /// Every document row (for rebuilding the dashboard, listings and exports).
+    fn rows(
+        &self,
+        scope: &Scope,
+        kind: Option<&str>,
+    ) -> Result<Vec<(DocumentId, DocRow)>, StoreError>;
+    /// How many documents are stored.
+    fn doc_count(&self) -> Result<u64, StoreError>;
+    /// An account.
+    fn account(&self, user: &str) -> Result<Option<Account>, StoreError>;
+    /// Creates or replaces accounts.
+    fn put_accounts(&self, accounts: &[Account]) -> Result<(), StoreError>;
+    /// Stores a token.
+    fn put_token(&self, token: &str, row: &TokenRow) -> Result<(), StoreError>;
+    /// A token.
+    fn token(&self, token: &str) -> Result<Option<TokenRow>, StoreError>;
+    /// The quarantine, newest first.
+    fn quarantine(&self, limit: usize) -> Result<Vec<QuarantineRow>, StoreError>;
+}

@@ -1,0 +1,413 @@
+//! The embedded store on redb: one file in the data folder, ACID, fsync on commit.
+
+use std::path::Path;
+
+use automerge::Automerge;
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use shared::ids::{DocumentId, GridId, Scope};
+use shared::sync::feed::{bucket_digests, bucket_of};
+use shared::sync::{FeedAnswer, FeedQuery, Quarantine};
+use shared::wire::{Cursor, DocDigest};
+
+use super::{Account, ChunkWrite, DocRow, QuarantineRow, Storage, StoreError, TokenRow};
+
+const CHUNKS: TableDefinition<'_, (&[u8], u64), &[u8]> = TableDefinition::new("chunks");
+const DOCS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("docs");
+const FEED: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("feed");
+const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
+const ACCOUNTS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("accounts");
+const TOKENS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("tokens");
+const QUARANTINE: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("quarantine");
+
+/// Chunks per document before they are compacted into one saved document.
+const COMPACT_AFTER: u64 = 32;
+
+/// The redb-backed store.
+pub struct RedbStore {
+    db: Database,
+    epoch: String,
+}
+
+fn e(err: impl std::fmt::Display) -> StoreError {
+    StoreError::from_any(err)
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(v).map_err(e)
+}
+
+fn parse<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(b).map_err(e)
+}
+
+fn doc_id(b: &[u8]) -> Result<DocumentId, StoreError> {
+    let arr: [u8; 16] = b
+        .try_into()
+        .map_err(|_| StoreError("bad document key".into()))?;
+    Ok(DocumentId::from_bytes(arr))
+}
+
+fn in_scope(row: &DocRow, scope: &Scope) -> bool {
+    row.grid
+        .as_deref()
+        .and_then(|g| g.parse::<GridId>().ok())
+        .is_some_and(|g| scope.contains(&g))
+}
+
+impl RedbStore {
+    /// Opens (creating if needed) `dir/gridvisit.redb`. A new database gets a random epoch.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(e)?;
+        let db = Database::create(dir.join("gridvisit.redb")).map_err(e)?;
+        let tx = db.begin_write().map_err(e)?;
+        let epoch = {
+            let mut meta = tx.open_table(META).map_err(e)?;
+            let existing = meta
+                .get("epoch")
+                .map_err(e)?
+                .map(|v| String::from_utf8_lossy(v.value()).into_owned());
+            match existing {
+                Some(ep) => ep,
+                None => {
+                    let mut bytes = [0u8; 12];
+                    getrandom::fill(&mut bytes).map_err(e)?;
+                    let ep: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                    meta.insert("epoch", ep.as_bytes()).map_err(e)?;
+                    ep
+                }
+            }
+        };
+        // Create every table so readers never meet a missing one.
+        tx.open_table(CHUNKS).map_err(e)?;
+        tx.open_table(DOCS).map_err(e)?;
+        tx.open_table(FEED).map_err(e)?;
+        tx.open_table(ACCOUNTS).map_err(e)?;
+        tx.open_table(TOKENS).map_err(e)?;
+        tx.open_table(QUARANTINE).map_err(e)?;
+        tx.commit().map_err(e)?;
+        Ok(Self { db, epoch })
+    }
+
+    /// The epoch of this database.
+    pub fn epoch(&self) -> &str {
+        &self.epoch
+    }
+
+    /// The current feed position.
+    pub fn seq(&self) -> Result<u64, StoreError> {
+        let tx = self.db.begin_read().map_err(e)?;
+        let feed = tx.open_table(FEED).map_err(e)?;
+        Ok(feed.last().map_err(e)?.map_or(0, |(k, _)| k.value()))
+    }
+}
+
+impl Storage for RedbStore {
+    fn commit(
+        &self,
+        chunks: &[ChunkWrite],
+        quarantine: &[Quarantine],
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        let tx = self.db.begin_write().map_err(e)?;
+        let seq;
+        {
+            let mut chunk_t = tx.open_table(CHUNKS).map_err(e)?;
+            let mut docs = tx.open_table(DOCS).map_err(e)?;
+            let mut feed = tx.open_table(FEED).map_err(e)?;
+            let mut next = feed.last().map_err(e)?.map_or(0, |(k, _)| k.value());
+            for w in chunks {
+                let key = w.doc.as_bytes().as_slice();
+                let old: Option<DocRow> = match docs.get(key).map_err(e)? {
+                    Some(v) => Some(parse(v.value())?),
+                    None => None,
+                };
+                next += 1;
+                if let Some(old) = &old {
+                    feed.remove(old.seq).map_err(e)?;
+                }
+                let mut row = old.unwrap_or(DocRow {
+                    seq: 0,
+                    kind: None,
+                    grid: None,
+                    heads: [0; 8],
+                    chunks: 0,
+                    contribution: None,
+                });
+                chunk_t
+                    .insert((key, row.chunks), w.chunk.as_slice())
+                    .map_err(e)?;
+                row.chunks += 1;
+                if row.chunks > COMPACT_AFTER {
+                    let mut all = Vec::new();
+                    for i in 0..row.chunks {
+                        if let Some(c) = chunk_t.remove((key, i)).map_err(e)? {
+                            all.extend_from_slice(c.value());
+                        }
+                    }
+                    let saved = Automerge::load(&all).map_err(e)?.save();
+                    chunk_t.insert((key, 0), saved.as_slice()).map_err(e)?;
+                    row.chunks = 1;
+                }
+                row.seq = next;
+                row.heads = w.heads;
+                if let Some(meta) = &w.meta {
+                    row.kind = Some(meta.kind.to_string());
+                    row.grid = Some(meta.grid.to_string());
+                }
+                row.contribution = w.contribution.clone();
+                docs.insert(key, json(&row)?.as_slice()).map_err(e)?;
+                feed.insert(next, key).map_err(e)?;
+            }
+            seq = next;
+            let mut q = tx.open_table(QUARANTINE).map_err(e)?;
+            let mut qn = q.last().map_err(e)?.map_or(0, |(k, _)| k.value());
+            for item in quarantine {
+                qn += 1;
+                let row = QuarantineRow {
+                    id: qn,
+                    at: now,
+                    user: item.user.clone(),
+                    doc: item.doc,
+                    reason: item.reason.clone(),
+                    bytes: item.chunk.len(),
+                    chunk_hex: item.chunk.iter().map(|b| format!("{b:02x}")).collect(),
+                };
+                q.insert(qn, json(&row)?.as_slice()).map_err(e)?;
+            }
+        }
+        tx.commit().map_err(e)?;
+        Ok(seq)
+    }
+
+    fn load(&self, doc: &DocumentId) -> Result<Option<Vec<u8>>, StoreError> {
+        let tx = self.db.begin_read().map_err(e)?;
+        let chunks = tx.open_table(CHUNKS).map_err(e)?;
+        let key = doc.as_bytes().as_slice();
+        let mut out = Vec::new();
+        let mut any = false;
+        for item in chunks.range((key, 0)..=(key, u64::MAX)).map_err(e)? {
+            let (_, v) = item.map_err(e)?;
+            out.extend_from_slice(v.value());
+            any = true;
+        }
+        Ok(any.then_some(out))
+    }
+
+    fn row(&self, doc: &DocumentId) -> Result<Option<DocRow>, StoreError> {
+        let tx = self.db.begin_read().map_err(e)?;
+        let docs = tx.open_table(DOCS).map_err(e)?;
+        docs.get(doc.as_bytes().as_slice())
+            .map_err(e)?
+            .map(|v| parse(v.value()))
+            .transpose()
+    }
+
+    fn answer(&self, query: &FeedQuery) -> Result<FeedAnswer, StoreError> {
+        let tx = self.db.begin_read().map_err(e)?;
+        let feed = tx.open_table(FEED).map_err(e)?;
+        let docs = tx.open_table(DOCS).map_err(e)?;
+        let seq = feed.last().map_err(e)?.map_or(0, |(k, _)| k.value());
+        let cursor = Cursor {
+            epoch: self.epoch.clone(),
+            seq,
+        };
+        let row_of = |key: &[u8]| -> Result<Option<DocRow>, StoreError> {
+            docs.get(key)
+                .map_err(e)?
+                .map(|v| parse(v.value()))
+                .transpose()
+        };
+        match query {
+            FeedQuery::Since {
+                scope,
+                cursor: Some(c),
+            } if c.epoch == self.epoch && c.seq <= seq => {
+                let mut out = Vec::new();
+                for item in feed.range(c.seq + 1..).map_err(e)? {
+                    let (_, k) = item.map_err(e)?;
+                    if let Some(row) = row_of(k.value())?
+                        && in_scope(&row, scope)
+                    {
+                        out.push(DocDigest {
+                            doc: doc_id(k.value())?,
+                            heads: row.heads,
+                        });
+                    }
+                }
+                Ok(FeedAnswer::Changes { docs: out, cursor })
+            }
+            FeedQuery::Since { scope, .. } => {
+                let mut pairs = Vec::new();
+                for item in docs.iter().map_err(e)? {
+                    let (k, v) = item.map_err(e)?;
+                    let row: DocRow = parse(v.value())?;
+                    if in_scope(&row, scope) {
+                        pairs.push((doc_id(k.value())?, row.heads));
+                    }
+                }
+                Ok(FeedAnswer::Buckets {
+                    digests: bucket_digests(pairs.iter().map(|(d, h)| (d, *h))),
+                    cursor,
+                })
+            }
+            FeedQuery::Buckets { scope, buckets } => {
+                let mut out = Vec::new();
+                for item in docs.iter().map_err(e)? {
+                    let (k, v) = item.map_err(e)?;
+                    let id = doc_id(k.value())?;
+                    if !buckets.contains(&(bucket_of(&id) as u64)) {
+                        continue;
+                    }
+                    let row: DocRow = parse(v.value())?;
+                    if in_scope(&row, scope) {
+                        out.push(DocDigest {
+                            doc: id,
+                            heads: row.heads,
+                        });
+                    }
+                }
+                Ok(FeedAnswer::Changes { docs: out, cursor })
+            }
+        }
+    }
+
+    fn rows(
+        &self,
+        scope: &Scope,
+        kind: Option<&str>,
+    ) -> Result<Vec<(DocumentId, DocRow)>, StoreError> {
+        let tx = self.db.begin_read().map_err(e)?;
+        let docs = tx.open_table(DOCS).map_err(e)?;
+        let mut out = Vec::new();
+        for item in docs.iter().map_err(e)? {
+            let (k, v) = item.map_err(e)?;
+            let row: DocRow = parse(v.value())?;
+            if in_scope(&row, scope) && kind.is_none_or(|k| row.kind.as_deref() == Some(k)) {
+                out.push((doc_id(k.value())?, row));
+            }
+        }
+        Ok(out)
+    }
+
+    fn doc_count(&self) -> Result<u64, StoreError> {
+        let tx = self.db.begin_read().map_err(e)?;
+        tx.open_table(DOCS).map_err(e)?.len().map_err(e)
+    }
+
+    fn account(&self, user: &str) -> Result<Option<Account>, StoreError> {
+        let tx = self.db.begin_read().map_err(e)?;
+        let t = tx.open_table(ACCOUNTS).map_err(e)?;
+        t.get(user)
+            .map_err(e)?
+            .map(|v| parse(v.value()))
+            .transpose()
+    }
+
+    fn put_accounts(&self, accounts: &[Account]) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(e)?;
+        {
+            let mut t = tx.open_table(ACCOUNTS).map_err(e)?;
+            for a in accounts {
+                t.insert(a.principal.user.as_str(), json(a)?.as_slice())
+                    .map_err(e)?;
+            }
+        }
+        tx.commit().map_err(e)
+    }
+
+    fn put_token(&self, token: &str, row: &TokenRow) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(e)?;
+        {
+            let mut t = tx.open_table(TOKENS).map_err(e)?;
+            t.insert(token, json(row)?.as_slice()).map_err(e)?;
+        }
+        tx.commit().map_err(e)
+    }
+
+    fn token(&self, token: &str) -> Result<Option<TokenRow>, StoreError> {
+        let tx = self.db.begin_read().map_err(e)?;
+        let t = tx.open_table(TOKENS).map_err(e)?;
+        t.get(token)
+            .map_err(e)?
+            .map(|v| parse(v.value()))
+            .transpose()
+    }
+
+    fn quarantine(&self, limit: usize) -> Result<Vec<QuarantineRow>, StoreError> {
+        let tx = self.db.begin_read().map_err(e)?;
+        let t = tx.open_table(QUARANTINE).map_err(e)?;
+        let mut out = Vec::new();
+        for item in t.iter().map_err(e)?.rev().take(limit) {
+            let (_, v) = item.map_err(e)?;
+            out.push(parse(v.value())?);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::ids::GridId;
+    use shared::model::{RecordKind, RecordMeta};
+
+    #[test]
+    fn chunks_compact_and_the_feed_lists_only_newer_changes() {
+        let dir = std::env::temp_dir().join(format!("gv-redb-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = RedbStore::open(&dir).expect("open");
+        let grid: GridId = "s01/c01/g01".parse().expect("grid");
+        let mut doc = Automerge::new();
+        let id = DocumentId::from_bytes([3; 16]);
+        for i in 0..40i64 {
+            let before = doc.get_heads();
+            doc.transact::<_, _, automerge::AutomergeError>(|tx| {
+                automerge::transaction::Transactable::put(tx, automerge::ROOT, "n", i)
+            })
+            .expect("edit");
+            let w = ChunkWrite {
+                doc: id,
+                chunk: doc.save_after(&before),
+                heads: shared::sync::heads_digest(&doc.get_heads()),
+                meta: Some(RecordMeta {
+                    kind: RecordKind::Household,
+                    grid: grid.clone(),
+                }),
+                contribution: None,
+            };
+            store.commit(&[w], &[], 0).expect("commit");
+        }
+        let row = store.row(&id).expect("row").expect("present");
+        assert!(row.chunks <= COMPACT_AFTER, "compacted: {}", row.chunks);
+        let loaded =
+            Automerge::load(&store.load(&id).expect("load").expect("present")).expect("valid");
+        assert_eq!(loaded.get_heads(), doc.get_heads());
+        let cursor = Cursor {
+            epoch: store.epoch().to_owned(),
+            seq: 40,
+        };
+        let since = |c: &Cursor| {
+            store
+                .answer(&FeedQuery::Since {
+                    scope: Scope::City,
+                    cursor: Some(c.clone()),
+                })
+                .expect("answer")
+        };
+        assert!(matches!(since(&cursor), FeedAnswer::Changes { docs, .. } if docs.is_empty()));
+        let earlier = Cursor {
+            seq: 39,
+            ..cursor.clone()
+        };
+        assert!(matches!(since(&earlier), FeedAnswer::Changes { docs, .. } if docs.len() == 1));
+        let other = Cursor {
+            epoch: "other".into(),
+            seq: 1,
+        };
+        assert!(matches!(since(&other), FeedAnswer::Buckets { .. }));
+        drop(store);
+        let reopened = RedbStore::open(&dir).expect("reopen");
+        assert_eq!(reopened.seq().expect("seq"), 40);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

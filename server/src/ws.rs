@@ -1,0 +1,111 @@
+//! `/sync`: automerge-repo's WebSocket protocol, authenticated at the upgrade.
+
+use std::sync::atomic::Ordering;
+
+use axum::Router;
+use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use shared::sync::{ConnId, Principal};
+use tokio::sync::mpsc;
+
+use crate::AppState;
+use crate::api::{AppError, token_from};
+use crate::engine::{Cmd, Out};
+
+/// The routes of this module.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/sync", get(upgrade))
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+async fn upgrade(
+    State(state): State<AppState>,
+    Query(q): Query<TokenQuery>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Result<Response, AppError> {
+    // Browsers cannot set headers on a WebSocket: the token comes as `?token=` or a cookie.
+    let token = q.token.or_else(|| token_from(&headers));
+    let account = crate::api::authenticate(&state, token.as_deref()).await?;
+    let principal = account.principal;
+    // The socket accepts up to twice the protocol limit so the engine can answer an oversize
+    // message with an `error` naming the limit; beyond that the socket itself gives up (1009).
+    let max = state.settings.max_frame.saturating_mul(2);
+    Ok(ws
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| run(socket, state, principal))
+        .into_response())
+}
+
+/// Drives one socket: frames in go to the engine, frames out come from it.
+pub async fn run(socket: WebSocket, state: AppState, principal: Principal) {
+    let conn = ConnId(state.next_conn.fetch_add(1, Ordering::Relaxed));
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    state.metrics.connections.fetch_add(1, Ordering::Relaxed);
+    state
+        .metrics
+        .open_connections
+        .fetch_add(1, Ordering::Relaxed);
+    tracing::info!(conn = conn.0, user = %principal.user, "sync connection opened");
+    if state
+        .engine
+        .send(Cmd::Open {
+            conn,
+            principal,
+            outbox: tx,
+        })
+        .is_err()
+    {
+        return;
+    }
+    let (mut sink, mut stream) = socket.split();
+    let mut shutdown = state.shutdown.clone();
+    loop {
+        tokio::select! {
+            incoming = stream.next() => match incoming {
+                Some(Ok(WsMessage::Binary(bytes))) => {
+                    if state.engine.send(Cmd::Frame { conn, bytes: bytes.to_vec() }).is_err() { break; }
+                }
+                Some(Ok(WsMessage::Text(_))) => {
+                    // The protocol is binary CBOR; text is a protocol error like garbage.
+                    if state.engine.send(Cmd::Frame { conn, bytes: b"text frame".to_vec() }).is_err() { break; }
+                }
+                Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => {}
+                Some(Ok(WsMessage::Close(_))) | None => break,
+                Some(Err(err)) => {
+                    tracing::debug!(conn = conn.0, %err, "socket error");
+                    break;
+                }
+            },
+            out = rx.recv() => match out {
+                Some(Out::Frame(bytes)) => {
+                    if sink.send(WsMessage::Binary(bytes.into())).await.is_err() { break; }
+                }
+                Some(Out::Close) | None => {
+                    let _ = sink.send(WsMessage::Close(None)).await;
+                    break;
+                }
+            },
+            _ = shutdown.changed() => {
+                let _ = sink.send(WsMessage::Close(None)).await;
+                break;
+            }
+        }
+    }
+    let _ = state.engine.send(Cmd::Closed { conn });
+    state
+        .metrics
+        .open_connections
+        .fetch_sub(1, Ordering::Relaxed);
+    tracing::info!(conn = conn.0, "sync connection closed");
+}
