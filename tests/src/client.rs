@@ -221,7 +221,12 @@ impl WsClient {
         self.lock().hub.doc(id).map(automerge::Automerge::get_heads)
     }
 
-    /// Whether every local change is acknowledged and a cursor was saved after it.
+    /// Whether a socket is open, for use inside [`WsClient::wait_for`].
+    pub fn connected(st: &State) -> bool {
+        st.outbox.is_some()
+    }
+
+    /// Whether every local change is acknowledged.
     pub fn idle(st: &State) -> bool {
         st.hub.unsynced().is_empty()
     }
