@@ -359,6 +359,11 @@ async fn live(
     User(a): User,
 ) -> Sse<impl tokio_stream::Stream<Item = Result<SseEvent, Infallible>>> {
     let p = a.principal;
+    // End the stream on shutdown, so a graceful stop does not wait for supervisors' tabs.
+    let mut stop = state.shutdown.clone();
+    let stopped = async move {
+        let _ = stop.wait_for(|s| *s).await;
+    };
     let stream = WatchStream::new(state.changed.clone())
         .throttle(Duration::from_millis(100))
         .map(move |version| {
@@ -366,6 +371,7 @@ async fn live(
             let data = json!({ "version": version, "at": now().0, "figures": f }).to_string();
             Ok(SseEvent::default().event("figures").data(data))
         });
+    let stream = futures_util::StreamExt::take_until(stream, stopped);
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 

@@ -58,11 +58,16 @@ impl TestServer {
 
     /// Starts a server with custom settings.
     pub async fn start_with(settings: Settings) -> Self {
+        Self::start_city(settings, Size::Small).await
+    }
+
+    /// Starts a server with custom settings and a demo city of the given size.
+    pub async fn start_city(settings: Settings, size: Size) -> Self {
         let dir = TempDir::new("server");
         let state = server::open(&dir.0, settings).expect("open server");
         server::demo::seed(
             state.store.as_ref(),
-            Size::Small,
+            size,
             ADMIN_PASSWORD,
             server::engine::now(),
         )

@@ -472,3 +472,47 @@ async fn aggregates_over_http_equal_the_fold_over_every_stored_record() {
     assert!(expected["total"]["households"].as_u64() > Some(200));
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn supervisors_get_figures_pushed_live_when_a_worker_syncs() {
+    // 1. The community secretary opens the live figures stream.
+    let srv = TestServer::start().await;
+    let sec = demo_login(&srv.http(), "sec-s01-c01").await;
+    let mut live = reqwest::Client::new()
+        .get(format!("{}/api/live", srv.http()))
+        .bearer_auth(&sec)
+        .send()
+        .await
+        .expect("live stream");
+    assert_eq!(live.status().as_u16(), 200);
+    let households = |text: &str| -> Option<u64> {
+        let data = text.lines().rev().find_map(|l| l.strip_prefix("data: "))?;
+        serde_json::from_str::<Value>(data).ok()?["figures"]["total"]["households"].as_u64()
+    };
+    let first = tokio::time::timeout(T, live.chunk())
+        .await
+        .expect("first event")
+        .expect("chunk")
+        .expect("bytes");
+    let before = households(&String::from_utf8_lossy(&first)).expect("figures");
+
+    // 2. A worker of one of the community's grids registers a household.
+    let token = demo_login(&srv.http(), W1).await;
+    let c = ready(&srv, &token, "live-w", 80).await;
+    c.create(id(81), |tx| draft(G1, "808").write(tx))
+        .expect("create");
+
+    // 3. The stream pushes the new count without any request.
+    let deadline = tokio::time::Instant::now() + T;
+    loop {
+        let chunk = tokio::time::timeout_at(deadline, live.chunk())
+            .await
+            .expect("pushed in time")
+            .expect("chunk")
+            .expect("bytes");
+        if households(&String::from_utf8_lossy(&chunk)) == Some(before + 1) {
+            break;
+        }
+    }
+    srv.stop().await;
+}

@@ -14,6 +14,8 @@ use super::{Account, ChunkWrite, DocRow, QuarantineRow, Storage, StoreError, Tok
 const CHUNKS: TableDefinition<'_, (&[u8], u64), &[u8]> = TableDefinition::new("chunks");
 const DOCS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("docs");
 const FEED: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("feed");
+/// The same feed per grid, so a worker's reconnect scans only its grids' changes.
+const GRID_FEED: TableDefinition<'_, (&str, u64), &[u8]> = TableDefinition::new("grid_feed");
 const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
 const ACCOUNTS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("accounts");
 const TOKENS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("tokens");
@@ -81,6 +83,7 @@ impl RedbStore {
         tx.open_table(CHUNKS).map_err(e)?;
         tx.open_table(DOCS).map_err(e)?;
         tx.open_table(FEED).map_err(e)?;
+        tx.open_table(GRID_FEED).map_err(e)?;
         tx.open_table(ACCOUNTS).map_err(e)?;
         tx.open_table(TOKENS).map_err(e)?;
         tx.open_table(QUARANTINE).map_err(e)?;
@@ -114,6 +117,7 @@ impl Storage for RedbStore {
             let mut chunk_t = tx.open_table(CHUNKS).map_err(e)?;
             let mut docs = tx.open_table(DOCS).map_err(e)?;
             let mut feed = tx.open_table(FEED).map_err(e)?;
+            let mut grid_feed = tx.open_table(GRID_FEED).map_err(e)?;
             let mut next = feed.last().map_err(e)?.map_or(0, |(k, _)| k.value());
             for w in chunks {
                 let key = w.doc.as_bytes().as_slice();
@@ -124,6 +128,9 @@ impl Storage for RedbStore {
                 next += 1;
                 if let Some(old) = &old {
                     feed.remove(old.seq).map_err(e)?;
+                    if let Some(g) = &old.grid {
+                        grid_feed.remove((g.as_str(), old.seq)).map_err(e)?;
+                    }
                 }
                 let mut row = old.unwrap_or(DocRow {
                     seq: 0,
@@ -157,6 +164,9 @@ impl Storage for RedbStore {
                 row.contribution = w.contribution.clone();
                 docs.insert(key, json(&row)?.as_slice()).map_err(e)?;
                 feed.insert(next, key).map_err(e)?;
+                if let Some(g) = &row.grid {
+                    grid_feed.insert((g.as_str(), next), key).map_err(e)?;
+                }
             }
             seq = next;
             let mut q = tx.open_table(QUARANTINE).map_err(e)?;
@@ -222,14 +232,43 @@ impl Storage for RedbStore {
                 scope,
                 cursor: Some(c),
             } if c.epoch == self.epoch && c.seq <= seq => {
+                let mut keys: Vec<Vec<u8>> = Vec::new();
+                let grid_feed = tx.open_table(GRID_FEED).map_err(e)?;
+                // Grid paths sort by street, then community: a street or community is one
+                // contiguous range of the per-grid feed ('0' is the byte after '/').
+                let mut scan = |lo: &str, hi: &str, exact: bool| -> Result<(), StoreError> {
+                    for item in grid_feed.range((lo, c.seq + 1)..(hi, 0)).map_err(e)? {
+                        let (k, v) = item.map_err(e)?;
+                        let (g, s) = k.value();
+                        if s > c.seq && (!exact || g == lo) {
+                            keys.push(v.value().to_vec());
+                        }
+                    }
+                    Ok(())
+                };
+                match scope {
+                    Scope::City => {
+                        for item in feed.range(c.seq + 1..).map_err(e)? {
+                            let (_, k) = item.map_err(e)?;
+                            keys.push(k.value().to_vec());
+                        }
+                    }
+                    Scope::Street(s) => scan(&format!("{s}/"), &format!("{s}0"), false)?,
+                    Scope::Community(cm) => scan(&format!("{cm}/"), &format!("{cm}0"), false)?,
+                    Scope::Grids(gs) => {
+                        for g in gs {
+                            let lo = g.as_str();
+                            scan(lo, &format!("{lo}\u{0}"), true)?;
+                        }
+                    }
+                }
                 let mut out = Vec::new();
-                for item in feed.range(c.seq + 1..).map_err(e)? {
-                    let (_, k) = item.map_err(e)?;
-                    if let Some(row) = row_of(k.value())?
+                for k in keys {
+                    if let Some(row) = row_of(&k)?
                         && in_scope(&row, scope)
                     {
                         out.push(DocDigest {
-                            doc: doc_id(k.value())?,
+                            doc: doc_id(&k)?,
                             heads: row.heads,
                         });
                     }

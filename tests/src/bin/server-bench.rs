@@ -1,0 +1,219 @@
+//! Server benchmarks that print their figures.
+//!
+//! - `server-bench throughput [--clients 200] [--seconds 10] [--shared-grids]`: durable changes per second with
+//!   N concurrent WebSocket clients, each editing and waiting for the server's acknowledgement
+//!   before its next edit (closed loop), against an in-process server on 127.0.0.1:0.
+//! - `server-bench memory [--records 100000]`: resident memory of the server process (the
+//!   real binary) at rest with 1,000 and with N stored records, and after 20 clients synced.
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use automerge::Automerge;
+use gridvisit_tests::client::WsClient;
+use gridvisit_tests::harness::{ProcessServer, TempDir, TestServer, demo_login};
+use shared::aggregate::Dashboard;
+use shared::ids::{DocumentId, GridId};
+use shared::model::household::edit;
+use shared::model::{HouseholdDraft, Record};
+use shared::sync::heads_digest;
+use shared::time::Calendar;
+
+fn arg(name: &str, default: u64) -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn draft(grid: &GridId, n: u64) -> HouseholdDraft {
+    HouseholdDraft {
+        grid: grid.clone(),
+        building: format!("{}", n / 100),
+        unit: format!("{}", n / 10 % 10),
+        room: format!("{}", n % 10),
+        head: "王秀英".into(),
+        contact: "13800000000".into(),
+        members: 3,
+        tags: vec![],
+        notes: String::new(),
+    }
+}
+
+async fn throughput(clients: u64, seconds: u64, shared_grids: bool) -> anyhow::Result<()> {
+    // One worker per grid (the full city has 514 grids), or every client in the 12 grids of the
+    // small city, where each change also fans out live to the grid's other clients.
+    let size = if shared_grids {
+        server::demo::Size::Small
+    } else {
+        server::demo::Size::Full
+    };
+    let srv = TestServer::start_city(server::Settings::default(), size).await;
+    let grids = server::demo::layout(size);
+    let mut tokens = Vec::new();
+    for g in &grids {
+        tokens.push((
+            g.clone(),
+            demo_login(&srv.http(), &format!("w-{}", g.as_str().replace('/', "-"))).await,
+        ));
+    }
+    let mut phones = Vec::new();
+    for i in 0..clients {
+        let (grid, token) = &tokens[i as usize % tokens.len()];
+        let c = WsClient::new(
+            &format!("bench-{i}"),
+            &format!("w-{}", grid.as_str().replace('/', "-")),
+            true,
+            i as u8,
+        );
+        c.connect(&srv.ws(token)).await?;
+        let d = DocumentId::from_bytes({
+            let mut b = [0u8; 16];
+            b[..8].copy_from_slice(&(i + 1).to_le_bytes());
+            b[8] = 0xbe;
+            b
+        });
+        c.create(d, |tx| draft(grid, i).write(tx))?;
+        phones.push((c, d));
+    }
+    for (c, _) in &phones {
+        c.wait_for("initial sync", Duration::from_secs(60), WsClient::idle)
+            .await?;
+    }
+    let start_changes = srv.state.metrics.changes.load(Ordering::Relaxed);
+    let start_commits = srv.state.metrics.commits.load(Ordering::Relaxed);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for (c, d) in phones {
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0i64;
+            while Instant::now() < deadline {
+                n += 1;
+                if c.edit(d, |tx| edit::set_members(tx, n % 50)).is_err() {
+                    break;
+                }
+                if c.wait_for("ack", Duration::from_secs(30), WsClient::idle)
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await?;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let changes = srv.state.metrics.changes.load(Ordering::Relaxed) - start_changes;
+    let commits = srv.state.metrics.commits.load(Ordering::Relaxed) - start_commits;
+    let mode = if shared_grids {
+        "sharing 12 grids"
+    } else {
+        "one grid each"
+    };
+    println!(
+        "throughput: {clients} clients ({mode}), {elapsed:.1} s: {changes} durable changes = {:.0} changes/s in {commits} commits ({:.1} changes per fsync)",
+        changes as f64 / elapsed,
+        changes as f64 / commits.max(1) as f64
+    );
+    srv.stop().await;
+    Ok(())
+}
+
+fn fill(data: &Path, records: u64) -> anyhow::Result<()> {
+    use server::store::{ChunkWrite, Storage};
+    let store = server::store::redb_store::RedbStore::open(data)?;
+    let dashboard = Dashboard::new(Calendar::CHINA);
+    let grids = server::demo::layout(server::demo::Size::Full);
+    let mut batch = Vec::new();
+    for n in 0..records {
+        let grid = &grids[n as usize % grids.len()];
+        let mut doc = Automerge::new();
+        doc.transact::<_, _, automerge::AutomergeError>(|tx| draft(grid, n).write(tx))
+            .map_err(|f| anyhow::anyhow!("{}", f.error))?;
+        let record = Record::read(&doc)?;
+        let mut id = [0u8; 16];
+        id[..8].copy_from_slice(&n.to_le_bytes());
+        id[8..].copy_from_slice(&(n.wrapping_mul(0x9e37_79b9_7f4a_7c15)).to_le_bytes());
+        batch.push(ChunkWrite {
+            doc: DocumentId::from_bytes(id),
+            chunk: doc.save(),
+            heads: heads_digest(&doc.get_heads()),
+            meta: Some(record.meta()),
+            contribution: Some(dashboard.contribution(&record)),
+        });
+        if batch.len() == 2000 {
+            store.commit(&batch, &[], 0)?;
+            batch.clear();
+        }
+    }
+    store.commit(&batch, &[], 0)?;
+    Ok(())
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+async fn memory_at(records: u64) -> anyhow::Result<(u64, u64)> {
+    let data = TempDir::new("bench-mem");
+    fill(&data.0, records)?;
+    let bin = std::env::current_exe()?.with_file_name("gv-test-server");
+    let srv = ProcessServer::spawn(&bin, &data.0).await;
+    let pid = srv.child.id().unwrap_or(0);
+    let at_rest = rss_kib(pid);
+    // Twenty workers of different grids sync their scope.
+    let grids = server::demo::layout(server::demo::Size::Full);
+    let mut phones = Vec::new();
+    for (i, g) in grids.iter().take(20).enumerate() {
+        let user = format!("w-{}", g.as_str().replace('/', "-"));
+        let token = demo_login(&srv.http(), &user).await;
+        let c = WsClient::new(&format!("mem-{i}"), &user, true, i as u8);
+        c.connect(&srv.ws(&token)).await?;
+        phones.push(c);
+    }
+    for c in &phones {
+        c.wait_for("cursor", Duration::from_secs(120), |s| {
+            s.hub.cursor().is_some()
+        })
+        .await?;
+    }
+    let synced = rss_kib(pid);
+    Ok((at_rest, synced))
+}
+
+async fn memory(records: u64) -> anyhow::Result<()> {
+    for n in [1_000, records] {
+        let (rest, synced) = memory_at(n).await?;
+        println!(
+            "memory: {n} records stored: {rest} KiB at rest, {synced} KiB after 20 workers synced their grids"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match std::env::args().nth(1).as_deref() {
+        Some("throughput") => {
+            let shared = std::env::args().any(|a| a == "--shared-grids");
+            throughput(arg("--clients", 200), arg("--seconds", 10), shared).await
+        }
+        Some("memory") => memory(arg("--records", 100_000)).await,
+        _ => anyhow::bail!(
+            "usage: server-bench throughput [--clients N] [--seconds S] | memory [--records N]"
+        ),
+    }
+}
