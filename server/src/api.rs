@@ -200,8 +200,9 @@ async fn login(
     })?;
     let store = state.store.clone();
     let ttl = state.settings.token_ttl_ms;
-    let result = tokio::task::spawn_blocking(
-        move || -> Result<Option<(Account, String, i64)>, StoreError> {
+    let result = state
+        .hasher
+        .run(move || -> Result<Option<(Account, String, i64)>, StoreError> {
             let Some(account) = store.account(&body.username)? else {
                 return Ok(None);
             };
@@ -211,10 +212,9 @@ async fn login(
             let (token, expires_at) =
                 auth::issue_token(store.as_ref(), &account.principal, now().0, ttl)?;
             Ok(Some((account, token, expires_at)))
-        },
-    )
-    .await
-    .map_err(|e| AppError::Internal(e.to_string()))??;
+        })
+        .await
+        .ok_or_else(|| AppError::Internal("password hasher stopped".into()))??;
     let Some((account, token, expires_at)) = result else {
         state
             .metrics

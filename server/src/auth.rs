@@ -17,13 +17,56 @@ pub fn hash_password(password: &str) -> Result<String, StoreError> {
         .map_err(StoreError::from_any)
 }
 
-/// Whether `password` matches the PHC string.
+thread_local! {
+    /// Argon2's working memory, kept for the life of a hashing thread: allocating ~19 MiB per
+    /// login and freeing it makes the allocator's heap grow login after login.
+    static BLOCKS: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Whether `password` matches the PHC string (argon2), in constant time.
 pub fn verify_password(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc).is_ok_and(|h| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &h)
+    let Ok(hash) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Ok(params), Some(expected)) = (argon2::Params::try_from(&hash), hash.hash) else {
+        return Argon2::default()
+            .verify_password(password.as_bytes(), &hash)
+            .is_ok();
+    };
+    let mut salt_buf = [0u8; 64];
+    let Some(Ok(salt)) = hash.salt.map(|s| s.decode_b64(&mut salt_buf)) else {
+        return false;
+    };
+    let Ok(params) = argon2::Params::new(
+        params.m_cost(),
+        params.t_cost(),
+        params.p_cost(),
+        Some(expected.len()),
+    ) else {
+        return false;
+    };
+    let algorithm = argon2::Algorithm::try_from(hash.algorithm).unwrap_or_default();
+    let version = hash
+        .version
+        .and_then(|v| argon2::Version::try_from(v).ok())
+        .unwrap_or_default();
+    let argon = Argon2::new(algorithm, version, params.clone());
+    let mut out = vec![0u8; expected.len()];
+    let n = params.block_count();
+    let ok = BLOCKS.with(|blocks| {
+        let mut blocks = blocks.borrow_mut();
+        if blocks.len() < n {
+            blocks.resize(n, argon2::Block::default());
+        }
+        argon
+            .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, &mut blocks[..n])
             .is_ok()
-    })
+    });
+    ok && out
+        .iter()
+        .zip(expected.as_bytes())
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+        == 0
 }
 
 /// A new random token (256 bits, hex).
@@ -95,4 +138,49 @@ pub fn revoke(store: &dyn Storage, token: &str) -> Result<(), StoreError> {
         store.put_token(token, &row)?;
     }
     Ok(())
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A small pool of threads for password hashing.
+#[derive(Clone)]
+pub struct Hasher {
+    jobs: std::sync::mpsc::Sender<Job>,
+}
+
+impl Hasher {
+    /// Starts `threads` hashing threads.
+    pub fn start(threads: usize) -> std::io::Result<Self> {
+        let (jobs, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        for i in 0..threads {
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("gridvisit-hasher-{i}"))
+                .spawn(move || {
+                    loop {
+                        let job = match rx.lock() {
+                            Ok(guard) => guard.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                })?;
+        }
+        Ok(Self { jobs })
+    }
+
+    /// Runs `f` on a hashing thread and awaits its result.
+    pub async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Box::new(move || {
+                let _ = tx.send(f());
+            }))
+            .ok()?;
+        rx.await.ok()
+    }
 }

@@ -85,13 +85,9 @@ fn principal(user: &str, role: Role, scope: Scope) -> Result<Principal, StoreErr
     })
 }
 
-/// Seeds accounts and records. `now` places this week's visits.
-pub fn seed(
-    store: &dyn Storage,
-    size: Size,
-    admin_password: &str,
-    now: Millis,
-) -> Result<Seeded, StoreError> {
+/// Creates the admin and the demo users of a city of `size` (workers per grid, secretaries per
+/// community, street and city supervisors), all but the admin with [`DEMO_PASSWORD`].
+pub fn seed_accounts(store: &dyn Storage, size: Size, admin_password: &str) -> Result<(), StoreError> {
     let grids = layout(size);
     let demo_hash = hash_password(DEMO_PASSWORD)?;
     let mut accounts = vec![Account {
@@ -153,6 +149,18 @@ pub fn seed(
         )?;
     }
     store.put_accounts(&accounts)?;
+    Ok(())
+}
+
+/// Seeds accounts and records. `now` places this week's visits.
+pub fn seed(
+    store: &dyn Storage,
+    size: Size,
+    admin_password: &str,
+    now: Millis,
+) -> Result<Seeded, StoreError> {
+    let grids = layout(size);
+    seed_accounts(store, size, admin_password)?;
 
     let dashboard = Dashboard::new(Calendar::CHINA);
     let actor = ActorId::from(&random16()?[..]);

@@ -191,12 +191,16 @@ impl Engine {
                 });
             }
         }
+        let mut previous = Vec::new();
         if !writes.is_empty() || !fx.quarantine.is_empty() {
-            if let Err(err) = self.store.commit(&writes, &fx.quarantine, t.0) {
-                // Nothing of this batch may be acknowledged: stop rather than lie. Clients keep
-                // their changes and resync when the server is back.
-                tracing::error!(%err, "commit failed; stopping");
-                std::process::exit(70);
+            match self.store.commit(&writes, &fx.quarantine, t.0) {
+                Ok(p) => previous = p,
+                Err(err) => {
+                    // Nothing of this batch may be acknowledged: stop rather than lie. Clients
+                    // keep their changes and resync when the server is back.
+                    tracing::error!(%err, "commit failed; stopping");
+                    std::process::exit(70);
+                }
             }
             self.metrics.commits.fetch_add(1, Ordering::Relaxed);
             self.metrics
@@ -208,9 +212,10 @@ impl Engine {
         }
         if !changed.is_empty() {
             let mut dashboard = self.dashboard.lock().unwrap_or_else(|p| p.into_inner());
-            for (doc, c) in changed {
-                dashboard.apply_contribution(doc, c);
+            for ((_, new), old) in changed.iter().zip(&previous) {
+                dashboard.replace(old.as_ref(), new.as_ref());
             }
+            dashboard.prune(t);
         }
         for event in &fx.events {
             match event {

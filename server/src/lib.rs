@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex, mpsc};
 
 use axum::Router;
 use shared::aggregate::Dashboard;
-use shared::ids::{PeerId, Scope, StorageId};
+use shared::ids::{PeerId, StorageId};
 use shared::sync::{Hub, HubConfig, ScopePolicy};
 use shared::time::Calendar;
 use tokio::net::TcpListener;
@@ -77,6 +77,9 @@ pub struct AppState {
     pub settings: Settings,
     /// Tells WebSocket tasks to close on shutdown.
     pub shutdown: watch::Receiver<bool>,
+    /// Runs argon2 on two dedicated threads (each hash takes ~19 MiB): a login storm queues
+    /// instead of growing memory on every blocking thread.
+    pub hasher: auth::Hasher,
     engine_thread: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
     shutdown_tx: Arc<watch::Sender<bool>>,
 }
@@ -99,11 +102,7 @@ pub fn start(store: Arc<dyn Storage>, epoch: &str, settings: Settings) -> anyhow
     );
     config.max_frame = settings.max_frame;
     let hub = Hub::new(config, Box::new(ScopePolicy));
-    let mut dashboard = Dashboard::new(Calendar::CHINA);
-    for (id, row) in store.rows(&Scope::City, None)? {
-        dashboard.apply_contribution(id, row.contribution);
-    }
-    let dashboard = Arc::new(Mutex::new(dashboard));
+    let dashboard = Arc::new(Mutex::new(fold_stored(store.as_ref())?));
     let (changed_tx, changed) = watch::channel(0);
     let metrics = Arc::new(Metrics::default());
     let (tx, rx) = mpsc::channel();
@@ -127,6 +126,7 @@ pub fn start(store: Arc<dyn Storage>, epoch: &str, settings: Settings) -> anyhow
         next_conn: Arc::new(AtomicU64::new(1)),
         settings,
         shutdown,
+        hasher: auth::Hasher::start(2)?,
         engine_thread: Arc::new(Mutex::new(Some(handle))),
         shutdown_tx: Arc::new(shutdown_tx),
     })
@@ -167,12 +167,17 @@ pub async fn serve(
     Ok(())
 }
 
+/// The dashboard folded from every stored contribution, streaming over the rows.
+fn fold_stored(store: &dyn Storage) -> anyhow::Result<Dashboard> {
+    let mut dashboard = Dashboard::new(Calendar::CHINA);
+    store.for_each_row(&mut |_, row| dashboard.replace(None, row.contribution.as_ref()))?;
+    dashboard.prune(engine::now());
+    Ok(dashboard)
+}
+
 /// Rebuilds the dashboard from stored contributions (after seeding behind the engine's back).
 pub fn rebuild_dashboard(state: &AppState) -> anyhow::Result<()> {
-    let mut fresh = Dashboard::new(Calendar::CHINA);
-    for (id, row) in state.store.rows(&Scope::City, None)? {
-        fresh.apply_contribution(id, row.contribution);
-    }
+    let fresh = fold_stored(state.store.as_ref())?;
     *state
         .dashboard
         .lock()

@@ -268,7 +268,20 @@ impl Dashboard {
             }
             return;
         }
-        if let Some(old) = &old
+        self.replace(old.as_ref(), new.as_ref());
+        if let Some(new) = new {
+            self.docs.insert(id, new);
+        }
+    }
+
+    /// Replaces one document's contribution when the caller keeps the old one (a server stores
+    /// it beside the document). Keeps no per-document state: memory follows grids, this
+    /// period's visited households and open issues, not the number of records.
+    pub fn replace(&mut self, old: Option<&Contribution>, new: Option<&Contribution>) {
+        if old == new {
+            return;
+        }
+        if let Some(old) = old
             && let Some(g) = self.grids.get_mut(old.grid())
         {
             g.add(old, false);
@@ -280,8 +293,19 @@ impl Dashboard {
             self.grids
                 .entry(new.grid().clone())
                 .or_default()
-                .add(&new, true);
-            self.docs.insert(id, new);
+                .add(new, true);
+        }
+    }
+
+    /// Forgets visits of weeks and days before the ones containing `now` minus a week: the
+    /// figures only look at this week and today. Later corrections to forgotten visits are
+    /// ignored (their removal saturates at zero).
+    pub fn prune(&mut self, now: Millis) {
+        let week = self.calendar.week(now) - 1;
+        let day = self.calendar.day(now) - 7;
+        for g in self.grids.values_mut() {
+            g.weeks.retain(|w, _| *w >= week);
+            g.days.retain(|d, _| *d >= day);
         }
     }
 

@@ -96,14 +96,16 @@ pub struct QuarantineRow {
 
 /// Everything the server stores. Implementations commit each call atomically and durably.
 pub trait Storage: Send + Sync + 'static {
-    /// Makes a batch of chunks and quarantined changes durable in one transaction; returns the
-    /// feed position after it.
+    /// Makes a batch of chunks and quarantined changes durable in one transaction; returns, per
+    /// chunk, the document's dashboard contribution before it.
     fn commit(
         &self,
         chunks: &[ChunkWrite],
         quarantine: &[Quarantine],
         now: i64,
-    ) -> Result<u64, StoreError>;
+    ) -> Result<Vec<Option<Contribution>>, StoreError>;
+    /// Calls `f` with every document row, without holding them all in memory.
+    fn for_each_row(&self, f: &mut dyn FnMut(DocumentId, DocRow)) -> Result<(), StoreError>;
     /// The saved bytes of a document.
     fn load(&self, doc: &DocumentId) -> Result<Option<Vec<u8>>, StoreError>;
     /// A document's row.

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use automerge::Automerge;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use shared::aggregate::Contribution;
 use shared::ids::{DocumentId, GridId, Scope};
 use shared::sync::feed::{bucket_digests, bucket_of};
 use shared::sync::{FeedAnswer, FeedQuery, Quarantine};
@@ -60,7 +61,11 @@ impl RedbStore {
     /// Opens (creating if needed) `dir/gridvisit.redb`. A new database gets a random epoch.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(e)?;
-        let db = Database::create(dir.join("gridvisit.redb")).map_err(e)?;
+        // A bounded page cache keeps memory flat as the database grows.
+        let db = Database::builder()
+            .set_cache_size(32 * 1024 * 1024)
+            .create(dir.join("gridvisit.redb"))
+            .map_err(e)?;
         let tx = db.begin_write().map_err(e)?;
         let epoch = {
             let mut meta = tx.open_table(META).map_err(e)?;
@@ -110,9 +115,9 @@ impl Storage for RedbStore {
         chunks: &[ChunkWrite],
         quarantine: &[Quarantine],
         now: i64,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<Vec<Option<Contribution>>, StoreError> {
         let tx = self.db.begin_write().map_err(e)?;
-        let seq;
+        let mut previous = Vec::with_capacity(chunks.len());
         {
             let mut chunk_t = tx.open_table(CHUNKS).map_err(e)?;
             let mut docs = tx.open_table(DOCS).map_err(e)?;
@@ -126,6 +131,7 @@ impl Storage for RedbStore {
                     None => None,
                 };
                 next += 1;
+                previous.push(old.as_ref().and_then(|r| r.contribution.clone()));
                 if let Some(old) = &old {
                     feed.remove(old.seq).map_err(e)?;
                     if let Some(g) = &old.grid {
@@ -168,7 +174,6 @@ impl Storage for RedbStore {
                     grid_feed.insert((g.as_str(), next), key).map_err(e)?;
                 }
             }
-            seq = next;
             let mut q = tx.open_table(QUARANTINE).map_err(e)?;
             let mut qn = q.last().map_err(e)?.map_or(0, |(k, _)| k.value());
             for item in quarantine {
@@ -186,7 +191,17 @@ impl Storage for RedbStore {
             }
         }
         tx.commit().map_err(e)?;
-        Ok(seq)
+        Ok(previous)
+    }
+
+    fn for_each_row(&self, f: &mut dyn FnMut(DocumentId, DocRow)) -> Result<(), StoreError> {
+        let tx = self.db.begin_read().map_err(e)?;
+        let docs = tx.open_table(DOCS).map_err(e)?;
+        for item in docs.iter().map_err(e)? {
+            let (k, v) = item.map_err(e)?;
+            f(doc_id(k.value())?, parse(v.value())?);
+        }
+        Ok(())
     }
 
     fn load(&self, doc: &DocumentId) -> Result<Option<Vec<u8>>, StoreError> {
