@@ -202,17 +202,19 @@ async fn login(
     let ttl = state.settings.token_ttl_ms;
     let result = state
         .hasher
-        .run(move || -> Result<Option<(Account, String, i64)>, StoreError> {
-            let Some(account) = store.account(&body.username)? else {
-                return Ok(None);
-            };
-            if !auth::verify_password(&body.password, &account.password_hash) {
-                return Ok(None);
-            }
-            let (token, expires_at) =
-                auth::issue_token(store.as_ref(), &account.principal, now().0, ttl)?;
-            Ok(Some((account, token, expires_at)))
-        })
+        .run(
+            move || -> Result<Option<(Account, String, i64)>, StoreError> {
+                let Some(account) = store.account(&body.username)? else {
+                    return Ok(None);
+                };
+                if !auth::verify_password(&body.password, &account.password_hash) {
+                    return Ok(None);
+                }
+                let (token, expires_at) =
+                    auth::issue_token(store.as_ref(), &account.principal, now().0, ttl)?;
+                Ok(Some((account, token, expires_at)))
+            },
+        )
         .await
         .ok_or_else(|| AppError::Internal("password hasher stopped".into()))??;
     let Some((account, token, expires_at)) = result else {

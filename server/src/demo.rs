@@ -87,7 +87,11 @@ fn principal(user: &str, role: Role, scope: Scope) -> Result<Principal, StoreErr
 
 /// Creates the admin and the demo users of a city of `size` (workers per grid, secretaries per
 /// community, street and city supervisors), all but the admin with [`DEMO_PASSWORD`].
-pub fn seed_accounts(store: &dyn Storage, size: Size, admin_password: &str) -> Result<(), StoreError> {
+pub fn seed_accounts(
+    store: &dyn Storage,
+    size: Size,
+    admin_password: &str,
+) -> Result<(), StoreError> {
     let grids = layout(size);
     let demo_hash = hash_password(DEMO_PASSWORD)?;
     let mut accounts = vec![Account {

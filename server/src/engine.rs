@@ -53,7 +53,7 @@ pub enum Cmd {
 }
 
 /// Documents kept in memory before idle ones are dropped.
-const CACHE_DOCS: usize = 5_000;
+const CACHE_DOCS: usize = 1_000;
 /// Inputs handled per commit at most.
 const BATCH: usize = 2_048;
 

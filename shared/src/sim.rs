@@ -315,6 +315,12 @@ impl Network {
         Ok(())
     }
 
+    /// Has a server peer drop the documents every connection holds in full (see
+    /// [`Hub::evict_idle`]); they reload from its store when next needed.
+    pub fn evict(&mut self, p: usize) -> usize {
+        self.peers[p].hub.evict_idle()
+    }
+
     /// Has a peer sync one document with its servers now (see [`Hub::sync_now`]).
     pub fn sync_now(&mut self, p: usize, id: DocumentId) {
         let fx = self.peers[p].hub.sync_now(id);

@@ -398,13 +398,30 @@ impl Hub {
             .collect()
     }
 
-    /// Drops documents that no connection is syncing, to keep memory flat (server).
+    /// Drops documents that no connection is syncing or that every connection holds in full,
+    /// to keep memory flat (server).
     pub fn evict_idle(&mut self) -> usize {
         let before = self.docs.len();
-        self.docs.retain(|_, s| {
-            matches!(s, Slot::Loading(_)) || matches!(s, Slot::Ready(d) if !d.syncs.is_empty())
+        self.docs.retain(|_, s| match s {
+            Slot::Loading(_) => true,
+            Slot::Ready(d) => !d.syncs.is_empty() && !Self::settled(d),
         });
         before - self.docs.len()
+    }
+
+    /// Whether every connection syncing this document holds exactly our heads with nothing in
+    /// flight: dropping the document (and those sync states) then loses nothing. A later change
+    /// reloads it from storage and syncs from a fresh state; subscriptions stay on the
+    /// connection.
+    fn settled(d: &Doc) -> bool {
+        let heads = sorted(d.doc.get_heads());
+        d.syncs.values().all(|st| {
+            !st.in_flight
+                && st
+                    .their_heads
+                    .as_ref()
+                    .is_some_and(|t| sorted(t.clone()) == heads)
+        })
     }
 
     /// Creates a new record document and writes it with `write`.

@@ -153,7 +153,11 @@ fn fill(data: &Path, records: u64) -> anyhow::Result<()> {
         }
     }
     store.commit(&batch, &[], 0)?;
-    server::demo::seed_accounts(&store, server::demo::Size::Full, gridvisit_tests::harness::ADMIN_PASSWORD)?;
+    server::demo::seed_accounts(
+        &store,
+        server::demo::Size::Full,
+        gridvisit_tests::harness::ADMIN_PASSWORD,
+    )?;
     Ok(())
 }
 
