@@ -241,13 +241,9 @@ impl World {
         }
     }
 
-    /// Everyone reconnects; the plain client asks for every document the server holds.
-    fn settle(&mut self) {
-        for k in 0..self.clients.len() {
-            if !self.links[k].is_some_and(|l| self.net.is_up(l)) {
-                self.connect(k);
-            }
-        }
+    /// Runs until quiet; then the plain client, which only syncs what it asks for, asks for
+    /// every document the server stored, and the network runs until quiet again.
+    fn run_and_fetch_all(&mut self) {
         self.net.run_until_quiescent(200_000).expect("settles");
         let all: Vec<DocumentId> = self
             .net
@@ -260,6 +256,16 @@ impl World {
             self.net.sync_now(self.clients[2], id);
         }
         self.net.run_until_quiescent(200_000).expect("settles");
+    }
+
+    /// Everyone reconnects; the plain client asks for every document the server holds.
+    fn settle(&mut self) {
+        for k in 0..self.clients.len() {
+            if !self.links[k].is_some_and(|l| self.net.is_up(l)) {
+                self.connect(k);
+            }
+        }
+        self.run_and_fetch_all();
         // Everyone reconnects once more: documents must not depend on live pushes, only on
         // what the saved cursors and acknowledgements claim.
         for k in 0..self.clients.len() {
@@ -271,18 +277,7 @@ impl World {
             self.net.restart(self.clients[k]).expect("restart");
             self.connect(k);
         }
-        self.net.run_until_quiescent(200_000).expect("settles");
-        let all: Vec<DocumentId> = self
-            .net
-            .peer(self.server)
-            .store
-            .docs()
-            .map(|(id, _)| *id)
-            .collect();
-        for id in all {
-            self.net.sync_now(self.clients[2], id);
-        }
-        self.net.run_until_quiescent(200_000).expect("settles");
+        self.run_and_fetch_all();
     }
 
     /// The server's durable truth: every stored document, loaded from its store (documents it
