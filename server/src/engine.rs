@@ -11,7 +11,9 @@ use shared::aggregate::Dashboard;
 use shared::model::Record;
 use shared::sync::{ConnId, Direction, Effects, Event, Hub, Input, Principal};
 use shared::time::Millis;
-use tokio::sync::{mpsc::UnboundedSender, watch};
+use tokio::sync::mpsc::Sender;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::watch;
 
 use crate::metrics::Metrics;
 use crate::store::{ChunkWrite, Storage};
@@ -34,7 +36,7 @@ pub enum Cmd {
         /// The user.
         principal: Principal,
         /// Where its frames go.
-        outbox: UnboundedSender<Out>,
+        outbox: Sender<Out>,
     },
     /// A binary frame arrived.
     Frame {
@@ -56,6 +58,8 @@ pub enum Cmd {
 const CACHE_DOCS: usize = 1_000;
 /// Inputs handled per commit at most.
 const BATCH: usize = 2_048;
+/// Frames queued for one connection before it counts as too slow and is dropped.
+pub const OUTBOX: usize = 4_096;
 
 /// The current time.
 pub fn now() -> Millis {
@@ -78,7 +82,7 @@ pub struct Engine {
     pub changed: watch::Sender<u64>,
     /// Counters.
     pub metrics: Arc<Metrics>,
-    outboxes: HashMap<ConnId, UnboundedSender<Out>>,
+    outboxes: HashMap<ConnId, Sender<Out>>,
 }
 
 impl Engine {
@@ -228,15 +232,26 @@ impl Engine {
                 _ => {}
             }
         }
+        let mut too_slow = Vec::new();
         for (conn, bytes) in fx.send {
             if let Some(out) = self.outboxes.get(&conn) {
                 self.metrics.frames_out.fetch_add(1, Ordering::Relaxed);
-                let _ = out.send(Out::Frame(bytes));
+                if let Err(TrySendError::Full(_)) = out.try_send(Out::Frame(bytes)) {
+                    too_slow.push(conn);
+                }
             }
         }
         for conn in fx.close {
             if let Some(out) = self.outboxes.remove(&conn) {
-                let _ = out.send(Out::Close);
+                let _ = out.try_send(Out::Close);
+            }
+        }
+        // A peer that does not read its frames is disconnected rather than buffered without
+        // bound: dropping its outbox ends its socket task, and it resyncs when it reconnects.
+        for conn in too_slow {
+            if self.outboxes.remove(&conn).is_some() {
+                tracing::warn!(conn = conn.0, "peer too slow to read; disconnecting");
+                let _ = self.hub.handle(t, Input::Disconnected { conn });
             }
         }
         if !writes.is_empty() {

@@ -50,7 +50,7 @@ async fn upgrade(
 /// Drives one socket: frames in go to the engine, frames out come from it.
 pub async fn run(socket: WebSocket, state: AppState, principal: Principal) {
     let conn = ConnId(state.next_conn.fetch_add(1, Ordering::Relaxed));
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, mut rx) = mpsc::channel(crate::engine::OUTBOX);
     state.metrics.connections.fetch_add(1, Ordering::Relaxed);
     state
         .metrics
