@@ -27,7 +27,8 @@ pub struct State {
     pub frames_in: Vec<Vec<u8>>,
     /// Bytes sent and received on the current connection.
     pub bytes: (u64, u64),
-    outbox: Option<mpsc::UnboundedSender<Option<Vec<u8>>>>,
+    /// The open connection and where its frames go.
+    outbox: Option<(ConnId, mpsc::UnboundedSender<Option<Vec<u8>>>)>,
     user: String,
 }
 
@@ -81,7 +82,7 @@ impl WsClient {
                 .append(p.doc, p.chunk, &p.heads, p.meta.map(|m| m.grid));
         }
         st.events.extend(fx.events);
-        if let Some(out) = &st.outbox {
+        if let Some((_, out)) = &st.outbox {
             for (_, bytes) in fx.send {
                 st.bytes.0 += bytes.len() as u64;
                 let _ = out.send(Some(bytes));
@@ -105,7 +106,7 @@ impl WsClient {
         };
         {
             let mut st = self.lock();
-            st.outbox = Some(tx);
+            st.outbox = Some((conn, tx));
             st.bytes = (0, 0);
             let fx = st.hub.handle(
                 now(),
@@ -140,17 +141,22 @@ impl WsClient {
             }
             let mut st = me.lock();
             let fx = st.hub.handle(now(), Input::Disconnected { conn });
-            st.outbox = None;
+            // A newer connection may already be open: only forget our own.
+            if st.outbox.as_ref().is_some_and(|(c, _)| *c == conn) {
+                st.outbox = None;
+            }
             me.apply(&mut st, fx);
         });
         Ok(())
     }
 
-    /// Drops the connection (the phone walks into the basement).
+    /// Drops the connection (the phone walks into the basement): from now on nothing is sent.
     pub fn disconnect(&self) {
-        let st = self.lock();
-        if let Some(out) = &st.outbox {
+        let mut st = self.lock();
+        if let Some((conn, out)) = st.outbox.take() {
             let _ = out.send(None);
+            let fx = st.hub.handle(now(), Input::Disconnected { conn });
+            self.apply(&mut st, fx);
         }
     }
 
@@ -192,7 +198,7 @@ impl WsClient {
 
     /// Sends raw bytes on the socket (for malformed-input tests).
     pub fn send_raw(&self, bytes: Vec<u8>) {
-        if let Some(out) = &self.lock().outbox {
+        if let Some((_, out)) = &self.lock().outbox {
             let _ = out.send(Some(bytes));
         }
     }
