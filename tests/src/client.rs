@@ -222,6 +222,16 @@ impl WsClient {
         }
     }
 
+    /// Waits for the handshake of the current connection.
+    pub async fn wait_ready(&self, timeout: Duration) -> anyhow::Result<()> {
+        self.wait_for("the handshake", timeout, |s| {
+            s.events
+                .iter()
+                .any(|e| matches!(e, Event::PeerReady { .. }))
+        })
+        .await
+    }
+
     /// The heads of a document held here.
     pub fn heads(&self, id: &DocumentId) -> Option<Vec<automerge::ChangeHash>> {
         self.lock().hub.doc(id).map(automerge::Automerge::get_heads)

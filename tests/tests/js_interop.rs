@@ -9,7 +9,6 @@ use gridvisit_tests::node;
 use serde_json::{Value, json};
 use shared::ids::DocumentId;
 use shared::model::{Household, HouseholdDraft};
-use shared::sync::Event;
 
 const T: Duration = Duration::from_secs(20);
 const W1: &str = "w-s01-c01-g01";
@@ -49,13 +48,7 @@ async fn a_js_client_and_a_rust_client_share_records_both_ways() {
     // 2. A Rust client fetches it and reads a valid household.
     let rust = WsClient::new("rust-phone", W1, true, 70);
     rust.connect(&url).await.expect("connect");
-    rust.wait_for("handshake", T, |s| {
-        s.events
-            .iter()
-            .any(|e| matches!(e, Event::PeerReady { .. }))
-    })
-    .await
-    .expect("ready");
+    rust.wait_ready(T).await.expect("ready");
     rust.sync_now(js_doc);
     rust.wait_for("the JS household", T, |s| {
         s.hub

@@ -109,13 +109,7 @@ async fn two_clients_edit_the_same_household_offline_and_a_third_fetches_the_mer
     let sec = demo_login(&srv.http(), "sec-s01-c01").await;
     let c = WsClient::new("desk-c", "sec-s01-c01", false, 3);
     c.connect(&srv.ws(&sec)).await.expect("c connects");
-    c.wait_for("handshake", T, |s| {
-        s.events
-            .iter()
-            .any(|e| matches!(e, Event::PeerReady { .. }))
-    })
-    .await
-    .expect("ready");
+    c.wait_ready(T).await.expect("ready");
     c.sync_now(h);
     c.wait_for("the merged record", T, |s| {
         s.hub.doc(&h).map(Automerge::get_heads) == Some(stored.get_heads())
@@ -262,13 +256,7 @@ fn error_texts(c: &WsClient) -> Vec<String> {
 async fn ready(srv: &TestServer, token: &str, name: &str, seed: u8) -> WsClient {
     let c = WsClient::new(name, W1, true, seed);
     c.connect(&srv.ws(token)).await.expect("connect");
-    c.wait_for("handshake", T, |s| {
-        s.events
-            .iter()
-            .any(|e| matches!(e, Event::PeerReady { .. }))
-    })
-    .await
-    .expect("ready");
+    c.wait_ready(T).await.expect("ready");
     c
 }
 
@@ -389,14 +377,7 @@ async fn bad_input_gets_the_right_error_and_harms_nobody() {
     let other_token = demo_login(&srv.http(), "w-s01-c01-g02").await;
     let other = WsClient::new("other", "w-s01-c01-g02", false, 50);
     other.connect(&srv.ws(&other_token)).await.expect("connect");
-    other
-        .wait_for("handshake", T, |s| {
-            s.events
-                .iter()
-                .any(|e| matches!(e, Event::PeerReady { .. }))
-        })
-        .await
-        .expect("ready");
+    other.wait_ready(T).await.expect("ready");
     other.sync_now(keep);
     other.sync_now(id(250));
     other

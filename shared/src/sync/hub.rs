@@ -1124,7 +1124,7 @@ impl Hub {
                 d.syncs.insert(conn, state);
             }
         }
-        self.reply(id, conn, fx);
+        self.sync_doc(id, conn, fx);
         self.settle(conn, id, false, fx);
     }
 
@@ -1189,26 +1189,6 @@ impl Hub {
                 sender_id: self.config.peer_id.clone(),
             };
             self.send(conn, &reply, fx);
-        }
-    }
-
-    /// Sends the next sync message for `id` to `conn`, if there is one.
-    fn reply(&mut self, id: DocumentId, conn: ConnId, fx: &mut Effects) {
-        let Some(target_id) = self.conns.get(&conn).and_then(|c| c.remote.clone()) else {
-            return;
-        };
-        let Some(Slot::Ready(d)) = self.docs.get_mut(&id) else {
-            return;
-        };
-        let state = d.syncs.entry(conn).or_default();
-        if let Some(m) = d.doc.generate_sync_message(state) {
-            let msg = Message::Sync {
-                target_id,
-                document_id: id,
-                data: m.encode(),
-                sender_id: self.config.peer_id.clone(),
-            };
-            self.send(conn, &msg, fx);
         }
     }
 
