@@ -7,7 +7,7 @@ use shared::model::household::edit;
 use shared::model::issue::append_event;
 use shared::model::{EventKind, Household, Issue, Level, Outcome, Record, Status, Visit};
 use shared::sim::Network;
-use shared::sync::{Event, Role};
+use shared::sync::Event;
 use shared::time::Millis;
 
 fn read_household(net: &Network, p: usize, id: shared::ids::DocumentId) -> Household {
@@ -79,15 +79,7 @@ fn two_workers_edit_the_same_household_offline_and_both_edits_survive() {
 
     // 6. A third client, a community supervisor, fetches the merged record.
     let sup = net.add_peer("supervisor", "sec-c01", true, client_policy);
-    net.connect(
-        sup,
-        server,
-        Some(principal(
-            "sec-c01",
-            Role::CommunitySupervisor,
-            "community:s01/c01",
-        )),
-    );
+    net.connect(sup, server, Some(secretary("sec-c01")));
     net.run_until_quiescent(10_000).expect("settles");
     assert_eq!(
         net.peer(sup).hub.doc(&h).expect("fetched").get_heads(),
@@ -108,15 +100,7 @@ fn a_supervisor_escalates_while_the_worker_closes_offline() {
     let (mut net, server, clients, links) = city(2, 1);
     let w = clients[0];
     let sup = net.add_peer("secretary", "sec", true, client_policy);
-    let sup_link = net.connect(
-        sup,
-        server,
-        Some(principal(
-            "sec",
-            Role::CommunitySupervisor,
-            "community:s01/c01",
-        )),
-    );
+    let sup_link = net.connect(sup, server, Some(secretary("sec")));
     let i = new_id(&mut net.rng);
     let t0 = net.now;
     net.create(w, i, |tx| issue("s01/c01/g01", None, t0, "w0").write(tx))
@@ -149,15 +133,7 @@ fn a_supervisor_escalates_while_the_worker_closes_offline() {
     .expect("close");
 
     // 4. Both reconnect in the opposite order.
-    net.connect(
-        sup,
-        server,
-        Some(principal(
-            "sec",
-            Role::CommunitySupervisor,
-            "community:s01/c01",
-        )),
-    );
+    net.connect(sup, server, Some(secretary("sec")));
     net.connect(w, server, Some(worker("w0", "s01/c01/g01")));
     net.run_until_quiescent(10_000).expect("settles");
 
@@ -182,15 +158,7 @@ fn a_worker_back_after_a_week_offline_with_200_visits_syncs_them_all() {
     let (mut net, server, clients, links) = city(3, 1);
     let w = clients[0];
     let sup = net.add_peer("secretary", "sec", true, client_policy);
-    net.connect(
-        sup,
-        server,
-        Some(principal(
-            "sec",
-            Role::CommunitySupervisor,
-            "community:s01/c01",
-        )),
-    );
+    net.connect(sup, server, Some(secretary("sec")));
     let h = new_id(&mut net.rng);
     net.create(w, h, |tx| household("s01/c01/g01", "101").write(tx))
         .expect("household");

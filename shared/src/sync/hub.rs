@@ -1069,35 +1069,11 @@ impl Hub {
                 };
                 match verdict {
                     Err(refusal) => {
-                        let reason = refusal.to_string();
-                        fx.quarantine.push(Quarantine {
-                            conn,
-                            user,
-                            doc: id,
-                            reason: reason.clone(),
-                            chunk: trial.save_after(&before),
-                        });
-                        fx.events.push(Event::Refused {
-                            conn,
-                            doc: id,
-                            reason: reason.clone(),
-                        });
+                        let chunk = trial.save_after(&before);
                         if !exists && d.syncs.is_empty() {
                             self.docs.remove(&id);
                         }
-                        let ext = self.conns.get(&conn).is_some_and(|c| c.extension);
-                        let target_id = self.conns.get(&conn).and_then(|c| c.remote.clone());
-                        self.send(
-                            conn,
-                            &Message::Error {
-                                sender_id: Some(self.config.peer_id.clone()),
-                                message: format!("change to {id} refused: {reason}"),
-                                target_id,
-                                document_id: ext.then_some(id),
-                            },
-                            fx,
-                        );
-                        return;
+                        return self.refuse(conn, id, user, refusal.to_string(), chunk, fx);
                     }
                     Ok(meta) => {
                         let chunk = trial.save_after(&before);
@@ -1128,6 +1104,42 @@ impl Hub {
         self.settle(conn, id, false, fx);
     }
 
+    /// Refuses a change: keeps it in quarantine, reports it, and tells the sender why (naming
+    /// the document only to peers that negotiated the extension). The connection stays open.
+    fn refuse(
+        &mut self,
+        conn: ConnId,
+        doc: DocumentId,
+        user: Option<String>,
+        reason: String,
+        chunk: Vec<u8>,
+        fx: &mut Effects,
+    ) {
+        let (ext, target_id) = match self.conns.get(&conn) {
+            Some(c) => (c.extension, c.remote.clone()),
+            None => (false, None),
+        };
+        let message = format!("change to {doc} refused: {reason}");
+        fx.quarantine.push(Quarantine {
+            conn,
+            user,
+            doc,
+            reason: reason.clone(),
+            chunk,
+        });
+        fx.events.push(Event::Refused { conn, doc, reason });
+        self.send(
+            conn,
+            &Message::Error {
+                sender_id: Some(self.config.peer_id.clone()),
+                message,
+                target_id,
+                document_id: ext.then_some(doc),
+            },
+            fx,
+        );
+    }
+
     /// Answers a sync about a document the peer may not see exactly as for a missing one:
     /// `doc-unavailable` when it offers nothing, else a reply from an empty document; any
     /// changes it sends are refused and kept aside.
@@ -1150,35 +1162,12 @@ impl Hub {
         let Some(c) = self.conns.get(&conn) else {
             return;
         };
-        let (target_id, ext, user) = (
+        let (target_id, user) = (
             c.remote.clone(),
-            c.extension,
             c.principal.as_ref().map(|p| p.user.to_string()),
         );
         if has_changes {
-            let reason = "not permitted".to_owned();
-            fx.quarantine.push(Quarantine {
-                conn,
-                user,
-                doc: id,
-                reason: reason.clone(),
-                chunk: empty.save(),
-            });
-            fx.events.push(Event::Refused {
-                conn,
-                doc: id,
-                reason: reason.clone(),
-            });
-            self.send(
-                conn,
-                &Message::Error {
-                    sender_id: Some(self.config.peer_id.clone()),
-                    message: format!("change to {id} refused: {reason}"),
-                    target_id,
-                    document_id: ext.then_some(id),
-                },
-                fx,
-            );
+            self.refuse(conn, id, user, "not permitted".to_owned(), empty.save(), fx);
         } else if let (Some(m), Some(target_id)) =
             (empty.generate_sync_message(&mut state), target_id)
         {

@@ -34,6 +34,11 @@ pub fn worker(user: &str, g: &str) -> Principal {
     principal(user, Role::Worker, &format!("grids:{g}"))
 }
 
+/// The secretary of community `s01/c01`, signed in as `user`.
+pub fn secretary(user: &str) -> Principal {
+    principal(user, Role::CommunitySupervisor, "community:s01/c01")
+}
+
 pub fn new_id(rng: &mut Rng) -> DocumentId {
     DocumentId::from_bytes(rng.bytes16())
 }
