@@ -1,3 +1,23 @@
-//! The gridvisit field PWA. Issue 4 builds the app; for now it only links the shared core.
+//! gridvisit's field PWA: the app a grid worker installs on a phone.
+//!
+//! - [`view`] and [`i18n`]: what the screens show and in which language; plain Rust, tested
+//!   natively.
+//! - `web` (wasm32 only): IndexedDB, the WebSocket driver around `shared`'s hub, and the Yew
+//!   screens.
+//!
+//! `cargo xtask app` builds it into `target/app`; the server serves that folder at `/`.
+
+pub mod i18n;
+pub mod view;
 
 pub use shared;
+
+#[cfg(target_arch = "wasm32")]
+mod web;
+
+/// Starts the app when the module loads.
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen::prelude::wasm_bindgen(start)]
+pub fn main() {
+    web::start();
+}

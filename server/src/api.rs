@@ -78,7 +78,6 @@ impl IntoResponse for AppError {
 /// The routes of this module.
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(index))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/api/login", post(login))
@@ -148,14 +147,16 @@ impl axum::extract::FromRequestParts<AppState> for User {
     }
 }
 
-/// Until the field app is served here (issue 4): what is running and where to go.
-async fn index() -> axum::response::Html<&'static str> {
+/// When the field app is not built: what is running and how to build the app.
+pub(crate) async fn index() -> axum::response::Html<&'static str> {
     axum::response::Html(
         r#"<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>gridvisit 网格走访</title>
-<link rel="icon" href="data:,"></head><body style="font-family:sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem">
+<link rel="icon" href="data:,"></head><body>
 <h1>gridvisit 网格走访同步服务</h1>
-<p>同步服务已运行。现场应用即将在此提供。<br>The sync server is running; the field app will be served here.</p>
+<p>同步服务已运行，但现场应用尚未构建：请用 <code>cargo xtask start</code> 启动。<br>
+The sync server is running without the field app: start it with <code>cargo xtask start</code>
+(or build it with <code>cargo xtask app</code> and pass <code>--app target/app</code>).</p>
 <ul><li>WebSocket 同步 / sync: <code>/sync?token=…</code> (automerge-repo protocol "1")</li>
 <li>登录 / sign in: <code>POST /api/login</code></li><li>统计 / figures: <code>GET /api/aggregates</code>, <code>GET /api/live</code></li>
 <li>健康 / health: <a href="/healthz">/healthz</a>, <a href="/metrics">/metrics</a></li></ul></body></html>"#,

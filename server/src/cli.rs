@@ -29,6 +29,9 @@ struct Cli {
     /// Do not seed a demo city on first start (accounts: admin only).
     #[arg(long, env = "GRIDVISIT_NO_DEMO")]
     no_demo: bool,
+    /// Folder of the built field app, served at `/` (`cargo xtask app` builds `target/app`).
+    #[arg(long, env = "GRIDVISIT_APP")]
+    app: Option<PathBuf>,
     /// Hours a login token lasts.
     #[arg(long, env = "GRIDVISIT_TOKEN_TTL_HOURS", default_value_t = 168)]
     token_ttl_hours: i64,
@@ -45,6 +48,7 @@ pub async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let settings = Settings {
         token_ttl_ms: cli.token_ttl_hours * 3_600_000,
+        app_dir: cli.app.clone(),
         ..Settings::default()
     };
     let state = crate::open(&cli.data, settings)

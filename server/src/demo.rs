@@ -151,6 +151,17 @@ pub fn seed_accounts(
             Scope::Grids(vec![g.clone()]),
             format!("网格员 {name}"),
         )?;
+        // A party-member volunteer in every grid: two people visit the same households.
+        push(
+            format!("v-{}", g.as_str().replace('/', "-")),
+            Role::Worker,
+            Scope::Grids(vec![g.clone()]),
+            format!(
+                "志愿者 {}{}",
+                SURNAMES[(i + 3) % 10],
+                GIVEN[(i / 10 + 5) % 10]
+            ),
+        )?;
     }
     store.put_accounts(&accounts)?;
     Ok(())
@@ -305,6 +316,10 @@ pub fn seed(
         (
             format!("w-{}", first.as_str().replace('/', "-")),
             "网格员 grid worker".into(),
+        ),
+        (
+            format!("v-{}", first.as_str().replace('/', "-")),
+            "志愿者 volunteer (same grid)".into(),
         ),
     ];
     Ok(Seeded {

@@ -47,6 +47,8 @@ pub struct Settings {
     pub token_ttl_ms: i64,
     /// Largest WebSocket frame accepted.
     pub max_frame: usize,
+    /// The built field app (`cargo xtask app` writes `target/app`), served at `/`.
+    pub app_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Settings {
@@ -54,6 +56,7 @@ impl Default for Settings {
         Self {
             token_ttl_ms: 7 * 24 * 3_600_000,
             max_frame: shared::wire::DEFAULT_MAX_FRAME,
+            app_dir: None,
         }
     }
 }
@@ -132,9 +135,46 @@ pub fn start(store: Arc<dyn Storage>, epoch: &str, settings: Settings) -> anyhow
     })
 }
 
-/// The router: WebSocket sync, JSON API, health and metrics.
+/// The Content-Security-Policy of every response: only this origin's scripts (and its
+/// WebAssembly), styles and connections; no inline script or style, no plugins, no framing.
+pub const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
+style-src 'self'; img-src 'self' data:; connect-src 'self'; worker-src 'self'; \
+manifest-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+frame-ancestors 'none'";
+
+/// The router: WebSocket sync, JSON API, health and metrics, and the field app at `/` when
+/// it is built.
 pub fn app(state: AppState) -> Router {
-    api::routes().merge(ws::routes()).with_state(state)
+    use axum::http::{HeaderValue, header};
+    use tower_http::set_header::SetResponseHeaderLayer;
+    let router = api::routes().merge(ws::routes());
+    let router = match &state.settings.app_dir {
+        Some(dir) => router.fallback_service(
+            tower::ServiceBuilder::new()
+                // Revalidate every time (ETag / Last-Modified make that cheap); offline, the
+                // service worker answers from its versioned cache.
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("no-cache"),
+                ))
+                .service(tower_http::services::ServeDir::new(dir)),
+        ),
+        None => router.route("/", axum::routing::get(api::index)),
+    };
+    router
+        .with_state(state)
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
 }
 
 /// Serves `state` on `listener` until `signal` completes; then closes WebSockets, lets the

@@ -162,9 +162,15 @@ impl ProcessServer {
     /// Starts the server binary on `data` (seeding the small demo city on first start) and waits
     /// for it to print its address.
     pub async fn spawn(bin: &Path, data: &Path) -> Self {
+        Self::spawn_with(bin, data, &[]).await
+    }
+
+    /// [`ProcessServer::spawn`] with more flags.
+    pub async fn spawn_with(bin: &Path, data: &Path, flags: &[&std::ffi::OsStr]) -> Self {
         let mut child = tokio::process::Command::new(bin)
             .args(["--listen", "127.0.0.1:0", "--data"])
             .arg(data)
+            .args(flags)
             .args(["--admin-password", ADMIN_PASSWORD])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())

@@ -1,0 +1,152 @@
+//! The phone's store: IndexedDB through `rexie`.
+//!
+//! - `docs`: one row per document, `{id, bytes, summary}`: the whole saved document (records
+//!   are small; a full save keeps loading a single `Automerge::load`) and its list summary.
+//! - `acked`: per document, the heads the server holds (JSON list of hex hashes).
+//! - `kv`: the session, the sync cursor, the device's actor, the language and form drafts.
+//!
+//! Every write is one transaction that is committed before the caller goes on: a change is
+//! durable here before the UI calls it saved or a frame leaves the device.
+
+use js_sys::{Object, Reflect, Uint8Array};
+use rexie::{ObjectStore, Rexie, TransactionMode};
+use wasm_bindgen::{JsCast, JsValue};
+
+const DB: &str = "gridvisit";
+const DOCS: &str = "docs";
+const ACKED: &str = "acked";
+const KV: &str = "kv";
+
+/// A row of `docs` as loaded.
+pub(crate) struct Row {
+    pub(crate) id: String,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) summary: Option<String>,
+}
+
+/// A storage failure, in words a worker can act on.
+pub(crate) fn describe(e: &rexie::Error) -> String {
+    let raw = format!("{e:?}");
+    if raw.contains("Quota") {
+        format!("手机存储空间不足，未能保存 · Storage is full, nothing was saved ({raw})")
+    } else {
+        format!("本机存储出错 · Local storage failed: {raw}")
+    }
+}
+
+/// The open database.
+pub(crate) struct Db(Rexie);
+
+impl Db {
+    pub(crate) async fn open() -> Result<Self, String> {
+        Rexie::builder(DB)
+            .version(1)
+            .add_object_store(ObjectStore::new(DOCS).key_path("id"))
+            .add_object_store(ObjectStore::new(ACKED))
+            .add_object_store(ObjectStore::new(KV))
+            .build()
+            .await
+            .map(Self)
+            .map_err(|e| describe(&e))
+    }
+
+    /// Every document row.
+    pub(crate) async fn docs(&self) -> Result<Vec<Row>, String> {
+        let run = async {
+            let tx = self.0.transaction(&[DOCS], TransactionMode::ReadOnly)?;
+            let rows = tx.store(DOCS)?.get_all(None, None).await?;
+            Ok::<_, rexie::Error>(rows)
+        };
+        let rows = run.await.map_err(|e| describe(&e))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|v| {
+                let id = Reflect::get(&v, &"id".into()).ok()?.as_string()?;
+                let bytes = Reflect::get(&v, &"bytes".into())
+                    .ok()?
+                    .dyn_into::<Uint8Array>()
+                    .ok()?
+                    .to_vec();
+                let summary = Reflect::get(&v, &"summary".into())
+                    .ok()
+                    .and_then(|s| s.as_string());
+                Some(Row { id, bytes, summary })
+            })
+            .collect())
+    }
+
+    /// Every acknowledged-heads entry: `(doc, JSON list of hex hashes)`.
+    pub(crate) async fn acked(&self) -> Result<Vec<(String, String)>, String> {
+        let run = async {
+            let tx = self.0.transaction(&[ACKED], TransactionMode::ReadOnly)?;
+            let rows = tx.store(ACKED)?.scan(None, None, None, None).await?;
+            Ok::<_, rexie::Error>(rows)
+        };
+        let rows = run.await.map_err(|e| describe(&e))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.as_string()?, v.as_string()?)))
+            .collect())
+    }
+
+    /// Writes documents (full saves with summaries) and acknowledged heads in one transaction.
+    pub(crate) async fn write(
+        &self,
+        docs: &[(String, Vec<u8>, Option<String>)],
+        acked: &[(String, String)],
+    ) -> Result<(), String> {
+        if docs.is_empty() && acked.is_empty() {
+            return Ok(());
+        }
+        let run = async {
+            let tx = self
+                .0
+                .transaction(&[DOCS, ACKED], TransactionMode::ReadWrite)?;
+            {
+                let store = tx.store(DOCS)?;
+                for (id, bytes, summary) in docs {
+                    let row = Object::new();
+                    let _ = Reflect::set(&row, &"id".into(), &id.into());
+                    let _ = Reflect::set(&row, &"bytes".into(), &Uint8Array::from(&bytes[..]));
+                    if let Some(s) = summary {
+                        let _ = Reflect::set(&row, &"summary".into(), &s.into());
+                    }
+                    store.put(&row, None).await?;
+                }
+                let store = tx.store(ACKED)?;
+                for (id, heads) in acked {
+                    store.put(&heads.into(), Some(&id.into())).await?;
+                }
+            }
+            tx.commit().await
+        };
+        run.await.map_err(|e| describe(&e))
+    }
+
+    pub(crate) async fn get(&self, key: &str) -> Result<Option<String>, String> {
+        let run = async {
+            let tx = self.0.transaction(&[KV], TransactionMode::ReadOnly)?;
+            tx.store(KV)?.get(key.into()).await
+        };
+        run.await
+            .map(|v| v.and_then(|v| v.as_string()))
+            .map_err(|e| describe(&e))
+    }
+
+    pub(crate) async fn put(&self, key: &str, value: Option<&str>) -> Result<(), String> {
+        let run = async {
+            let tx = self.0.transaction(&[KV], TransactionMode::ReadWrite)?;
+            {
+                let store = tx.store(KV)?;
+                match value {
+                    Some(v) => {
+                        store.put(&JsValue::from_str(v), Some(&key.into())).await?;
+                    }
+                    None => store.delete(key.into()).await?,
+                }
+            }
+            tx.commit().await
+        };
+        run.await.map_err(|e| describe(&e))
+    }
+}

@@ -1,0 +1,122 @@
+//! The field app's cold start, in Debian's headless Chromium: `cargo xtask app`, then
+//! `cargo run --release -p gridvisit-tests --bin app-bench [--households 1000] [--visits 2000]`.
+//!
+//! A worker's grid is filled with N households and M visits (3,000 records by default) through a
+//! real WebSocket client; the app signs in and syncs them all into IndexedDB; then the browser
+//! is closed and reopened on the same profile five times (service worker cache warm, process
+//! cold), and each time the page reports how long after navigation the household list was on
+//! screen and clickable, and when every document was loaded into the sync engine.
+
+use std::time::{Duration, Instant};
+
+use gridvisit_tests::client::WsClient;
+use gridvisit_tests::harness::{TestServer, demo_login};
+use gridvisit_tests::{js_dir, repo_root};
+use shared::ids::{DocumentId, GridId};
+use shared::model::{HouseholdDraft, Outcome, VisitDraft};
+use shared::time::Millis;
+
+fn arg(name: &str, default: u64) -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let households = arg("--households", 1000);
+    let visits = arg("--visits", 2000);
+    let app = repo_root().join("target/app");
+    anyhow::ensure!(
+        app.join("index.html").exists(),
+        "build the app first: cargo xtask app"
+    );
+    let srv = TestServer::start_with(server::Settings {
+        app_dir: Some(app),
+        ..server::Settings::default()
+    })
+    .await;
+    let user = "w-s01-c01-g02";
+    let grid: GridId = "s01/c01/g02".parse()?;
+    let token = demo_login(&srv.http(), user).await;
+    let client = WsClient::new("bench-seeder", user, true, 91);
+    client.connect(&srv.ws(&token)).await?;
+    client.wait_ready(Duration::from_secs(20)).await?;
+    let t = Instant::now();
+    let now = server::engine::now();
+    let mut ids = Vec::new();
+    for n in 0..households {
+        let id = DocumentId::from_bytes(rand16(n, 1));
+        let draft = HouseholdDraft {
+            grid: grid.clone(),
+            building: format!("{}", n / 40 + 1),
+            unit: format!("{}", n / 20 % 2 + 1),
+            room: format!("{}0{}", n / 4 % 5 + 1, n % 4 + 1),
+            head: format!("住户{n}"),
+            contact: "13800000000".into(),
+            members: (n % 5 + 1) as i64,
+            tags: if n % 7 == 0 {
+                vec!["elderly-alone".into()]
+            } else {
+                vec![]
+            },
+            notes: String::new(),
+        };
+        client.create(id, |tx| draft.write(tx))?;
+        ids.push(id);
+    }
+    for n in 0..visits {
+        let household = ids[(n % households.max(1)) as usize];
+        let at = Millis(now.0 - (n as i64 % 60) * Millis::DAY - 3_600_000);
+        let draft = VisitDraft {
+            grid: grid.clone(),
+            household,
+            visitors: vec![user.into()],
+            started_at: at,
+            ended_at: Some(at.plus(600_000)),
+            location: None,
+            outcome: if n % 5 == 0 {
+                Outcome::NotHome
+            } else {
+                Outcome::Met
+            },
+            items: vec![],
+            notes: String::new(),
+        };
+        client.create(DocumentId::from_bytes(rand16(n, 2)), |tx| draft.write(tx))?;
+    }
+    client
+        .wait_for(
+            "the server to hold every record",
+            Duration::from_secs(300),
+            WsClient::idle,
+        )
+        .await?;
+    eprintln!(
+        "seeded {} records in {:.1} s",
+        households + visits,
+        t.elapsed().as_secs_f64()
+    );
+    let out = tokio::process::Command::new("node")
+        .args(["browser.mjs", "coldstart", &srv.http()])
+        .env("GV_USER", user)
+        .current_dir(js_dir())
+        .output()
+        .await?;
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    anyhow::ensure!(out.status.success(), "the cold-start scenario failed");
+    Ok(())
+}
+
+/// Distinct IDs without a random source (the benchmark is repeatable).
+fn rand16(n: u64, kind: u8) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[0] = kind;
+    b[1] = 0x9e;
+    b[8..].copy_from_slice(&n.to_be_bytes());
+    b
+}

@@ -1,0 +1,143 @@
+//! The field app in Debian's headless Chromium against the real server: each test starts a
+//! server (in-process, or as a process when the scenario kills it) serving the built app
+//! (`cargo xtask app`), then runs one scenario of `tests/js/browser.mjs` (playwright-core).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use gridvisit_tests::harness::{ProcessServer, TempDir, TestServer};
+use gridvisit_tests::{js_dir, repo_root};
+use server::Settings;
+
+/// The built app, checked to be there.
+fn app_dir() -> PathBuf {
+    let dir = repo_root().join("target/app");
+    assert!(
+        dir.join("index.html").exists() && dir.join("gridvisit_bg.wasm").exists(),
+        "the field app is not built: run `cargo xtask app` first (scripts/test.sh does)"
+    );
+    dir
+}
+
+fn chromium() -> String {
+    let path = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        std::path::Path::new(&path).exists(),
+        "Chromium is missing at {path}: `apt-get install -y chromium` (.ci/run does), or set CHROMIUM"
+    );
+    path
+}
+
+/// Runs one scenario; fails with its output if it fails or takes more than three minutes.
+async fn scenario(name: &str, base: &str, pid: Option<u32>) {
+    let mut cmd = tokio::process::Command::new("node");
+    cmd.arg("browser.mjs")
+        .arg(name)
+        .arg(base)
+        .current_dir(js_dir())
+        .env("CHROMIUM", chromium())
+        .kill_on_drop(true);
+    if let Some(pid) = pid {
+        cmd.arg(pid.to_string());
+    }
+    let out = tokio::time::timeout(Duration::from_secs(180), cmd.output())
+        .await
+        .unwrap_or_else(|_| panic!("scenario {name} took over 3 minutes"))
+        .expect("node runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "browser scenario {name} failed:\n{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with('{')),
+        "scenario {name} reported nothing:\n{text}"
+    );
+}
+
+async fn with_app() -> TestServer {
+    TestServer::start_with(Settings {
+        app_dir: Some(app_dir()),
+        ..Settings::default()
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_records_visits_offline_reloads_and_they_sync() {
+    let srv = with_app().await;
+    scenario("offline-visits", &srv.http(), None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_phones_edit_one_household_offline_and_both_keep_both_edits() {
+    let srv = with_app().await;
+    scenario("concurrent-household", &srv.http(), None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_login_asks_to_sign_in_and_loses_no_change() {
+    let srv = with_app().await;
+    scenario("expired-login", &srv.http(), None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_opens_with_the_server_stopped() {
+    let data = TempDir::new("shell");
+    let app = app_dir();
+    let srv = ProcessServer::spawn_with(
+        std::path::Path::new(env!("CARGO_BIN_EXE_gv-test-server")),
+        &data.0,
+        &["--app".as_ref(), app.as_os_str()],
+    )
+    .await;
+    let pid = srv.child.id().expect("server pid");
+    scenario("shell-offline", &srv.http(), Some(pid)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_sends_a_strict_content_security_policy_and_the_shell() {
+    let srv = with_app().await;
+    let resp = reqwest::get(format!("{}/", srv.http()))
+        .await
+        .expect("GET /");
+    assert_eq!(resp.status(), 200);
+    let csp = resp
+        .headers()
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        csp.contains("script-src 'self' 'wasm-unsafe-eval'"),
+        "{csp}"
+    );
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert_eq!(
+        resp.headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
+        Some("no-cache")
+    );
+    assert!(resp.text().await.expect("body").contains("boot.js"));
+    let wasm = reqwest::get(format!("{}/gridvisit_bg.wasm", srv.http()))
+        .await
+        .expect("GET wasm");
+    assert_eq!(
+        wasm.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/wasm")
+    );
+    let sw = reqwest::get(format!("{}/sw.js", srv.http()))
+        .await
+        .expect("GET sw")
+        .text()
+        .await
+        .expect("sw");
+    assert!(!sw.contains("__VERSION__") && sw.contains("gridvisit-shell-"));
+}
