@@ -1,12 +1,13 @@
 //! gridvisit's field PWA: the app a grid worker installs on a phone.
 //!
-//! - [`view`] and [`i18n`]: what the screens show and in which language; plain Rust, tested
-//!   natively.
+//! - [`view`], [`i18n`] and [`export`]: what the screens show, in which language, and the
+//!   CSV and Excel exports of it; plain Rust, tested natively.
 //! - `web` (wasm32 only): IndexedDB, the WebSocket driver around `shared`'s hub, and the Yew
 //!   screens.
 //!
 //! `cargo xtask app` builds it into `target/app`; the server serves that folder at `/`.
 
+pub mod export;
 pub mod i18n;
 pub mod view;
 

@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use automerge::transaction::Transactable;
+use automerge::{Automerge, AutomergeError, PatchAction, ReadDoc};
 use serde::{Deserialize, Serialize};
 use shared::ids::DocumentId;
 use shared::model::issue::{EventKind, Level};
@@ -301,6 +303,196 @@ pub fn worker_actions(status: Status, level: Level) -> Vec<EventKind> {
     actions
 }
 
+/// The actions a supervisor may take on an issue in each status (the fold ignores the rest).
+pub fn supervisor_actions(status: Status) -> Vec<EventKind> {
+    use EventKind::*;
+    match status {
+        Status::Reported => vec![Accept, Dispatch, Escalate, Close, Comment],
+        Status::Accepted | Status::Dispatched => {
+            vec![Dispatch, Handle, Escalate, Close, Comment]
+        }
+        Status::Handled => vec![Verify, Close, Reopen, Escalate, Comment],
+        Status::Verified => vec![Close, Reopen, Comment],
+        Status::Closed => vec![Reopen, Comment],
+    }
+}
+
+/// The level a role answers for: a community secretary's queue holds community-level issues.
+pub fn level_of_role(role: &str) -> Option<Level> {
+    match role {
+        "community_supervisor" => Some(Level::Community),
+        "street_supervisor" => Some(Level::Street),
+        "city_supervisor" | "admin" => Some(Level::City),
+        _ => None,
+    }
+}
+
+/// One field holding several concurrent values.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Conflict {
+    /// The field's path (`members`, `address.room`, `outcome`).
+    pub field: &'static str,
+    /// Each value with the actor that wrote it.
+    pub candidates: Vec<(String, String)>,
+}
+
+fn conflict_of<T: ToString>(
+    field: &'static str,
+    f: &shared::model::Field<T>,
+    out: &mut Vec<Conflict>,
+) {
+    if f.is_conflicted() {
+        out.push(Conflict {
+            field,
+            candidates: f
+                .conflicts
+                .iter()
+                .map(|c| (c.value.to_string(), c.actor.clone()))
+                .collect(),
+        });
+    }
+}
+
+/// The fields of a record where concurrent edits left several values.
+pub fn conflicts(record: &Record) -> Vec<Conflict> {
+    let mut out = Vec::new();
+    match record {
+        Record::Household(h) => {
+            conflict_of("address.building", &h.address.building, &mut out);
+            conflict_of("address.unit", &h.address.unit, &mut out);
+            conflict_of("address.room", &h.address.room, &mut out);
+            conflict_of("contact", &h.contact, &mut out);
+            conflict_of("members", &h.members, &mut out);
+        }
+        Record::Visit(v) => {
+            if v.outcome.is_conflicted() {
+                out.push(Conflict {
+                    field: "outcome",
+                    candidates: v
+                        .outcome
+                        .conflicts
+                        .iter()
+                        .map(|c| (c.value.code().to_owned(), c.actor.clone()))
+                        .collect(),
+                });
+            }
+        }
+        Record::Issue(_) => {}
+    }
+    out
+}
+
+/// Resolves a conflict by writing the chosen value once more: the new write supersedes every
+/// concurrent one on every replica.
+pub fn resolve<T: Transactable + ReadDoc>(
+    tx: &mut T,
+    field: &str,
+    value: &str,
+) -> Result<(), AutomergeError> {
+    use shared::model::household::edit;
+    match field {
+        "members" => edit::set_members(tx, value.parse().unwrap_or_default()),
+        "contact" => edit::set_contact(tx, value),
+        "address.building" => edit::set_address(tx, "building", value),
+        "address.unit" => edit::set_address(tx, "unit", value),
+        "address.room" => edit::set_address(tx, "room", value),
+        "outcome" => tx.put(automerge::ROOT, "outcome", value),
+        _ => Err(AutomergeError::InvalidOp(automerge::ObjType::Map)),
+    }
+}
+
+/// Who wrote with which actor: gridvisit puts the user in each change's message.
+pub fn users_by_actor(doc: &Automerge) -> BTreeMap<String, String> {
+    doc.get_changes(&[])
+        .iter()
+        .map(|c| {
+            (
+                c.actor_id().to_hex_string(),
+                c.message().map(str::to_owned).unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// One change of a document's history.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistoryEntry {
+    /// When (device time of the change, second precision).
+    pub at: Millis,
+    /// Who.
+    pub user: String,
+    /// What changed, one line per field.
+    pub what: Vec<String>,
+}
+
+fn path_of(path: &[(automerge::ObjId, automerge::Prop)]) -> String {
+    path.iter()
+        .map(|(_, p)| match p {
+            automerge::Prop::Map(k) => k.clone(),
+            automerge::Prop::Seq(i) => i.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+fn show(v: &automerge::Value<'_>) -> String {
+    match v {
+        automerge::Value::Scalar(s) => match s.as_ref() {
+            automerge::ScalarValue::Str(t) => t.to_string(),
+            other => other.to_string(),
+        },
+        automerge::Value::Object(_) => "{…}".into(),
+    }
+}
+
+/// The document's changes, oldest first, each with its user and what it changed.
+pub fn history(doc: &Automerge) -> Vec<HistoryEntry> {
+    let mut changes = doc.get_changes(&[]);
+    changes.sort_by_key(|c| (c.timestamp(), c.seq()));
+    changes
+        .iter()
+        .map(|c| {
+            let patches = doc.diff(c.deps(), &[c.hash()]);
+            let mut what: Vec<String> = patches
+                .iter()
+                .map(|p| {
+                    let path = path_of(&p.path);
+                    match &p.action {
+                        PatchAction::PutMap { key, value, .. } => {
+                            format!("{} = {}", join(&path, key), show(&value.0))
+                        }
+                        PatchAction::PutSeq { index, value, .. } => {
+                            format!("{} = {}", join(&path, &index.to_string()), show(&value.0))
+                        }
+                        PatchAction::Insert { values, .. } => format!("{path} +{}", values.len()),
+                        PatchAction::SpliceText { value, .. } => {
+                            format!("{path} + \"{}\"", value.make_string())
+                        }
+                        PatchAction::DeleteMap { key } => format!("{} ✕", join(&path, key)),
+                        PatchAction::DeleteSeq { length, .. } => format!("{path} -{length}"),
+                        PatchAction::Increment { value, .. } => format!("{path} +{value}"),
+                        PatchAction::Conflict { .. } | PatchAction::Mark { .. } => path,
+                    }
+                })
+                .collect();
+            what.dedup();
+            HistoryEntry {
+                at: Millis(c.timestamp() * 1000),
+                user: c.message().map(str::to_owned).unwrap_or_default(),
+                what,
+            }
+        })
+        .collect()
+}
+
 /// Hex of 16 random bytes (IDs of events and devices).
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -387,6 +579,93 @@ mod tests {
             vec![EventKind::Comment]
         );
         assert!(worker_actions(Status::Closed, Level::Grid).contains(&EventKind::Reopen));
+    }
+
+    #[test]
+    fn a_conflict_shows_both_values_with_their_users_and_resolving_it_ends_it() {
+        use automerge::transaction::Transactable as _;
+        let draft = shared::model::HouseholdDraft {
+            grid: "s/c/g".parse().expect("grid"),
+            building: "1".into(),
+            unit: "1".into(),
+            room: "101".into(),
+            head: "王".into(),
+            contact: String::new(),
+            members: 2,
+            tags: vec![],
+            notes: String::new(),
+        };
+        let commit = |user: &str| {
+            automerge::transaction::CommitOptions::default().with_message(user.to_owned())
+        };
+        let mut a = Automerge::new().with_actor(automerge::ActorId::from(&[1u8; 16][..]));
+        a.transact_with::<_, _, AutomergeError, _>(|_| commit("w1"), |tx| draft.write(tx))
+            .expect("create");
+        let mut b = a
+            .fork()
+            .with_actor(automerge::ActorId::from(&[2u8; 16][..]));
+        a.transact_with::<_, _, AutomergeError, _>(
+            |_| commit("w1"),
+            |tx| tx.put(automerge::ROOT, "members", 4),
+        )
+        .expect("a");
+        b.transact_with::<_, _, AutomergeError, _>(
+            |_| commit("v1"),
+            |tx| tx.put(automerge::ROOT, "members", 6),
+        )
+        .expect("b");
+        a.merge(&mut b).expect("merge");
+        let record = Record::read(&a).expect("read");
+        let found = conflicts(&record);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].field, "members");
+        let users = users_by_actor(&a);
+        let mut who: Vec<(String, String)> = found[0]
+            .candidates
+            .iter()
+            .map(|(v, actor)| (v.clone(), users[actor].clone()))
+            .collect();
+        who.sort();
+        assert_eq!(
+            who,
+            vec![("4".into(), "w1".into()), ("6".into(), "v1".into())]
+        );
+
+        let h = history(&a);
+        assert_eq!(h.len(), 3);
+        assert!(
+            h.iter()
+                .any(|e| e.user == "v1" && e.what == vec!["members = 6".to_string()])
+        );
+
+        a.transact_with::<_, _, AutomergeError, _>(
+            |_| commit("sec"),
+            |tx| resolve(tx, "members", "6"),
+        )
+        .expect("resolve");
+        b.merge(&mut a).expect("merge back");
+        for doc in [&a, &b] {
+            let r = Record::read(doc).expect("read");
+            assert!(conflicts(&r).is_empty());
+            let Record::Household(h) = r else {
+                panic!("household")
+            };
+            assert_eq!(h.members.value, 6);
+        }
+    }
+
+    #[test]
+    fn supervisors_answer_for_their_level() {
+        assert_eq!(
+            level_of_role("community_supervisor"),
+            Some(Level::Community)
+        );
+        assert_eq!(level_of_role("worker"), None);
+        assert!(supervisor_actions(Status::Handled).contains(&EventKind::Verify));
+        assert_eq!(
+            supervisor_actions(Status::Closed),
+            vec![EventKind::Reopen, EventKind::Comment]
+        );
     }
 
     #[test]

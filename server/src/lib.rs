@@ -151,6 +151,8 @@ pub fn app(state: AppState) -> Router {
     let router = match &state.settings.app_dir {
         Some(dir) => router.fallback_service(
             tower::ServiceBuilder::new()
+                // Brotli or gzip, as the browser accepts.
+                .layer(tower_http::compression::CompressionLayer::new())
                 // Revalidate every time (ETag / Last-Modified make that cheap); offline, the
                 // service worker answers from its versioned cache.
                 .layer(SetResponseHeaderLayer::overriding(

@@ -46,19 +46,19 @@ async function phone() {
   return { context, page };
 }
 
-async function signIn(page, user) {
+async function signIn(page, user, timeout = T) {
   await page.goto(base);
   await page.waitForSelector('[data-testid=signin]', { timeout: T });
   await page.fill('input[name=username]', user);
   await page.fill('input[name=password]', PASSWORD);
   await page.click('[data-testid=signin] button[type=submit]');
-  await waitSynced(page);
+  await waitSynced(page, timeout);
   // The service worker controls the page once it has cached the shell.
   await page.waitForFunction(() => navigator.serviceWorker?.controller != null, null, { timeout: T });
 }
 
-async function waitState(page, state) {
-  await page.waitForSelector(`[data-testid=sync-status][data-state=${state}]`, { timeout: T });
+async function waitState(page, state, timeout = T) {
+  await page.waitForSelector(`[data-testid=sync-status][data-state=${state}]`, { timeout });
 }
 
 async function pending(page) {
@@ -66,9 +66,9 @@ async function pending(page) {
 }
 
 /** Online, caught up with the server, nothing waiting. */
-async function waitSynced(page) {
-  await waitState(page, 'online');
-  await page.waitForSelector('[data-testid=pending][data-count="0"]', { timeout: T });
+async function waitSynced(page, timeout = T) {
+  await waitState(page, 'online', timeout);
+  await page.waitForSelector('[data-testid=pending][data-count="0"]', { timeout });
 }
 
 async function goOffline(context, page) {
@@ -291,7 +291,7 @@ const scenarios = {
     let context = await open();
     let page = context.pages()[0] ?? (await context.newPage());
     const t0 = Date.now();
-    await signIn(page, user);
+    await signIn(page, user, 600_000);
     await page.waitForFunction(() => {
       const s = document.querySelector('[data-testid=households]');
       return s && Number(s.dataset.count) > 0;

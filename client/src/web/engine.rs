@@ -19,16 +19,17 @@ use automerge::{ActorId, AutomergeError, ChangeHash};
 use futures::StreamExt;
 use futures::channel::{mpsc, oneshot};
 use serde::{Deserialize, Serialize};
-use shared::ids::{DocumentId, PeerId, StorageId};
+use shared::aggregate::{Contribution, Dashboard, Figures};
+use shared::ids::{DocumentId, PeerId, Scope, StorageId};
 use shared::model::Record;
 use shared::sync::{ConnId, Direction, Effects, Event, Hub, HubConfig, Input, TrustServer};
-use shared::time::Millis;
+use shared::time::{Calendar, Millis};
 use shared::wire::Cursor;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use web_sys::{BinaryType, MessageEvent, WebSocket};
 
-use super::idb::Db;
+use super::idb::{Db, DocRow};
 use super::{http, now, random_bytes, sleep};
 use crate::i18n::Lang;
 use crate::view::{Summary, hex};
@@ -80,6 +81,8 @@ struct Socket {
 struct State {
     hub: Hub,
     summaries: BTreeMap<DocumentId, Summary>,
+    /// The dashboard fold over every local record (what a supervisor's overview shows).
+    dashboard: Dashboard,
     session: Option<Session>,
     lang: Lang,
     link: Link,
@@ -104,6 +107,8 @@ pub(crate) struct Engine {
     queue: mpsc::UnboundedSender<Cmd>,
     listener: RefCell<Option<Rc<dyn Fn()>>>,
     version: Cell<u64>,
+    /// A redraw is scheduled: changes arriving meanwhile share it.
+    redraw: Cell<bool>,
 }
 
 fn parse_heads(json: &str) -> Option<Vec<ChangeHash>> {
@@ -140,11 +145,24 @@ impl Engine {
         );
         let rows = db.docs().await?;
         let mut summaries = BTreeMap::new();
+        let mut dashboard = Dashboard::new(Calendar::CHINA);
         for row in &rows {
-            if let (Ok(id), Some(s)) = (row.id.parse::<DocumentId>(), &row.summary)
-                && let Ok(summary) = serde_json::from_str::<Summary>(s)
+            let Ok(id) = row.id.parse::<DocumentId>() else {
+                continue;
+            };
+            if let Some(summary) = row
+                .summary
+                .as_deref()
+                .and_then(|s| serde_json::from_str::<Summary>(s).ok())
             {
                 summaries.insert(id, summary);
+            }
+            if let Some(c) = row
+                .contribution
+                .as_deref()
+                .and_then(|s| serde_json::from_str::<Contribution>(s).ok())
+            {
+                dashboard.apply_contribution(id, Some(c));
             }
         }
         let (tx, rx) = mpsc::unbounded();
@@ -157,6 +175,7 @@ impl Engine {
             st: RefCell::new(State {
                 hub: Hub::new(config, Box::new(TrustServer)),
                 summaries,
+                dashboard,
                 session,
                 lang,
                 link,
@@ -174,6 +193,7 @@ impl Engine {
             queue: tx,
             listener: RefCell::new(None),
             version: Cell::new(0),
+            redraw: Cell::new(false),
         });
         let me = engine.clone();
         wasm_bindgen_futures::spawn_local(async move { me.run(rows, rx).await });
@@ -223,7 +243,38 @@ impl Engine {
         self.connect();
         self.changed();
         while let Some(cmd) = rx.next().await {
-            self.serve(cmd).await;
+            let Cmd::Frame(conn, bytes) = cmd else {
+                self.serve(cmd).await;
+                continue;
+            };
+            // Frames that queued up while the last batch was being saved are handled together:
+            // one IndexedDB transaction and one redraw for all of them.
+            let mut frames = vec![(conn, bytes)];
+            let mut other = None;
+            while let Ok(Some(next)) = rx.try_recv().map(Some) {
+                match next {
+                    Cmd::Frame(c, b) => frames.push((c, b)),
+                    cmd => {
+                        other = Some(cmd);
+                        break;
+                    }
+                }
+            }
+            let fx = {
+                let mut st = self.st.borrow_mut();
+                let current = st.socket.as_ref().map(|s| s.conn);
+                let mut fx = Effects::default();
+                for (conn, bytes) in frames {
+                    if Some(conn) == current {
+                        fx.extend(st.hub.handle(now(), Input::Frame { conn, bytes }));
+                    }
+                }
+                fx
+            };
+            let _ = self.apply(fx).await;
+            if let Some(cmd) = other {
+                self.serve(cmd).await;
+            }
         }
     }
 
@@ -248,17 +299,7 @@ impl Engine {
                 };
                 let _ = self.apply(fx).await;
             }
-            Cmd::Frame(conn, bytes) => {
-                if !self.is_current(conn) {
-                    return;
-                }
-                let fx = self
-                    .st
-                    .borrow_mut()
-                    .hub
-                    .handle(now(), Input::Frame { conn, bytes });
-                let _ = self.apply(fx).await;
-            }
+            Cmd::Frame(..) => unreachable!("frames are handled in batches by run"),
             Cmd::Closed(conn) => {
                 if !self.is_current(conn) {
                     return;
@@ -323,13 +364,24 @@ impl Engine {
             for id in changed {
                 let Some(doc) = st.hub.doc(&id) else { continue };
                 let bytes = doc.save();
-                let summary = Record::read(doc).ok().map(|r| Summary::of(&r));
+                let record = Record::read(doc).ok();
+                let summary = record.as_ref().map(Summary::of);
                 let json = summary.as_ref().and_then(|s| serde_json::to_string(s).ok());
+                let contribution = record.as_ref().map(|r| st.dashboard.contribution(r));
+                let cjson = contribution
+                    .as_ref()
+                    .and_then(|c| serde_json::to_string(c).ok());
+                st.dashboard.apply_contribution(id, contribution);
                 match summary {
                     Some(s) => st.summaries.insert(id, s),
                     None => st.summaries.remove(&id),
                 };
-                docs.push((id.to_string(), bytes, json));
+                docs.push(DocRow {
+                    id: id.to_string(),
+                    bytes,
+                    summary: json,
+                    contribution: cjson,
+                });
             }
             for event in &fx.events {
                 match event {
@@ -400,12 +452,21 @@ impl Engine {
         Ok(())
     }
 
-    fn changed(&self) {
+    /// Tells the UI, at most once per 50 ms: a burst of synced changes redraws once.
+    fn changed(self: &Rc<Self>) {
         self.version.set(self.version.get() + 1);
-        let listener = self.listener.borrow().clone();
-        if let Some(f) = listener {
-            f();
+        if self.redraw.replace(true) {
+            return;
         }
+        let me = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            sleep(50).await;
+            me.redraw.set(false);
+            let listener = me.listener.borrow().clone();
+            if let Some(f) = listener {
+                f();
+            }
+        });
     }
 
     /// Called on every change the UI should show.
@@ -488,7 +549,7 @@ impl Engine {
         self.changed();
     }
 
-    fn disconnect(&self) {
+    fn disconnect(self: &Rc<Self>) {
         if let Some(s) = &self.st.borrow().socket {
             let _ = s.ws.close();
         }
@@ -682,7 +743,7 @@ impl Engine {
     /// Creates (`create`) or edits a record; resolves once the change is durable on this
     /// device.
     pub(crate) async fn edit(
-        &self,
+        self: &Rc<Self>,
         id: DocumentId,
         create: bool,
         write: impl FnOnce(&mut Transaction<'_>) -> Result<(), AutomergeError> + 'static,
@@ -697,6 +758,27 @@ impl Engine {
             })
             .map_err(|e| e.to_string())?;
         answer.await.map_err(|e| e.to_string())?
+    }
+
+    /// The dashboard figures of the signed-in user's scope, now.
+    pub(crate) fn figures(&self) -> Figures {
+        let st = self.st.borrow();
+        let scope = st
+            .session
+            .as_ref()
+            .and_then(|s| s.scope.parse::<Scope>().ok())
+            .unwrap_or(Scope::City);
+        st.dashboard.figures(now(), &scope)
+    }
+
+    /// A document's history and the users behind its actors.
+    pub(crate) fn history(
+        &self,
+        id: &DocumentId,
+    ) -> Option<(Vec<crate::view::HistoryEntry>, BTreeMap<String, String>)> {
+        let st = self.st.borrow();
+        let doc = st.hub.doc(id)?;
+        Some((crate::view::history(doc), crate::view::users_by_actor(doc)))
     }
 
     /// A record read from its document, once documents are loaded.
@@ -746,12 +828,12 @@ impl Engine {
         self.st.borrow().error.clone()
     }
 
-    pub(crate) fn set_notice(&self, notice: Option<String>) {
+    pub(crate) fn set_notice(self: &Rc<Self>, notice: Option<String>) {
         self.st.borrow_mut().notice = notice;
         self.changed();
     }
 
-    pub(crate) fn clear_error(&self) {
+    pub(crate) fn clear_error(self: &Rc<Self>) {
         self.st.borrow_mut().error = None;
         self.changed();
     }

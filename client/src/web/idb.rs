@@ -1,7 +1,9 @@
 //! The phone's store: IndexedDB through `rexie`.
 //!
-//! - `docs`: one row per document, `{id, bytes, summary}`: the whole saved document (records
-//!   are small; a full save keeps loading a single `Automerge::load`) and its list summary.
+//! - `docs`: one row per document, `{id, bytes, summary, contribution}`: the whole saved document
+//!   (records are small; a full save keeps loading a single `Automerge::load`), its list summary
+//!   and its dashboard contribution, so the lists and the overview show before any document is
+//!   loaded.
 //! - `acked`: per document, the heads the server holds (JSON list of hex hashes).
 //! - `kv`: the session, the sync cursor, the device's actor, the language and form drafts.
 //!
@@ -22,6 +24,15 @@ pub(crate) struct Row {
     pub(crate) id: String,
     pub(crate) bytes: Vec<u8>,
     pub(crate) summary: Option<String>,
+    pub(crate) contribution: Option<String>,
+}
+
+/// A row of `docs` to write.
+pub(crate) struct DocRow {
+    pub(crate) id: String,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) summary: Option<String>,
+    pub(crate) contribution: Option<String>,
 }
 
 /// A storage failure, in words a worker can act on.
@@ -67,10 +78,17 @@ impl Db {
                     .dyn_into::<Uint8Array>()
                     .ok()?
                     .to_vec();
-                let summary = Reflect::get(&v, &"summary".into())
-                    .ok()
-                    .and_then(|s| s.as_string());
-                Some(Row { id, bytes, summary })
+                let text = |key: &str| {
+                    Reflect::get(&v, &key.into())
+                        .ok()
+                        .and_then(|s| s.as_string())
+                };
+                Some(Row {
+                    id,
+                    bytes,
+                    summary: text("summary"),
+                    contribution: text("contribution"),
+                })
             })
             .collect())
     }
@@ -92,7 +110,7 @@ impl Db {
     /// Writes documents (full saves with summaries) and acknowledged heads in one transaction.
     pub(crate) async fn write(
         &self,
-        docs: &[(String, Vec<u8>, Option<String>)],
+        docs: &[DocRow],
         acked: &[(String, String)],
     ) -> Result<(), String> {
         if docs.is_empty() && acked.is_empty() {
@@ -104,12 +122,17 @@ impl Db {
                 .transaction(&[DOCS, ACKED], TransactionMode::ReadWrite)?;
             {
                 let store = tx.store(DOCS)?;
-                for (id, bytes, summary) in docs {
+                for doc in docs {
                     let row = Object::new();
-                    let _ = Reflect::set(&row, &"id".into(), &id.into());
-                    let _ = Reflect::set(&row, &"bytes".into(), &Uint8Array::from(&bytes[..]));
-                    if let Some(s) = summary {
-                        let _ = Reflect::set(&row, &"summary".into(), &s.into());
+                    let _ = Reflect::set(&row, &"id".into(), &doc.id.as_str().into());
+                    let _ = Reflect::set(&row, &"bytes".into(), &Uint8Array::from(&doc.bytes[..]));
+                    for (key, value) in [
+                        ("summary", &doc.summary),
+                        ("contribution", &doc.contribution),
+                    ] {
+                        if let Some(s) = value {
+                            let _ = Reflect::set(&row, &key.into(), &s.as_str().into());
+                        }
                     }
                     store.put(&row, None).await?;
                 }

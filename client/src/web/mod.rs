@@ -2,6 +2,7 @@
 
 mod engine;
 mod idb;
+mod supervisor;
 mod ui;
 
 use js_sys::Promise;

@@ -19,13 +19,20 @@ use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
 use super::engine::{Engine, Link};
+use super::supervisor::{Overview, Queue, RecordExtras};
 use super::{locate, persist_storage, random_bytes};
 use crate::view::{self, Due, Summary, hex};
 
 /// Where the worker is in the app.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Route {
+    /// The overview for a supervisor, the household list for a worker.
+    Home,
     Households,
+    /// A supervisor's overview of an area (`""`, a street, a community or a grid).
+    Area(String),
+    Queue,
+    Visit(DocumentId),
     Household(DocumentId),
     EditHousehold(DocumentId),
     RecordVisit(DocumentId),
@@ -37,10 +44,10 @@ pub(crate) enum Route {
 /// to move between screens.
 #[derive(Clone)]
 pub(crate) struct Ctx {
-    engine: Rc<Engine>,
+    pub(crate) engine: Rc<Engine>,
     version: u64,
     route: Route,
-    nav: Callback<Route>,
+    pub(crate) nav: Callback<Route>,
 }
 
 impl PartialEq for Ctx {
@@ -62,7 +69,7 @@ fn input_value(e: &InputEvent) -> String {
         .unwrap_or_default()
 }
 
-fn date_time(t: Millis) -> String {
+pub(crate) fn date_time(t: Millis) -> String {
     let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(t.0 as f64));
     format!(
         "{:04}-{:02}-{:02} {:02}:{:02}",
@@ -79,7 +86,7 @@ fn date_time(t: Millis) -> String {
 pub(crate) fn App() -> Html {
     let engine = use_state(|| None::<Rc<Engine>>);
     let failed = use_state(|| None::<String>);
-    let route = use_state(|| Route::Households);
+    let route = use_state(|| Route::Home);
     let update = use_force_update();
     {
         let engine = engine.clone();
@@ -130,8 +137,15 @@ pub(crate) fn App() -> Html {
             </ContextProvider<Ctx>>
         };
     }
+    let supervisor = engine
+        .session()
+        .is_some_and(|s| view::level_of_role(&s.role).is_some());
     let screen = match &ctx.route {
-        Route::Households => html! { <Households /> },
+        Route::Home if supervisor => html! { <Overview path={String::new()} /> },
+        Route::Home | Route::Households => html! { <Households /> },
+        Route::Area(path) => html! { <Overview path={path.clone()} /> },
+        Route::Queue => html! { <Queue /> },
+        Route::Visit(id) => html! { <VisitView id={*id} /> },
         Route::Household(id) => html! { <HouseholdView id={*id} /> },
         Route::EditHousehold(id) => html! { <HouseholdForm id={*id} /> },
         Route::RecordVisit(id) => html! { <VisitForm household={*id} /> },
@@ -140,15 +154,28 @@ pub(crate) fn App() -> Html {
     };
     let tab = |target: Route, zh: &'static str, en: &'static str| {
         let nav = ctx.nav.clone();
+        let home = if supervisor {
+            Route::Area(String::new())
+        } else {
+            Route::Households
+        };
+        let current = if ctx.route == Route::Home {
+            home
+        } else {
+            ctx.route.clone()
+        };
         let on = matches!(
-            (&ctx.route, &target),
+            (&current, &target),
             (
                 Route::Households
                     | Route::Household(_)
                     | Route::EditHousehold(_)
-                    | Route::RecordVisit(_),
+                    | Route::RecordVisit(_)
+                    | Route::Visit(_),
                 Route::Households
             ) | (Route::Issues | Route::Issue(_), Route::Issues)
+                | (Route::Queue | Route::Issue(_), Route::Queue)
+                | (Route::Area(_), Route::Area(_))
         );
         let t = target.clone();
         html! {
@@ -168,8 +195,14 @@ pub(crate) fn App() -> Html {
                 </header>
                 <Banners />
                 <nav class="tabs">
-                    { tab(Route::Households, "住户", "Households") }
-                    { tab(Route::Issues, "事件", "Issues") }
+                    if supervisor {
+                        { tab(Route::Area(String::new()), "总览", "Overview") }
+                        { tab(Route::Queue, "事件办理", "Issues") }
+                        { tab(Route::Households, "住户", "Households") }
+                    } else {
+                        { tab(Route::Households, "住户", "Households") }
+                        { tab(Route::Issues, "事件", "Issues") }
+                    }
                 </nav>
                 <main>{ screen }</main>
             </div>
@@ -178,7 +211,7 @@ pub(crate) fn App() -> Html {
 }
 
 #[hook]
-fn use_ctx() -> Ctx {
+pub(crate) fn use_ctx() -> Ctx {
     use_context::<Ctx>().unwrap_or_else(|| unreachable!("every screen is inside the provider"))
 }
 
@@ -447,22 +480,29 @@ fn HouseholdView(props: &IdProps) -> Html {
             <h3>{ lang.t("走访记录", "Visits") }</h3>
             <ul class="list" data-testid="visits">
                 if visits.is_empty() { <li class="empty">{ lang.t("暂无走访", "No visits yet") }</li> }
-                { for visits.iter().map(|(vid, v)| html! {
-                    <li data-testid="visit-row" data-id={vid.to_string()} data-outcome={v.outcome.code()}>
-                        <span>{ date_time(v.at) }</span>
-                        <span class={classes!("badge", v.outcome.code())}>{ lang.outcome(v.outcome) }</span>
-                        <span>{ v.visitors.join("、") }</span>
-                        if v.items > 0 { <span>{ format!("{} {}", v.items, lang.t("项", "items")) }</span> }
-                    </li>
+                { for visits.iter().map(|(vid, v)| {
+                    let nav = ctx.nav.clone();
+                    let vid = *vid;
+                    html! {
+                        <li data-testid="visit-row" data-id={vid.to_string()} data-outcome={v.outcome.code()}>
+                            <button class="row" onclick={move |_| nav.emit(Route::Visit(vid))}>
+                                <span>{ date_time(v.at) }</span>
+                                <span class={classes!("badge", v.outcome.code())}>{ lang.outcome(v.outcome) }</span>
+                                <span>{ v.visitors.join("、") }</span>
+                                if v.items > 0 { <span>{ format!("{} {}", v.items, lang.t("项", "items")) }</span> }
+                            </button>
+                        </li>
+                    }
                 }) }
             </ul>
             <h3>{ lang.t("事件", "Issues") }</h3>
             { issue_list(&ctx, &issues) }
+            <RecordExtras id={id} />
         </section>
     }
 }
 
-fn issue_list(ctx: &Ctx, issues: &[(DocumentId, view::IssueSummary)]) -> Html {
+pub(crate) fn issue_list(ctx: &Ctx, issues: &[(DocumentId, view::IssueSummary)]) -> Html {
     let lang = ctx.engine.lang();
     let now = ctx.engine.now();
     html! {
@@ -963,6 +1003,7 @@ fn IssueView(props: &IdProps) -> Html {
     let lang = e.lang();
     let id = props.id;
     let note = use_state(String::new);
+    let assignee = use_state(String::new);
     let error = use_state(|| None::<String>);
     let Some(Record::Issue(issue)) = e.record(&id) else {
         return html! { <p>{ lang.t("正在打开…", "Opening…") }</p> };
@@ -970,9 +1011,18 @@ fn IssueView(props: &IdProps) -> Html {
     let now = e.now();
     let s = &issue.state;
     let act = |kind: EventKind| {
-        let (ctx, note, error) = (ctx.clone(), note.clone(), error.clone());
+        let (ctx, note, error, assignee) =
+            (ctx.clone(), note.clone(), error.clone(), assignee.clone());
         let level = issue.state.level;
         move |_| {
+            let lang = ctx.engine.lang();
+            let who = (*assignee).trim().to_owned();
+            if kind == EventKind::Dispatch && who.is_empty() {
+                error.set(Some(
+                    lang.t("请填写派遣给谁", "Say whom to dispatch to").into(),
+                ));
+                return;
+            }
             let user = ctx.engine.session().map(|s| s.user).unwrap_or_default();
             let event = IssueEvent {
                 id: hex(&random_bytes::<8>()),
@@ -985,7 +1035,7 @@ fn IssueView(props: &IdProps) -> Html {
                     Level::Community => Level::Street,
                     _ => Level::City,
                 }),
-                assignee: None,
+                assignee: (kind == EventKind::Dispatch).then_some(who),
             };
             let (ctx, note, error) = (ctx.clone(), note.clone(), error.clone());
             wasm_bindgen_futures::spawn_local(async move {
@@ -1005,12 +1055,20 @@ fn IssueView(props: &IdProps) -> Html {
             });
         }
     };
-    let actions = view::worker_actions(s.status, s.level);
+    let supervisor = e
+        .session()
+        .is_some_and(|s| view::level_of_role(&s.role).is_some());
+    let actions = if supervisor {
+        view::supervisor_actions(s.status)
+    } else {
+        view::worker_actions(s.status, s.level)
+    };
+    let can_dispatch = actions.contains(&EventKind::Dispatch);
     let nav = ctx.nav.clone();
     let household = issue.household;
     html! {
         <section data-testid="issue" data-id={id.to_string()} data-status={s.status.code()} data-level={s.level.code()}>
-            <button class="back" onclick={let nav = ctx.nav.clone(); move |_| nav.emit(Route::Issues)}>{ lang.t("‹ 返回", "‹ Back") }</button>
+            <button class="back" onclick={let nav = ctx.nav.clone(); move |_| nav.emit(if supervisor { Route::Queue } else { Route::Issues })}>{ lang.t("‹ 返回", "‹ Back") }</button>
             <h2>{ format!("{} · {}", lang.area(issue.area), lang.status(s.status)) }</h2>
             <p class="description" data-testid="description">{ &issue.description }</p>
             <dl class="fields">
@@ -1042,12 +1100,62 @@ fn IssueView(props: &IdProps) -> Html {
             <label>{ lang.t("说明", "Note") }
                 <textarea name="note" value={(*note).clone()} oninput={let n = note.clone(); move |e: InputEvent| n.set(input_value(&e))} />
             </label>
+            if can_dispatch {
+                <label>{ lang.t("派遣给（用户名）", "Dispatch to (username)") }
+                    <input name="assignee" value={(*assignee).clone()} oninput={let a = assignee.clone(); move |e: InputEvent| a.set(input_value(&e))} />
+                </label>
+            }
             if let Some(msg) = &*error { <p class="error" role="alert">{ msg }</p> }
             <div class="actions">
                 { for actions.into_iter().map(|k| html! {
                     <button data-action={k.code()} onclick={act(k)}>{ lang.event(k) }</button>
                 }) }
             </div>
+            <RecordExtras id={id} />
+        </section>
+    }
+}
+
+#[function_component]
+fn VisitView(props: &IdProps) -> Html {
+    let ctx = use_ctx();
+    let e = &ctx.engine;
+    let lang = e.lang();
+    let id = props.id;
+    let Some(Record::Visit(v)) = e.record(&id) else {
+        return html! { <p>{ lang.t("正在打开…", "Opening…") }</p> };
+    };
+    let nav = ctx.nav.clone();
+    let household = v.household;
+    html! {
+        <section data-testid="visit" data-id={id.to_string()}>
+            <button class="back" onclick={move |_| nav.emit(Route::Household(household))}>{ lang.t("‹ 返回住户", "‹ Household") }</button>
+            <h2>{ format!("{} · {}", lang.t("走访", "Visit"), lang.outcome(v.outcome.value)) }</h2>
+            <dl class="fields">
+                <dt>{ lang.t("时间", "Time") }</dt><dd>{ date_time(v.started_at) }</dd>
+                <dt>{ lang.t("走访人", "Visitors") }</dt><dd>{ v.visitors.join("、") }</dd>
+                if let Some(l) = v.location {
+                    <dt>{ lang.t("位置", "Location") }</dt><dd>{ format!("{:.5}, {:.5} (±{:.0} m)", l.lat, l.lon, l.accuracy) }</dd>
+                }
+                <dt>{ lang.t("备注", "Notes") }</dt><dd class="notes" data-testid="visit-notes">{ &v.notes }</dd>
+            </dl>
+            <h3>{ lang.t("事项", "Items") }</h3>
+            <ul class="list">
+                { for v.items.iter().map(|item| {
+                    let nav = ctx.nav.clone();
+                    html! {
+                        <li>
+                            <span class="badge">{ lang.area(item.area) }</span>
+                            <span class="title">{ &item.description }</span>
+                            if item.solved { <span class="badge visited">{ lang.t("当场解决", "Solved") }</span> }
+                            if let Some(issue) = item.issue {
+                                <button class="link" onclick={move |_| nav.emit(Route::Issue(issue))}>{ lang.t("查看事件", "Open issue") }</button>
+                            }
+                        </li>
+                    }
+                }) }
+            </ul>
+            <RecordExtras id={id} />
         </section>
     }
 }
