@@ -7,7 +7,7 @@
 // on an event or a DOM state with a timeout, never a fixed sleep.
 
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -21,6 +21,7 @@ const ARGS = [
 const PASSWORD = 'gridvisit-demo';
 const WORKER = 'w-s01-c01-g01';
 const VOLUNTEER = 'v-s01-c01-g01';
+const SECRETARY = 'sec-s01-c01';
 const T = 30_000;
 
 const dirs = [];
@@ -122,6 +123,31 @@ async function recordVisit(page, household, { outcome, item }) {
   const added = after.filter((id) => !before.includes(id));
   assert.equal(added.length, 1, 'exactly one new visit shows');
   return added[0];
+}
+
+/** The entries of a zip whose entries are stored (not compressed), read from its central
+ *  directory: what the app's Excel export writes. */
+function unzipStored(buf) {
+  const eocd = buf.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  assert.ok(eocd >= 0, 'a zip end record');
+  const count = buf.readUInt16LE(eocd + 10);
+  let at = buf.readUInt32LE(eocd + 16);
+  const files = {};
+  for (let i = 0; i < count; i++) {
+    assert.equal(buf.readUInt32LE(at), 0x02014b50, 'a central directory entry');
+    assert.equal(buf.readUInt16LE(at + 10), 0, 'stored');
+    const size = buf.readUInt32LE(at + 20);
+    const nameLen = buf.readUInt16LE(at + 28);
+    const extra = buf.readUInt16LE(at + 30);
+    const comment = buf.readUInt16LE(at + 32);
+    const offset = buf.readUInt32LE(at + 42);
+    const name = buf.toString('utf8', at + 46, at + 46 + nameLen);
+    assert.equal(buf.readUInt32LE(offset), 0x04034b50, `a local header for ${name}`);
+    const dataAt = offset + 30 + buf.readUInt16LE(offset + 26) + buf.readUInt16LE(offset + 28);
+    files[name] = buf.toString('utf8', dataAt, dataAt + size);
+    at += 46 + nameLen + extra + comment;
+  }
+  return files;
 }
 
 async function api(path, user) {
@@ -280,6 +306,191 @@ const scenarios = {
     console.log(JSON.stringify({ visit }));
   },
 
+  /** A worker records a visit and reports an issue; the supervisor's open dashboard shows the
+   *  new figures and the issue without a reload. */
+  async 'supervisor-live'() {
+    const w = await phone();
+    const s = await phone();
+    await signIn(w.page, WORKER);
+    await signIn(s.page, SECRETARY);
+    await s.page.waitForSelector('[data-testid=overview]', { timeout: T });
+    const figure = (name) => s.page.getAttribute('[data-testid=overview]', `data-${name}`).then(Number);
+    const today = await figure('today');
+    const open = await figure('open');
+    const [household] = await householdIds(w.page, 'due');
+    const visit = await recordVisit(w.page, household, {
+      outcome: 'met',
+      item: { area: 'disputes', description: '邻里噪音纠纷 noise dispute', solved: false },
+    });
+    await waitSynced(w.page);
+    // The supervisor's page was not touched: the figures move by themselves.
+    await s.page.waitForSelector(`[data-testid=overview][data-today="${today + 1}"][data-open="${open + 1}"]`, { timeout: T });
+    const { body } = await api(`/api/records/${visit}`, WORKER);
+    const issue = body.record.items[0].issue;
+    await s.page.click('.tabs button:nth-child(2)');
+    await s.page.click('.chips button:nth-child(2)');
+    await s.page.waitForSelector(`[data-testid=issue-row][data-id="${issue}"]`, { timeout: T });
+    console.log(JSON.stringify({ visit, issue }));
+  },
+
+  /** Two workers set the same household field offline; the supervisor sees the conflict with
+   *  who set what, resolves it, and every replica ends with the chosen value. */
+  async 'conflict-resolve'() {
+    const a = await phone();
+    const b = await phone();
+    const s = await phone();
+    await signIn(a.page, WORKER);
+    await signIn(b.page, VOLUNTEER);
+    await signIn(s.page, SECRETARY);
+    const [household] = await householdIds(a.page);
+    await goOffline(a.context, a.page);
+    await goOffline(b.context, b.page);
+    for (const [page, members] of [[a.page, '4'], [b.page, '6']]) {
+      await openHousehold(page, household);
+      await page.click('[data-testid=edit-household]');
+      await page.waitForSelector('[data-testid=household-form]', { timeout: T });
+      await page.fill('input[name=members]', members);
+      await page.click('[data-testid=save-household]');
+      await page.waitForSelector('[data-testid=household]', { timeout: T });
+    }
+    await goOnline(a.context, a.page);
+    await goOnline(b.context, b.page);
+
+    await s.page.click('.tabs button:nth-child(3)');
+    await openHousehold(s.page, household).catch(async () => {
+      await s.page.click(`[data-testid=household-row][data-id="${household}"] button`);
+    });
+    const field = '[data-testid=conflicts] [data-field=members]';
+    await s.page.waitForSelector(field, { timeout: T });
+    const text = await s.page.textContent(field);
+    assert.ok(text.includes('4') && text.includes('6'), `both values show: ${text}`);
+    assert.ok(text.includes(WORKER) && text.includes(VOLUNTEER), `who set them shows: ${text}`);
+    await s.page.click(`${field} [data-testid=resolve][data-value="6"]`);
+    for (const [name, page] of [['supervisor', s.page], ['A', a.page], ['B', b.page]]) {
+      if (name !== 'supervisor') await openHousehold(page, household);
+      await page.waitForFunction(() => {
+        const m = document.querySelector('[data-testid=members]')?.textContent ?? '';
+        return m.trim() === '6' && !document.querySelector('[data-testid=conflicts]');
+      }, null, { timeout: T }).catch((e) => { throw new Error(`${name} did not converge on 6: ${e}`); });
+    }
+    const { body } = await api(`/api/records/${household}`, WORKER);
+    assert.equal(body.record.members.value, 6);
+    assert.deepEqual(body.record.members.conflicts, []);
+    console.log(JSON.stringify({ household }));
+  },
+
+  /** The supervisor escalates an issue while its worker closes it offline; after sync every
+   *  replica derives the same status and both events are in the timeline. */
+  async 'escalate-vs-close'() {
+    const w = await phone();
+    const s = await phone();
+    await signIn(w.page, WORKER);
+    await signIn(s.page, SECRETARY);
+    const [household] = await householdIds(w.page, 'due');
+    const visit = await recordVisit(w.page, household, {
+      outcome: 'met',
+      item: { area: 'infrastructure', description: '井盖松动 loose manhole cover', solved: false },
+    });
+    await waitSynced(w.page);
+    const { body } = await api(`/api/records/${visit}`, WORKER);
+    const issue = body.record.items[0].issue;
+    const openIssue = async (page, tab) => {
+      await page.click(`.tabs button:nth-child(${tab})`);
+      if (page === s.page) await page.click('.chips button:nth-child(2)');
+      await page.click(`[data-testid=issue-row][data-id="${issue}"] button`);
+      await page.waitForSelector(`[data-testid=issue][data-id="${issue}"]`, { timeout: T });
+    };
+    await openIssue(w.page, 2);
+    for (const action of ['accept', 'handle']) {
+      await w.page.click(`[data-action=${action}]`);
+      await w.page.waitForSelector(`[data-testid=issue][data-status=${action === 'accept' ? 'accepted' : 'handled'}]`, { timeout: T });
+    }
+    await waitSynced(w.page);
+    await openIssue(s.page, 2);
+    await s.page.waitForSelector('[data-testid=issue][data-status=handled]', { timeout: T });
+
+    await goOffline(w.context, w.page);
+    await w.page.click('[data-action=close]');
+    await w.page.waitForSelector('[data-testid=issue][data-status=closed]', { timeout: T });
+    await s.page.fill('textarea[name=note]', '需社区协调 needs the community');
+    await s.page.click('[data-action=escalate]');
+    await s.page.waitForSelector('[data-testid=issue][data-level=community]', { timeout: T });
+    await goOnline(w.context, w.page);
+
+    const state = async (page) => {
+      await page.waitForFunction(() => {
+        const kinds = [...document.querySelectorAll('[data-testid=timeline] li')].map((li) => li.dataset.kind);
+        return kinds.includes('close') && kinds.includes('escalate');
+      }, null, { timeout: T });
+      return page.$eval('[data-testid=issue]', (el) => `${el.dataset.status}/${el.dataset.level}`);
+    };
+    const seen = [await state(w.page), await state(s.page)];
+    const server = await api(`/api/records/${issue}`, WORKER);
+    const derived = `${server.body.record.state.status}/${server.body.record.state.level}`;
+    assert.deepEqual(seen, [derived, derived], `every replica derives ${derived}`);
+    const kinds = server.body.record.events.map((e) => e.kind);
+    assert.ok(kinds.includes('close') && kinds.includes('escalate'), kinds.join());
+    console.log(JSON.stringify({ issue, derived }));
+  },
+
+  /** Text with script and image-onerror payloads renders as text and runs nothing. */
+  async 'inert-text'() {
+    const w = await phone();
+    const s = await phone();
+    await signIn(w.page, WORKER);
+    await signIn(s.page, SECRETARY);
+    await w.page.addInitScript(() => { window.__xss = 0; });
+    const payload = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">';
+    const [household] = await householdIds(w.page, 'due');
+    const visit = await recordVisit(w.page, household, {
+      outcome: 'met',
+      item: { area: 'needs', description: payload, solved: false },
+    });
+    await waitSynced(w.page);
+    const { body } = await api(`/api/records/${visit}`, WORKER);
+    const issue = body.record.items[0].issue;
+    await s.page.click('.tabs button:nth-child(2)');
+    await s.page.click('.chips button:nth-child(2)');
+    await s.page.click(`[data-testid=issue-row][data-id="${issue}"] button`);
+    const desc = await s.page.waitForSelector('[data-testid=description]', { timeout: T });
+    assert.equal(await desc.textContent(), payload, 'the text shows as written');
+    assert.equal(await s.page.$$eval('[data-testid=issue] img, [data-testid=issue] script', (e) => e.length), 0);
+    const row = await s.page.$$eval('[data-testid=issue-row] img', (e) => e.length).catch(() => 0);
+    assert.equal(row, 0);
+    assert.equal(await s.page.evaluate(() => window.__xss), undefined, 'nothing ran on the supervisor page');
+    console.log(JSON.stringify({ issue }));
+  },
+
+  /** An export holds exactly the rows shown, as CSV and as an Excel workbook. */
+  async export() {
+    const { page } = await phone();
+    await signIn(page, SECRETARY);
+    await page.waitForSelector('[data-testid=overview]', { timeout: T });
+    await page.click('[data-testid=area-table] tbody tr:first-child td:first-child button');
+    await page.waitForSelector('[data-testid=overview][data-path="s01"]', { timeout: T });
+    await page.click('[data-testid=area-table] tbody tr:first-child td:first-child button');
+    await page.waitForSelector('[data-testid=overview][data-path="s01/c01"]', { timeout: T });
+    // Sort by coverage, so the export must follow the order shown, not the stored one.
+    await page.click('[data-testid=area-table] th button[data-col="3"]');
+    const shown = await page.$$eval('[data-testid=area-table] tr', (trs) =>
+      trs.map((tr) => [...tr.querySelectorAll('th, td')].map((c) => c.textContent.replace(/ [▲▼]$/, ''))));
+    assert.ok(shown.length > 2, 'the table has rows');
+
+    const [csvDl] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=export-csv]')]);
+    const csv = (await readFile(await csvDl.path(), 'utf8')).replace(/^\uFEFF/, '');
+    const csvRows = csv.trimEnd().split('\r\n').map((l) => l.split(','));
+    assert.deepEqual(csvRows, shown, 'the CSV holds the rows shown, in order');
+
+    const [xlsxDl] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=export-xlsx]')]);
+    const sheet = unzipStored(await readFile(await xlsxDl.path()))['xl/worksheets/sheet1.xml'];
+    assert.ok(sheet, 'the workbook has its sheet');
+    const xlsxRows = [...sheet.matchAll(/<row [^>]*>(.*?)<\/row>/g)].map((m) =>
+      [...m[1].matchAll(/<c [^>]*>(?:<v>([^<]*)<\/v>|<is><t[^>]*>([^<]*)<\/t><\/is>)<\/c>/g)]
+        .map((c) => (c[1] ?? c[2]).replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&amp;/g, '&')));
+    assert.deepEqual(xlsxRows, shown, 'the workbook holds the rows shown, in order');
+    console.log(JSON.stringify({ rows: shown.length - 1 }));
+  },
+
   /** Benchmark (tests/src/bin/app-bench.rs): sync a big grid, then time cached cold starts. */
   async coldstart() {
     const user = process.env.GV_USER || WORKER;
@@ -317,7 +528,9 @@ const scenarios = {
       const listMs = await page.evaluate(() => performance.now());
       await page.waitForSelector('[data-testid=households][data-ready=true]', { timeout: T });
       const readyMs = await page.evaluate(() => performance.now());
-      runs.push({ listMs: Math.round(listMs), readyMs: Math.round(readyMs) });
+      const marks = await page.evaluate(() => Object.fromEntries(
+        performance.getEntriesByType('mark').map((m) => [m.name, Math.round(m.startTime)])));
+      runs.push({ listMs: marks['gv-list'] ?? Math.round(listMs), readyMs: Math.round(readyMs), marks });
       await context.close();
     }
     const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];

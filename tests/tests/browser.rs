@@ -1,4 +1,5 @@
-//! The field app in Debian's headless Chromium against the real server: each test starts a
+//! The field app (issue 4) and the supervisor's screens (issue 5) in Debian's headless Chromium
+//! against the real server: each test starts a
 //! server (in-process, or as a process when the scenario kills it) serving the built app
 //! (`cargo xtask app`), then runs one scenario of `tests/js/browser.mjs` (playwright-core).
 
@@ -97,6 +98,36 @@ async fn the_app_opens_with_the_server_stopped() {
     .await;
     let pid = srv.child.id().expect("server pid");
     scenario("shell-offline", &srv.http(), Some(pid)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_sees_a_workers_visit_and_issue_without_reload() {
+    let srv = with_app().await;
+    scenario("supervisor-live", &srv.http(), None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_resolves_a_conflict_and_every_replica_keeps_the_choice() {
+    let srv = with_app().await;
+    scenario("conflict-resolve", &srv.http(), None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escalate_and_offline_close_derive_one_status_everywhere() {
+    let srv = with_app().await;
+    scenario("escalate-vs-close", &srv.http(), None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn script_and_onerror_payloads_render_as_text() {
+    let srv = with_app().await;
+    scenario("inert-text", &srv.http(), None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_holds_exactly_the_rows_shown() {
+    let srv = with_app().await;
+    scenario("export", &srv.http(), None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

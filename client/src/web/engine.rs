@@ -30,7 +30,7 @@ use wasm_bindgen::closure::Closure;
 use web_sys::{BinaryType, MessageEvent, WebSocket};
 
 use super::idb::{Db, DocRow};
-use super::{http, now, random_bytes, sleep};
+use super::{http, mark, now, random_bytes, sleep};
 use crate::i18n::Lang;
 use crate::view::{Summary, hex};
 
@@ -143,7 +143,8 @@ impl Engine {
             StorageId::new(format!("gridvisit-idb-{device}")).ok(),
             ActorId::from(&actor_bytes[..]),
         );
-        let rows = db.docs().await?;
+        mark("gv-db-open");
+        let rows = db.metas().await?;
         let mut summaries = BTreeMap::new();
         let mut dashboard = Dashboard::new(Calendar::CHINA);
         for row in &rows {
@@ -165,6 +166,8 @@ impl Engine {
                 dashboard.apply_contribution(id, Some(c));
             }
         }
+        drop(rows);
+        mark("gv-summaries");
         let (tx, rx) = mpsc::unbounded();
         let link = if session.is_some() {
             Link::Offline
@@ -196,14 +199,23 @@ impl Engine {
             redraw: Cell::new(false),
         });
         let me = engine.clone();
-        wasm_bindgen_futures::spawn_local(async move { me.run(rows, rx).await });
+        wasm_bindgen_futures::spawn_local(async move { me.run(rx).await });
         Ok(engine)
     }
 
-    /// Loads saved documents into the hub (yielding to the UI between slices), then serves the
-    /// queue for the life of the page.
-    async fn run(self: Rc<Self>, rows: Vec<super::idb::Row>, mut rx: mpsc::UnboundedReceiver<Cmd>) {
-        for slice in rows.chunks(200) {
+    /// After the first paint, loads saved documents into the hub (yielding to the UI between
+    /// slices), then serves the queue for the life of the page.
+    async fn run(self: Rc<Self>, mut rx: mpsc::UnboundedReceiver<Cmd>) {
+        // The list first: reading every document's bytes would hold the main thread.
+        after_paint().await;
+        let rows = match self.db.docs().await {
+            Ok(rows) => rows,
+            Err(e) => {
+                self.st.borrow_mut().error = Some(e);
+                Vec::new()
+            }
+        };
+        for slice in rows.chunks(50) {
             {
                 let mut st = self.st.borrow_mut();
                 for row in slice {
@@ -217,6 +229,8 @@ impl Engine {
             sleep(0).await;
         }
         drop(rows);
+        self.backfill_meta().await;
+        mark("gv-docs-loaded");
         let cursor = self
             .db
             .get("cursor")
@@ -342,6 +356,43 @@ impl Engine {
                 };
                 let _ = reply.send(result);
             }
+        }
+    }
+
+    /// Documents saved without their meta (or with meta from an older version) get it now.
+    async fn backfill_meta(self: &Rc<Self>) {
+        let rows: Vec<DocRow> = {
+            let mut st = self.st.borrow_mut();
+            let st = &mut *st;
+            let missing: Vec<DocumentId> = st
+                .hub
+                .documents()
+                .map(|(id, _)| *id)
+                .filter(|id| !st.summaries.contains_key(id))
+                .collect();
+            let mut rows = Vec::new();
+            for id in missing {
+                let Some(doc) = st.hub.doc(&id) else { continue };
+                let Ok(record) = Record::read(doc) else {
+                    continue;
+                };
+                let summary = Summary::of(&record);
+                let contribution = st.dashboard.contribution(&record);
+                rows.push(DocRow {
+                    id: id.to_string(),
+                    bytes: doc.save(),
+                    summary: serde_json::to_string(&summary).ok(),
+                    contribution: serde_json::to_string(&contribution).ok(),
+                });
+                st.summaries.insert(id, summary);
+                st.dashboard.apply_contribution(id, Some(contribution));
+            }
+            rows
+        };
+        if !rows.is_empty()
+            && let Err(e) = self.db.write(&rows, &[]).await
+        {
+            self.st.borrow_mut().error = Some(e);
         }
     }
 
@@ -851,5 +902,17 @@ impl Engine {
     /// The time now, as records store it.
     pub(crate) fn now(&self) -> Millis {
         now()
+    }
+}
+
+/// Resolves after the browser painted the next frame (two animation frames).
+async fn after_paint() {
+    for _ in 0..2 {
+        let promise = js_sys::Promise::new(&mut |resolve, _| {
+            if let Some(w) = web_sys::window() {
+                let _ = w.request_animation_frame(&resolve);
+            }
+        });
+        let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
     }
 }

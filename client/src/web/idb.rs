@@ -1,9 +1,10 @@
 //! The phone's store: IndexedDB through `rexie`.
 //!
-//! - `docs`: one row per document, `{id, bytes, summary, contribution}`: the whole saved document
-//!   (records are small; a full save keeps loading a single `Automerge::load`), its list summary
-//!   and its dashboard contribution, so the lists and the overview show before any document is
-//!   loaded.
+//! - `docs`: one row per document, `{id, bytes}`: the whole saved document (records are small;
+//!   a full save keeps loading a single `Automerge::load`).
+//! - `meta`: one row per document, `{id, summary, contribution}`: its list summary and dashboard
+//!   contribution, read at start without the documents' bytes, so the lists and the overview
+//!   show before any document is loaded.
 //! - `acked`: per document, the heads the server holds (JSON list of hex hashes).
 //! - `kv`: the session, the sync cursor, the device's actor, the language and form drafts.
 //!
@@ -16,18 +17,24 @@ use wasm_bindgen::{JsCast, JsValue};
 
 const DB: &str = "gridvisit";
 const DOCS: &str = "docs";
+const META: &str = "meta";
 const ACKED: &str = "acked";
 const KV: &str = "kv";
 
-/// A row of `docs` as loaded.
+/// A row of `docs` as loaded: the saved document.
 pub(crate) struct Row {
     pub(crate) id: String,
     pub(crate) bytes: Vec<u8>,
+}
+
+/// A row of `meta` as loaded: what lists and the overview need.
+pub(crate) struct Meta {
+    pub(crate) id: String,
     pub(crate) summary: Option<String>,
     pub(crate) contribution: Option<String>,
 }
 
-/// A row of `docs` to write.
+/// A document to write, with its meta.
 pub(crate) struct DocRow {
     pub(crate) id: String,
     pub(crate) bytes: Vec<u8>,
@@ -53,6 +60,7 @@ impl Db {
         Rexie::builder(DB)
             .version(1)
             .add_object_store(ObjectStore::new(DOCS).key_path("id"))
+            .add_object_store(ObjectStore::new(META).key_path("id"))
             .add_object_store(ObjectStore::new(ACKED))
             .add_object_store(ObjectStore::new(KV))
             .build()
@@ -78,14 +86,29 @@ impl Db {
                     .dyn_into::<Uint8Array>()
                     .ok()?
                     .to_vec();
+                Some(Row { id, bytes })
+            })
+            .collect())
+    }
+
+    /// Every meta row.
+    pub(crate) async fn metas(&self) -> Result<Vec<Meta>, String> {
+        let run = async {
+            let tx = self.0.transaction(&[META], TransactionMode::ReadOnly)?;
+            let rows = tx.store(META)?.get_all(None, None).await?;
+            Ok::<_, rexie::Error>(rows)
+        };
+        let rows = run.await.map_err(|e| describe(&e))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|v| {
                 let text = |key: &str| {
                     Reflect::get(&v, &key.into())
                         .ok()
                         .and_then(|s| s.as_string())
                 };
-                Some(Row {
-                    id,
-                    bytes,
+                Some(Meta {
+                    id: text("id")?,
                     summary: text("summary"),
                     contribution: text("contribution"),
                 })
@@ -119,13 +142,18 @@ impl Db {
         let run = async {
             let tx = self
                 .0
-                .transaction(&[DOCS, ACKED], TransactionMode::ReadWrite)?;
+                .transaction(&[DOCS, META, ACKED], TransactionMode::ReadWrite)?;
             {
                 let store = tx.store(DOCS)?;
+                let meta = tx.store(META)?;
                 for doc in docs {
+                    let id: JsValue = doc.id.as_str().into();
                     let row = Object::new();
-                    let _ = Reflect::set(&row, &"id".into(), &doc.id.as_str().into());
+                    let _ = Reflect::set(&row, &"id".into(), &id);
                     let _ = Reflect::set(&row, &"bytes".into(), &Uint8Array::from(&doc.bytes[..]));
+                    store.put(&row, None).await?;
+                    let row = Object::new();
+                    let _ = Reflect::set(&row, &"id".into(), &id);
                     for (key, value) in [
                         ("summary", &doc.summary),
                         ("contribution", &doc.contribution),
@@ -134,7 +162,7 @@ impl Db {
                             let _ = Reflect::set(&row, &key.into(), &s.as_str().into());
                         }
                     }
-                    store.put(&row, None).await?;
+                    meta.put(&row, None).await?;
                 }
                 let store = tx.store(ACKED)?;
                 for (id, heads) in acked {

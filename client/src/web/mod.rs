@@ -136,3 +136,10 @@ pub(crate) async fn persist_storage() -> bool {
         .and_then(|v| v.as_bool())
         .unwrap_or(false)
 }
+
+/// A `performance.mark` (the cold-start benchmark reads them).
+pub(crate) fn mark(name: &str) {
+    if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
+        let _ = p.mark(name);
+    }
+}

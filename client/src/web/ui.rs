@@ -368,14 +368,23 @@ fn Households() -> Html {
     let e = &ctx.engine;
     let lang = e.lang();
     let query = use_state(String::new);
+    // A phone shows a dozen rows: draw 60, and more on request, so the list is up at once.
+    let limit = use_state(|| 60usize);
     let rows = view::household_rows(&e.summaries(), None, e.now(), Calendar::CHINA);
+    // When the list is first in the page (the cold-start benchmark reads this mark).
+    use_effect_with(rows.is_empty(), |empty| {
+        if !*empty {
+            super::mark("gv-list");
+        }
+    });
     let due = rows.iter().filter(|r| r.due != Due::Visited).count();
     let q = query.trim().to_owned();
     let shown: Vec<_> = rows
         .iter()
         .filter(|r| q.is_empty() || r.household.label.contains(&q) || r.household.head.contains(&q))
-        .take(500)
         .collect();
+    let more = shown.len().saturating_sub(*limit);
+    let shown: Vec<_> = shown.into_iter().take(*limit).collect();
     let grid = e
         .session()
         .map(|s| s.scope.trim_start_matches("grids:").replace(',', " · "))
@@ -413,6 +422,11 @@ fn Households() -> Html {
                     }
                 }) }
             </ul>
+            if more > 0 {
+                <button class="more" data-testid="more" onclick={let l = limit.clone(); move |_| l.set(*l + 200)}>
+                    { format!("{} ({more})", lang.t("显示更多", "Show more")) }
+                </button>
+            }
         </section>
     }
 }

@@ -108,6 +108,8 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     print!("{}", String::from_utf8_lossy(&out.stdout));
     eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    client.disconnect();
+    srv.stop().await;
     anyhow::ensure!(out.status.success(), "the cold-start scenario failed");
     Ok(())
 }
