@@ -343,6 +343,7 @@ const scenarios = {
     await signIn(b.page, VOLUNTEER);
     await signIn(s.page, SECRETARY);
     const [household] = await householdIds(a.page);
+    const label = await a.page.textContent(`[data-testid=household-row][data-id="${household}"] .addr`);
     await goOffline(a.context, a.page);
     await goOffline(b.context, b.page);
     for (const [page, members] of [[a.page, '4'], [b.page, '6']]) {
@@ -356,10 +357,10 @@ const scenarios = {
     await goOnline(a.context, a.page);
     await goOnline(b.context, b.page);
 
+    // The supervisor finds the household in the community's list by its address.
     await s.page.click('.tabs button:nth-child(3)');
-    await openHousehold(s.page, household).catch(async () => {
-      await s.page.click(`[data-testid=household-row][data-id="${household}"] button`);
-    });
+    await s.page.fill('input.search', label);
+    await s.page.click(`[data-testid=household-row][data-id="${household}"] button`);
     const field = '[data-testid=conflicts] [data-field=members]';
     await s.page.waitForSelector(field, { timeout: T });
     const text = await s.page.textContent(field);
