@@ -183,8 +183,14 @@ impl Engine {
         {
             let dashboard = self.dashboard.lock().unwrap_or_else(|p| p.into_inner());
             for p in &fx.persist {
-                let record = self.hub.doc(&p.doc).and_then(|d| Record::read(d).ok());
-                let contribution = record.as_ref().map(|r| dashboard.contribution(r));
+                let contribution = match &p.record {
+                    Some(r) => Some(dashboard.contribution(r)),
+                    None => self
+                        .hub
+                        .doc(&p.doc)
+                        .and_then(|d| Record::read(d).ok())
+                        .map(|r| dashboard.contribution(&r)),
+                };
                 changed.push((p.doc, contribution.clone()));
                 writes.push(ChunkWrite {
                     doc: p.doc,

@@ -27,6 +27,8 @@ pub struct State {
     pub frames_in: Vec<Vec<u8>>,
     /// Bytes sent and received on the current connection.
     pub bytes: (u64, u64),
+    /// When each document was first reported changed here (latency measurements).
+    pub first_seen: std::collections::HashMap<DocumentId, std::time::Instant>,
     /// The open connection and where its frames go.
     outbox: Option<(ConnId, mpsc::UnboundedSender<Option<Vec<u8>>>)>,
     user: String,
@@ -63,6 +65,7 @@ impl WsClient {
                 events: Vec::new(),
                 frames_in: Vec::new(),
                 bytes: (0, 0),
+                first_seen: std::collections::HashMap::new(),
                 outbox: None,
                 user: user.to_owned(),
             })),
@@ -81,6 +84,13 @@ impl WsClient {
             st.store
                 .append(p.doc, p.chunk, &p.heads, p.meta.map(|m| m.grid));
         }
+        for e in &fx.events {
+            if let Event::DocChanged { doc, .. } = e {
+                st.first_seen
+                    .entry(*doc)
+                    .or_insert_with(std::time::Instant::now);
+            }
+        }
         st.events.extend(fx.events);
         if let Some((_, out)) = &st.outbox {
             for (_, bytes) in fx.send {
@@ -90,6 +100,13 @@ impl WsClient {
             if !fx.close.is_empty() {
                 let _ = out.send(None);
             }
+        }
+        // The hub holds every document of this client: one it asks to load is not saved here
+        // either (a document the server pushes for the first time).
+        for doc in fx.load {
+            let bytes = st.store.load(&doc);
+            let more = st.hub.handle(now(), Input::Loaded { doc, bytes });
+            self.apply(st, more);
         }
         self.notify.notify_waiters();
     }

@@ -51,10 +51,20 @@ fn doc_id(b: &[u8]) -> Result<DocumentId, StoreError> {
 }
 
 fn in_scope(row: &DocRow, scope: &Scope) -> bool {
-    row.grid
-        .as_deref()
-        .and_then(|g| g.parse::<GridId>().ok())
+    grid_in_scope(row.grid.as_deref(), scope)
+}
+
+fn grid_in_scope(grid: Option<&str>, scope: &Scope) -> bool {
+    grid.and_then(|g| g.parse::<GridId>().ok())
         .is_some_and(|g| scope.contains(&g))
+}
+
+/// The part of a stored row a feed answer reads. Deserializing only this skips over the
+/// dashboard contribution, which keeps answering a live client's `gv-poll` cheap.
+#[derive(serde::Deserialize)]
+struct RowDigest {
+    grid: Option<String>,
+    heads: [u8; 8],
 }
 
 impl RedbStore {
@@ -236,7 +246,7 @@ impl Storage for RedbStore {
             epoch: self.epoch.clone(),
             seq,
         };
-        let row_of = |key: &[u8]| -> Result<Option<DocRow>, StoreError> {
+        let row_of = |key: &[u8]| -> Result<Option<RowDigest>, StoreError> {
             docs.get(key)
                 .map_err(e)?
                 .map(|v| parse(v.value()))
@@ -280,7 +290,7 @@ impl Storage for RedbStore {
                 let mut out = Vec::new();
                 for k in keys {
                     if let Some(row) = row_of(&k)?
-                        && in_scope(&row, scope)
+                        && grid_in_scope(row.grid.as_deref(), scope)
                     {
                         out.push(DocDigest {
                             doc: doc_id(&k)?,
@@ -294,8 +304,8 @@ impl Storage for RedbStore {
                 let mut pairs = Vec::new();
                 for item in docs.iter().map_err(e)? {
                     let (k, v) = item.map_err(e)?;
-                    let row: DocRow = parse(v.value())?;
-                    if in_scope(&row, scope) {
+                    let row: RowDigest = parse(v.value())?;
+                    if grid_in_scope(row.grid.as_deref(), scope) {
                         pairs.push((doc_id(k.value())?, row.heads));
                     }
                 }
@@ -312,8 +322,8 @@ impl Storage for RedbStore {
                     if !buckets.contains(&(bucket_of(&id) as u64)) {
                         continue;
                     }
-                    let row: DocRow = parse(v.value())?;
-                    if in_scope(&row, scope) {
+                    let row: RowDigest = parse(v.value())?;
+                    if grid_in_scope(row.grid.as_deref(), scope) {
                         out.push(DocDigest {
                             doc: id,
                             heads: row.heads,

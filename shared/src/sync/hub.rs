@@ -111,6 +111,9 @@ pub struct Persist {
     pub heads: Vec<ChangeHash>,
     /// The record's kind and grid, if it is a valid record.
     pub meta: Option<RecordMeta>,
+    /// The record after this chunk, when the hub read it to validate the change (the driver
+    /// then need not read it again).
+    pub record: Option<Box<Record>>,
 }
 
 /// A change that was refused, kept aside for review.
@@ -282,6 +285,8 @@ struct Conn {
 struct Doc {
     doc: Automerge,
     meta: Option<RecordMeta>,
+    /// The record as last validated here (a server checks the next change against it).
+    record: Option<Record>,
     syncs: HashMap<ConnId, sync::State>,
 }
 
@@ -365,6 +370,7 @@ impl Hub {
             Slot::Ready(Box::new(Doc {
                 doc: loaded,
                 meta,
+                record: None,
                 syncs: HashMap::new(),
             })),
         );
@@ -443,6 +449,7 @@ impl Hub {
             Slot::Ready(Box::new(Doc {
                 doc: Automerge::new().with_actor(self.config.actor.clone()),
                 meta: None,
+                record: None,
                 syncs: HashMap::new(),
             })),
         );
@@ -469,7 +476,7 @@ impl Hub {
             return Err(EditError::NotLoaded(id));
         };
         let before = d.doc.get_heads();
-        let meta = d
+        let record = d
             .doc
             .transact_with(
                 |_| {
@@ -479,12 +486,14 @@ impl Hub {
                 },
                 |tx| {
                     write(tx).map_err(EditError::from)?;
-                    Record::read(tx).map(|r| r.meta()).map_err(EditError::from)
+                    Record::read(tx).map_err(EditError::from)
                 },
             )
             .map_err(|failure| failure.error)?
             .result;
+        let meta = record.meta();
         d.meta = Some(meta.clone());
+        d.record = Some(record.clone());
         let mut fx = Effects::default();
         let chunk = d.doc.save_after(&before);
         fx.persist.push(Persist {
@@ -492,6 +501,7 @@ impl Hub {
             chunk,
             heads: d.doc.get_heads(),
             meta: Some(meta.clone()),
+            record: Some(Box::new(record)),
         });
         fx.events.push(Event::DocChanged {
             doc: id,
@@ -904,6 +914,7 @@ impl Hub {
             Slot::Ready(Box::new(Doc {
                 doc,
                 meta,
+                record: None,
                 syncs: HashMap::new(),
             })),
         );
@@ -993,6 +1004,7 @@ impl Hub {
                     Slot::Ready(Box::new(Doc {
                         doc,
                         meta: None,
+                        record: None,
                         syncs: HashMap::new(),
                     })),
                 );
@@ -1052,20 +1064,17 @@ impl Hub {
             if after != before {
                 let verdict = if authoritative {
                     let previous = if exists {
-                        Record::read(&d.doc).ok()
+                        d.record.clone().or_else(|| Record::read(&d.doc).ok())
                     } else {
                         None
                     };
-                    Record::read(&trial)
-                        .map_err(Refusal::from)
-                        .and_then(|r| {
-                            self.policy
-                                .check_write(principal.as_ref(), previous.as_ref(), &r)?;
-                            Ok(r.meta())
-                        })
-                        .map(Some)
+                    Record::read(&trial).map_err(Refusal::from).and_then(|r| {
+                        self.policy
+                            .check_write(principal.as_ref(), previous.as_ref(), &r)?;
+                        Ok((Some(r.meta()), Some(r)))
+                    })
                 } else {
-                    Ok(RecordMeta::read(&trial).ok())
+                    Ok((RecordMeta::read(&trial).ok(), None))
                 };
                 match verdict {
                     Err(refusal) => {
@@ -1075,16 +1084,18 @@ impl Hub {
                         }
                         return self.refuse(conn, id, user, refusal.to_string(), chunk, fx);
                     }
-                    Ok(meta) => {
+                    Ok((meta, record)) => {
                         let chunk = trial.save_after(&before);
                         d.doc = trial;
                         d.meta = meta.clone();
+                        d.record = record.clone();
                         d.syncs.insert(conn, state);
                         fx.persist.push(Persist {
                             doc: id,
                             chunk,
                             heads: d.doc.get_heads(),
                             meta: meta.clone(),
+                            record: record.map(Box::new),
                         });
                         fx.events.push(Event::DocChanged { doc: id, meta });
                         if let Some(c) = self.conns.get_mut(&conn) {
@@ -1199,6 +1210,7 @@ impl Hub {
                     Slot::Ready(Box::new(Doc {
                         doc: empty,
                         meta: None,
+                        record: None,
                         syncs: HashMap::new(),
                     })),
                 );

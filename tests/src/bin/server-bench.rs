@@ -125,6 +125,124 @@ async fn throughput(clients: u64, seconds: u64, shared_grids: bool) -> anyhow::R
     Ok(())
 }
 
+/// Edit-to-dashboard latency: `workers` phones, one in each grid of the full demo city's first
+/// street, record visits at `rate` per second in all (open loop, paced); the street
+/// supervisor's client, connected to the same server, is the dashboard. Latency is from the
+/// moment a phone commits a visit to the moment the supervisor's replica holds it (what the
+/// dashboard's fold redraws from).
+async fn latency(rate: u64, workers: u64, seconds: u64) -> anyhow::Result<()> {
+    let srv = TestServer::start_city(server::Settings::default(), server::demo::Size::Full).await;
+    let grids: Vec<GridId> = server::demo::layout(server::demo::Size::Full)
+        .into_iter()
+        .filter(|g| g.street() == "s01")
+        .collect();
+    anyhow::ensure!(
+        grids.len() as u64 >= workers,
+        "street s01 has {} grids: at most that many workers",
+        grids.len()
+    );
+    let boss_token = demo_login(&srv.http(), "street-s01").await;
+    let boss = WsClient::new("dashboard", "street-s01", true, 250);
+    boss.connect(&srv.ws(&boss_token)).await?;
+    boss.wait_for("the dashboard's first sync", Duration::from_secs(60), |s| {
+        s.hub.cursor().is_some()
+    })
+    .await?;
+    let mut phones = Vec::new();
+    for i in 0..workers {
+        let grid = grids[i as usize % grids.len()].clone();
+        let user = format!("w-{}", grid.as_str().replace('/', "-"));
+        let token = demo_login(&srv.http(), &user).await;
+        let c = WsClient::new(&format!("lat-{i}"), &user, true, i as u8);
+        c.connect(&srv.ws(&token)).await?;
+        c.wait_ready(Duration::from_secs(30)).await?;
+        phones.push((c, grid, user));
+    }
+    let per_worker = Duration::from_secs_f64(workers as f64 / rate as f64);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for (i, (c, grid, user)) in phones.into_iter().enumerate() {
+        tasks.push(tokio::spawn(async move {
+            // Spread the phones' ticks over one period so the load is even.
+            let offset = per_worker.mul_f64(i as f64 / workers as f64);
+            let mut tick =
+                tokio::time::interval_at(tokio::time::Instant::now() + offset, per_worker);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            let mut sent = Vec::new();
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                tick.tick().await;
+                n += 1;
+                let mut b = [0u8; 16];
+                b[..8].copy_from_slice(&(i as u64).to_le_bytes());
+                b[8..].copy_from_slice(&n.to_le_bytes());
+                let id = DocumentId::from_bytes(b);
+                let now = server::engine::now();
+                let draft = shared::model::VisitDraft {
+                    grid: grid.clone(),
+                    household: DocumentId::from_bytes([7; 16]),
+                    visitors: vec![user.clone()],
+                    started_at: now,
+                    ended_at: Some(now),
+                    location: None,
+                    outcome: shared::model::Outcome::Met,
+                    items: vec![],
+                    notes: String::new(),
+                };
+                let at = Instant::now();
+                if c.create(id, |tx| draft.write(tx)).is_err() {
+                    break;
+                }
+                sent.push((id, at));
+            }
+            sent
+        }));
+    }
+    let mut sent = Vec::new();
+    for t in tasks {
+        sent.extend(t.await?);
+    }
+    let offered = sent.len() as f64 / started.elapsed().as_secs_f64();
+    let last: Vec<DocumentId> = sent.iter().map(|(d, _)| *d).collect();
+    if let Err(e) = boss
+        .wait_for(
+            "every visit on the dashboard",
+            Duration::from_secs(60),
+            |s| last.iter().all(|d| s.first_seen.contains_key(d)),
+        )
+        .await
+    {
+        let st = boss.state.lock().unwrap_or_else(|e| e.into_inner());
+        let seen = last
+            .iter()
+            .filter(|d| st.first_seen.contains_key(d))
+            .count();
+        anyhow::bail!(
+            "{e}: the dashboard holds {seen} of {} visits; the server stored {}",
+            last.len(),
+            srv.state.metrics.changes.load(Ordering::Relaxed)
+        );
+    }
+    let mut ms: Vec<f64> = {
+        let st = boss.state.lock().unwrap_or_else(|e| e.into_inner());
+        sent.iter()
+            .map(|(d, at)| st.first_seen[d].duration_since(*at).as_secs_f64() * 1000.0)
+            .collect()
+    };
+    ms.sort_by(f64::total_cmp);
+    let q = |p: f64| ms[((ms.len() - 1) as f64 * p).round() as usize];
+    println!(
+        "latency: {} visits from {workers} phones at {offered:.0}/s offered ({rate}/s asked) for {seconds} s: edit-to-dashboard p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        ms.len(),
+        q(0.50),
+        q(0.99),
+        q(1.0)
+    );
+    srv.stop().await;
+    Ok(())
+}
+
 fn fill(data: &Path, records: u64) -> anyhow::Result<()> {
     use server::store::{ChunkWrite, Storage};
     let store = server::store::redb_store::RedbStore::open(data)?;
@@ -217,8 +335,16 @@ async fn main() -> anyhow::Result<()> {
             throughput(arg("--clients", 200), arg("--seconds", 10), shared).await
         }
         Some("memory") => memory(arg("--records", 100_000)).await,
+        Some("latency") => {
+            latency(
+                arg("--rate", 1000),
+                arg("--workers", 90),
+                arg("--seconds", 10),
+            )
+            .await
+        }
         _ => anyhow::bail!(
-            "usage: server-bench throughput [--clients N] [--seconds S] | memory [--records N]"
+            "usage: server-bench throughput [--clients N] [--seconds S] | memory [--records N] | latency [--rate R] [--workers N] [--seconds S]"
         ),
     }
 }
