@@ -29,4 +29,4 @@ step "the field app (wasm32 release, wasm-bindgen, wasm-opt) into target/app"
 cargo xtask app
 
 step "tests (PROPTEST_CASES=${PROPTEST_CASES:-1000} convergence schedules; browser tests in headless chromium)"
-cargo test --workspace --locked
+cargo test --workspace --locked --exclude xtask
