@@ -474,4 +474,72 @@ mod tests {
         assert_eq!(reopened.seq().expect("seq"), 40);
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    #[test]
+    fn area_feeds_list_exactly_the_documents_changed_after_the_cursor() {
+        let dir = std::env::temp_dir().join(format!("gv-redb-area-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = RedbStore::open(&dir).expect("open");
+        let grids: Vec<GridId> = ["s01/c01/g01", "s01/c01/g02", "s01/c02/g01", "s02/c01/g01"]
+            .iter()
+            .map(|g| g.parse().expect("grid"))
+            .collect();
+        // Twelve documents, three per grid, each changed at several times: (doc, seq) log.
+        let mut docs: Vec<(DocumentId, Automerge)> = (0..12u8)
+            .map(|i| (DocumentId::from_bytes([i + 1; 16]), Automerge::new()))
+            .collect();
+        let mut last_seq = std::collections::HashMap::new();
+        for round in 0..30u64 {
+            let i = ((round * 7 + 3) % 12) as usize;
+            let (id, doc) = &mut docs[i];
+            let before = doc.get_heads();
+            doc.transact::<_, _, automerge::AutomergeError>(|tx| {
+                automerge::transaction::Transactable::put(tx, automerge::ROOT, "n", round as i64)
+            })
+            .expect("edit");
+            let w = ChunkWrite {
+                doc: *id,
+                chunk: doc.save_after(&before),
+                heads: shared::sync::heads_digest(&doc.get_heads()),
+                meta: Some(RecordMeta {
+                    kind: RecordKind::Household,
+                    grid: grids[i % 4].clone(),
+                }),
+                contribution: None,
+            };
+            store.commit(&[w], &[], 0).expect("commit");
+            last_seq.insert(i, round + 1);
+        }
+        let scopes: Vec<Scope> = ["street:s01", "community:s01/c01", "grids:s01/c02/g01", "city"]
+            .iter()
+            .map(|s| s.parse().expect("scope"))
+            .collect();
+        for scope in &scopes {
+            for at in [0u64, 5, 17, 29, 30] {
+                let answer = store
+                    .answer(&FeedQuery::Since {
+                        scope: scope.clone(),
+                        cursor: Some(Cursor {
+                            epoch: store.epoch().to_owned(),
+                            seq: at,
+                        }),
+                    })
+                    .expect("answer");
+                let FeedAnswer::Changes { docs: got, .. } = answer else {
+                    panic!("a listing for {scope} at {at}");
+                };
+                let mut got: Vec<DocumentId> = got.iter().map(|d| d.doc).collect();
+                got.sort();
+                let mut want: Vec<DocumentId> = last_seq
+                    .iter()
+                    .filter(|(i, seq)| **seq > at && scope.contains(&grids[**i % 4]))
+                    .map(|(i, _)| docs[*i].0)
+                    .collect();
+                want.sort();
+                assert_eq!(got, want, "{scope} since {at}");
+            }
+        }
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
