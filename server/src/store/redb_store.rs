@@ -510,10 +510,15 @@ mod tests {
             store.commit(&[w], &[], 0).expect("commit");
             last_seq.insert(i, round + 1);
         }
-        let scopes: Vec<Scope> = ["street:s01", "community:s01/c01", "grids:s01/c02/g01", "city"]
-            .iter()
-            .map(|s| s.parse().expect("scope"))
-            .collect();
+        let scopes: Vec<Scope> = [
+            "street:s01",
+            "community:s01/c01",
+            "grids:s01/c02/g01",
+            "city",
+        ]
+        .iter()
+        .map(|s| s.parse().expect("scope"))
+        .collect();
         for scope in &scopes {
             for at in [0u64, 5, 17, 29, 30] {
                 let answer = store
