@@ -57,8 +57,10 @@ pub(crate) struct Db(Rexie);
 
 impl Db {
     pub(crate) async fn open() -> Result<Self, String> {
+        // Version 2 added `meta`: a browser holding version 1 gets the store on upgrade and
+        // the engine back-fills it from the documents.
         Rexie::builder(DB)
-            .version(1)
+            .version(2)
             .add_object_store(ObjectStore::new(DOCS).key_path("id"))
             .add_object_store(ObjectStore::new(META).key_path("id"))
             .add_object_store(ObjectStore::new(ACKED))
@@ -69,15 +71,20 @@ impl Db {
             .map_err(|e| describe(&e))
     }
 
+    /// Every value of a store.
+    async fn all(&self, store: &str) -> Result<Vec<JsValue>, String> {
+        let run = async {
+            let tx = self.0.transaction(&[store], TransactionMode::ReadOnly)?;
+            tx.store(store)?.get_all(None, None).await
+        };
+        run.await.map_err(|e| describe(&e))
+    }
+
     /// Every document row.
     pub(crate) async fn docs(&self) -> Result<Vec<Row>, String> {
-        let run = async {
-            let tx = self.0.transaction(&[DOCS], TransactionMode::ReadOnly)?;
-            let rows = tx.store(DOCS)?.get_all(None, None).await?;
-            Ok::<_, rexie::Error>(rows)
-        };
-        let rows = run.await.map_err(|e| describe(&e))?;
-        Ok(rows
+        Ok(self
+            .all(DOCS)
+            .await?
             .into_iter()
             .filter_map(|v| {
                 let id = Reflect::get(&v, &"id".into()).ok()?.as_string()?;
@@ -93,13 +100,9 @@ impl Db {
 
     /// Every meta row.
     pub(crate) async fn metas(&self) -> Result<Vec<Meta>, String> {
-        let run = async {
-            let tx = self.0.transaction(&[META], TransactionMode::ReadOnly)?;
-            let rows = tx.store(META)?.get_all(None, None).await?;
-            Ok::<_, rexie::Error>(rows)
-        };
-        let rows = run.await.map_err(|e| describe(&e))?;
-        Ok(rows
+        Ok(self
+            .all(META)
+            .await?
             .into_iter()
             .filter_map(|v| {
                 let text = |key: &str| {

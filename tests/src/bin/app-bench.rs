@@ -11,19 +11,10 @@ use std::time::{Duration, Instant};
 
 use gridvisit_tests::client::WsClient;
 use gridvisit_tests::harness::{TestServer, demo_login};
-use gridvisit_tests::{js_dir, repo_root};
+use gridvisit_tests::{arg, js_dir, repo_root};
 use shared::ids::{DocumentId, GridId};
 use shared::model::{HouseholdDraft, Outcome, VisitDraft};
 use shared::time::Millis;
-
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

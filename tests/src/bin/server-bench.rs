@@ -11,6 +11,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use automerge::Automerge;
+use gridvisit_tests::arg;
 use gridvisit_tests::client::WsClient;
 use gridvisit_tests::harness::{ProcessServer, TempDir, TestServer, demo_login};
 use shared::aggregate::Dashboard;
@@ -19,15 +20,6 @@ use shared::model::household::edit;
 use shared::model::{HouseholdDraft, Record};
 use shared::sync::heads_digest;
 use shared::time::Calendar;
-
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn draft(grid: &GridId, n: u64) -> HouseholdDraft {
     HouseholdDraft {
