@@ -29,6 +29,9 @@ struct Cli {
     /// Do not seed a demo city on first start (accounts: admin only).
     #[arg(long, env = "GRIDVISIT_NO_DEMO")]
     no_demo: bool,
+    /// Seed only the demo city's accounts, no records (what the load generator starts from).
+    #[arg(long, env = "GRIDVISIT_DEMO_ACCOUNTS_ONLY", conflicts_with = "no_demo")]
+    demo_accounts_only: bool,
     /// Folder of the built field app, served at `/` (`cargo xtask app` builds `target/app`).
     #[arg(long, env = "GRIDVISIT_APP")]
     app: Option<PathBuf>,
@@ -39,13 +42,18 @@ struct Cli {
 
 /// Runs the server as the binary does, with the process arguments.
 pub async fn main() -> anyhow::Result<()> {
+    main_from(std::env::args_os()).await
+}
+
+/// [`main`] with these arguments (the first is the program's name).
+pub async fn main_from(args: impl IntoIterator<Item = std::ffi::OsString>) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_target(false)
         .init();
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(args);
     let settings = Settings {
         token_ttl_ms: cli.token_ttl_hours * 3_600_000,
         app_dir: cli.app.clone(),
@@ -62,6 +70,8 @@ pub async fn main() -> anyhow::Result<()> {
         };
         if cli.no_demo {
             crate::demo::seed_admin(state.store.as_ref(), &password)?;
+        } else if cli.demo_accounts_only {
+            demo::seed_accounts(state.store.as_ref(), cli.demo, &password)?;
         } else {
             let t = std::time::Instant::now();
             let seeded = demo::seed(state.store.as_ref(), cli.demo, &password, now())?;

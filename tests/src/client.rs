@@ -29,10 +29,19 @@ pub struct State {
     pub bytes: (u64, u64),
     /// When each document was first reported changed here (latency measurements).
     pub first_seen: std::collections::HashMap<DocumentId, std::time::Instant>,
+    /// Whether raw frames are kept in `frames_in` (a load generator's thousands of clients
+    /// turn it off).
+    pub keep_frames: bool,
+    /// Called with the engine whenever a document changed here (the load generator's
+    /// dashboards time each change's arrival with it).
+    pub watch: Option<Watch>,
     /// The open connection and where its frames go.
     outbox: Option<(ConnId, mpsc::UnboundedSender<Option<Vec<u8>>>)>,
     user: String,
 }
+
+/// A callback on every changed document: the engine and the document's ID.
+pub type Watch = Box<dyn FnMut(&Hub, &DocumentId) + Send>;
 
 /// A client.
 #[derive(Clone)]
@@ -66,6 +75,8 @@ impl WsClient {
                 frames_in: Vec::new(),
                 bytes: (0, 0),
                 first_seen: std::collections::HashMap::new(),
+                keep_frames: true,
+                watch: None,
                 outbox: None,
                 user: user.to_owned(),
             })),
@@ -89,6 +100,9 @@ impl WsClient {
                 st.first_seen
                     .entry(*doc)
                     .or_insert_with(std::time::Instant::now);
+                if let Some(watch) = st.watch.as_mut() {
+                    watch(&st.hub, doc);
+                }
             }
         }
         st.events.extend(fx.events);
@@ -147,7 +161,9 @@ impl WsClient {
                         Some(Ok(WsMessage::Binary(bytes))) => {
                             let mut st = me.lock();
                             st.bytes.1 += bytes.len() as u64;
-                            st.frames_in.push(bytes.to_vec());
+                            if st.keep_frames {
+                                st.frames_in.push(bytes.to_vec());
+                            }
                             let fx = st.hub.handle(now(), Input::Frame { conn, bytes: bytes.to_vec() });
                             me.apply(&mut st, fx);
                         }

@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod harness;
+pub mod load;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

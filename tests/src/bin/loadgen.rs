@@ -1,0 +1,600 @@
+//! `loadgen`: simulated field workers against gridvisit, the automerge-repo JS sync server and
+//! samod, on the same work in the same run. Each scenario starts each server as a child process
+//! on 127.0.0.1, runs, audits (no change lost, every replica converged) and prints one row per
+//! server, then the ratios. Exits non-zero when any server lost a change or diverged.
+//!
+//! ```text
+//! loadgen steady     [--workers 2000] [--seconds 60] [--burst 1000]   visits, bursts, patchy links
+//! loadgen throughput [--workers 2000] [--seconds 20]                 as fast as acknowledged
+//! loadgen storm      [--workers 10000] [--offline-pct 10]             all reconnect after an outage
+//! loadgen idle       [--workers 10000]                                memory per open socket
+//! loadgen large      [--records 1000000]                              memory at rest
+//! loadgen smoke                                                       short steady run (CI)
+//!   [--against gridvisit,js,samod]
+//! ```
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use gridvisit_tests::arg;
+use gridvisit_tests::harness::TempDir;
+use gridvisit_tests::load::{
+    self, Audit, Kind, Patchy, Phone, Server, SharedProbes, caught_up, cursors, quantile,
+};
+
+/// What one server did in one scenario.
+#[derive(Default)]
+struct Row {
+    changes: usize,
+    dropped: usize,
+    unacknowledged: usize,
+    durable_per_s: f64,
+    latency: Vec<f64>,
+    reconnects: Vec<u64>,
+    rss_peak: u64,
+    per_conn: Option<f64>,
+    storm: Option<f64>,
+    audit: Option<Audit>,
+}
+
+fn mb(b: u64) -> String {
+    format!("{:.1} MB", b as f64 / 1e6)
+}
+
+/// Samples the server's memory every half second (a meter, not a wait), keeping the peak.
+fn meter(server: &Server) -> (Arc<Mutex<u64>>, tokio::task::JoinHandle<()>) {
+    let peak = Arc::new(Mutex::new(server.rss()));
+    let pid_rss = {
+        let data = server.rss_reader();
+        let peak = Arc::clone(&peak);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(500));
+            loop {
+                tick.tick().await;
+                let now = data();
+                let mut p = peak.lock().unwrap_or_else(|e| e.into_inner());
+                *p = (*p).max(now);
+            }
+        })
+    };
+    (peak, pid_rss)
+}
+
+struct Plan {
+    seconds: f64,
+    base: f64,
+    burst: (f64, f64, f64),
+    online: Duration,
+    offline: (Duration, Duration),
+}
+
+/// One phone's run: visits at the plan's rate (Poisson, thinned to the burst), alternating
+/// online and offline spells. Returns the phone and the bytes of each reconnect's catch-up.
+async fn drive(
+    mut p: Phone,
+    url: String,
+    native: bool,
+    plan: Arc<Plan>,
+    start: Instant,
+    probes: SharedProbes,
+    seed: u64,
+) -> anyhow::Result<(Phone, Vec<u64>, usize)> {
+    let mut sched = Patchy::new(seed, plan.online, plan.offline);
+    let mut coin = shared::sim::Rng::new(seed ^ 0x5eed);
+    let deadline = start + Duration::from_secs_f64(plan.seconds);
+    let (b_from, b_to, b_rate) = plan.burst;
+    let max_rate = plan.base.max(b_rate);
+    let mut switch_at = start + sched.next_online();
+    let mut next = start + sched.next_action(max_rate);
+    let mut catch_ups = Vec::new();
+    let mut online = true;
+    let mut dropped = 0;
+    loop {
+        let t = next.min(switch_at);
+        if t >= deadline {
+            break;
+        }
+        tokio::time::sleep_until(t.into()).await;
+        if t == switch_at {
+            if online && p.c.is_connected() {
+                p.c.disconnect();
+                online = false;
+                switch_at = t + sched.next_offline();
+            } else {
+                if online {
+                    // The server closed the socket: reconnect as the app does.
+                    dropped += 1;
+                }
+                let before = cursors(&p.c);
+                if p.c.connect(&url).await.is_ok() {
+                    online = true;
+                    switch_at = Instant::now() + sched.next_online();
+                    let c = p.c.clone();
+                    catch_ups.push(tokio::spawn(
+                        async move { caught_up(&c, native, before).await },
+                    ));
+                } else {
+                    switch_at = Instant::now() + Duration::from_secs(1);
+                }
+            }
+            continue;
+        }
+        if online && !p.c.is_connected() {
+            // Dropped by the server: the app retries after a second.
+            switch_at = switch_at.min(t + Duration::from_secs(1));
+        }
+        let since = t.duration_since(start).as_secs_f64();
+        let rate = if since >= b_from && since < b_to {
+            b_rate
+        } else {
+            plan.base
+        };
+        if coin.chance(rate / max_rate) {
+            let linked = p.c.is_connected();
+            let (h, at) = p.record_visit()?;
+            if linked {
+                load::probe(&probes, p.household, h, at);
+            }
+        }
+        next = t + sched.next_action(max_rate);
+    }
+    let mut bytes = Vec::new();
+    for c in catch_ups {
+        match c.await?? {
+            Some(b) => bytes.push(b),
+            None => dropped += 1,
+        }
+    }
+    Ok((p, bytes, dropped))
+}
+
+async fn steady(
+    kind: Kind,
+    dir: &TempDir,
+    workers: u64,
+    seconds: u64,
+    burst: f64,
+    online: Duration,
+) -> anyhow::Result<Row> {
+    let server = Server::start(kind, &dir.0.join(kind_dir(kind))).await?;
+    let grids = server::demo::layout(server::demo::Size::Full);
+    let tokens = load::tokens(&server, &grids).await?;
+    let phones = load::fleet(&server, workers, true, &tokens).await?;
+    let probes = SharedProbes::default();
+    let sups = load::supervisors(&server, &phones, &probes).await?;
+    let (peak, sampler) = meter(&server);
+    let plan = Arc::new(Plan {
+        seconds: seconds as f64,
+        base: 1.0 / 60.0,
+        // A visit is two changes: bursts of `burst` changes per second in all.
+        burst: (
+            seconds as f64 / 3.0,
+            seconds as f64 / 3.0 + 5.0,
+            burst / 2.0 / workers as f64,
+        ),
+        online,
+        offline: (Duration::from_secs(3), Duration::from_secs(20)),
+    });
+    let start = Instant::now();
+    let before: usize = phones.iter().map(|p| p.made.len()).sum();
+    let mut tasks = Vec::new();
+    for (i, p) in phones.into_iter().enumerate() {
+        let url = p.url(&server);
+        tasks.push(tokio::spawn(drive(
+            p,
+            url,
+            kind.native(),
+            Arc::clone(&plan),
+            start,
+            Arc::clone(&probes),
+            i as u64 + 1,
+        )));
+    }
+    let mut phones = Vec::new();
+    let mut reconnects = Vec::new();
+    let mut dropped = 0;
+    for t in tasks {
+        let (p, bytes, d) = t.await??;
+        phones.push(p);
+        reconnects.extend(bytes);
+        dropped += d;
+    }
+    let settled = load::settle(&server, &phones, Duration::from_secs(60)).await?;
+    dropped += settled.dropped;
+    let changes: usize = phones.iter().map(|p| p.made.len()).sum::<usize>() - before;
+    sampler.abort();
+    let audit = load::audit(&server, &phones, &sups).await?;
+    let mut latency = std::mem::take(&mut probes.lock().unwrap_or_else(|e| e.into_inner()).samples);
+    latency.sort_by(f64::total_cmp);
+    let rss_peak = *peak.lock().unwrap_or_else(|e| e.into_inner());
+    Ok(Row {
+        changes,
+        durable_per_s: changes as f64 / seconds as f64,
+        latency,
+        reconnects,
+        rss_peak,
+        dropped,
+        unacknowledged: settled.unacknowledged,
+        audit: Some(audit),
+        ..Row::default()
+    })
+}
+
+async fn throughput(kind: Kind, dir: &TempDir, workers: u64, seconds: u64) -> anyhow::Result<Row> {
+    let server = Server::start(kind, &dir.0.join(kind_dir(kind))).await?;
+    let grids = server::demo::layout(server::demo::Size::Full);
+    let tokens = load::tokens(&server, &grids).await?;
+    let phones = load::fleet(&server, workers, true, &tokens).await?;
+    let probes = SharedProbes::default();
+    let sups = load::supervisors(&server, &phones, &probes).await?;
+    let (peak, sampler) = meter(&server);
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for mut p in phones {
+        let probes = Arc::clone(&probes);
+        tasks.push(tokio::spawn(async move {
+            let mut acked = 0usize;
+            while Instant::now() < deadline {
+                let (h, at) = p.record_visit()?;
+                load::probe(&probes, p.household, h, at);
+                p.c.wait_for("acknowledgement", Duration::from_secs(180), WsClient::idle)
+                    .await?;
+                if Instant::now() <= deadline {
+                    acked += 2;
+                }
+            }
+            anyhow::Ok((p, acked))
+        }));
+    }
+    let mut phones = Vec::new();
+    let mut changes = 0;
+    for t in tasks {
+        let (p, acked) = t.await??;
+        phones.push(p);
+        changes += acked;
+    }
+    sampler.abort();
+    let audit = load::audit(&server, &phones, &sups).await?;
+    let mut latency = std::mem::take(&mut probes.lock().unwrap_or_else(|e| e.into_inner()).samples);
+    latency.sort_by(f64::total_cmp);
+    let rss_peak = *peak.lock().unwrap_or_else(|e| e.into_inner());
+    Ok(Row {
+        changes,
+        durable_per_s: changes as f64 / seconds as f64,
+        latency,
+        rss_peak,
+        audit: Some(audit),
+        ..Row::default()
+    })
+}
+
+use gridvisit_tests::client::WsClient;
+
+async fn storm(kind: Kind, dir: &TempDir, workers: u64, offline_pct: u64) -> anyhow::Result<Row> {
+    let mut server = Server::start(kind, &dir.0.join(kind_dir(kind))).await?;
+    let grids = server::demo::layout(server::demo::Size::Full);
+    let tokens = load::tokens(&server, &grids).await?;
+    let mut phones = load::fleet(&server, workers, true, &tokens).await?;
+    let native = kind.native();
+    // Everyone caught up before the outage.
+    for p in &phones {
+        p.c.wait_for(
+            "caught up before the outage",
+            Duration::from_secs(180),
+            |st| WsClient::idle(st) && (!native || st.hub.cursor().is_some()),
+        )
+        .await?;
+    }
+    server.kill().await;
+    for p in &phones {
+        p.c.wait_for("the outage noticed", Duration::from_secs(60), |st| {
+            !WsClient::connected(st)
+        })
+        .await?;
+    }
+    // Work goes on offline in a share of the phones.
+    let mut rng = shared::sim::Rng::new(7);
+    for p in &mut phones {
+        if rng.below(100) < offline_pct as usize {
+            p.record_visit()?;
+        }
+    }
+    let changes: usize = phones.iter().map(|p| p.made.len()).sum();
+    server.restart().await?;
+    let (peak, sampler) = meter(&server);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for (i, p) in phones.iter().enumerate() {
+        let c = p.c.clone();
+        let url = p.url(&server);
+        tasks.push(tokio::spawn(async move {
+            let before = cursors(&c);
+            let mut jitter = shared::sim::Rng::new(i as u64);
+            // Every phone tries at once; a refused connection is tried again shortly (a
+            // phone's backoff starts at one second with jitter; this is harsher).
+            while c.connect(&url).await.is_err() {
+                tokio::time::sleep(Duration::from_millis(50 + jitter.below(200) as u64)).await;
+            }
+            let bytes = caught_up(&c, native, before)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("the server closed a reconnected socket"))?;
+            anyhow::Ok((bytes, start.elapsed().as_secs_f64()))
+        }));
+    }
+    let mut reconnects = Vec::new();
+    let mut done = 0.0f64;
+    for t in tasks {
+        let (bytes, at) = t.await??;
+        reconnects.push(bytes);
+        done = done.max(at);
+    }
+    sampler.abort();
+    let audit = load::audit(&server, &phones, &[]).await?;
+    let rss_peak = *peak.lock().unwrap_or_else(|e| e.into_inner());
+    Ok(Row {
+        changes,
+        storm: Some(done),
+        reconnects,
+        rss_peak,
+        audit: Some(audit),
+        ..Row::default()
+    })
+}
+
+async fn idle(kind: Kind, dir: &TempDir, workers: u64) -> anyhow::Result<Row> {
+    let server = Server::start(kind, &dir.0.join(kind_dir(kind))).await?;
+    let grids = server::demo::layout(server::demo::Size::Full);
+    let tokens = load::tokens(&server, &grids).await?;
+    // A handful of connections first, so one-off allocations (thread stacks, buffers, pools)
+    // do not count against every connection.
+    let warm = load::fleet(&server, 20, false, &tokens).await?;
+    for p in &warm {
+        caught_up(&p.c, kind.native(), 0).await?;
+    }
+    drop(warm);
+    let rest = server.rss();
+    let phones = load::fleet(&server, workers, false, &tokens).await?;
+    for p in &phones {
+        caught_up(&p.c, kind.native(), 0).await?;
+    }
+    let open = server.rss();
+    let connected = phones.iter().filter(|p| p.c.is_connected()).count();
+    anyhow::ensure!(
+        connected as u64 == workers,
+        "only {connected} of {workers} sockets stayed open"
+    );
+    Ok(Row {
+        rss_peak: open,
+        per_conn: Some(open.saturating_sub(rest) as f64 / workers as f64),
+        ..Row::default()
+    })
+}
+
+async fn large(kind: Kind, dir: &TempDir, records: u64) -> anyhow::Result<Vec<(u64, u64)>> {
+    let mut out = Vec::new();
+    let mut sizes = vec![0u64];
+    let mut n = 10_000;
+    while n <= records {
+        sizes.push(n);
+        n *= 10;
+    }
+    for n in sizes {
+        let data = dir.0.join(format!("{}-{n}", kind_dir(kind)));
+        match kind {
+            Kind::Gridvisit => load::fill_gridvisit(&data, n)?,
+            Kind::Js | Kind::Samod => load::fill_files(&data, n).await?,
+        }
+        let server = Server::start(kind, &data).await?;
+        out.push((n, server.rss()));
+        drop(server);
+        let _ = std::fs::remove_dir_all(&data);
+    }
+    Ok(out)
+}
+
+fn kind_dir(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Gridvisit => "gridvisit",
+        Kind::Js => "js",
+        Kind::Samod => "samod",
+    }
+}
+
+fn print_rows(title: &str, rows: &[(Kind, Row)]) -> bool {
+    println!("\n## {title}\n");
+    println!(
+        "| server | changes | durable changes/s | edit-to-dashboard p50 / p99 | reconnects | bytes per reconnect (mean) | storm done | server memory (peak) | per idle connection | sockets closed by the server | phones never acknowledged | lost | diverged |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut ok = true;
+    for (kind, r) in rows {
+        let lat = if r.latency.is_empty() {
+            "–".to_owned()
+        } else {
+            format!(
+                "{:.0} / {:.0} ms ({} edits)",
+                quantile(&r.latency, 0.5),
+                quantile(&r.latency, 0.99),
+                r.latency.len()
+            )
+        };
+        let bytes = if r.reconnects.is_empty() {
+            "–".to_owned()
+        } else {
+            format!(
+                "{:.0} B",
+                r.reconnects.iter().sum::<u64>() as f64 / r.reconnects.len() as f64
+            )
+        };
+        let (lost, diverged) = r.audit.as_ref().map_or(("–".into(), "–".into()), |a| {
+            ok &= a.lost == 0
+                && a.diverged == 0
+                && (*kind != Kind::Gridvisit || r.unacknowledged == 0);
+            (a.lost.to_string(), a.diverged.to_string())
+        });
+        println!(
+            "| {} | {} | {:.0} | {lat} | {} | {bytes} | {} | {} | {} | {} | {} | {lost} | {diverged} |",
+            kind.name(),
+            r.changes,
+            r.durable_per_s,
+            r.reconnects.len(),
+            r.storm.map_or("–".into(), |s| format!("{s:.1} s")),
+            mb(r.rss_peak),
+            r.per_conn
+                .map_or("–".into(), |b| format!("{:.1} KB", b / 1000.0)),
+            r.dropped,
+            r.unacknowledged,
+        );
+    }
+    if let Some((_, ours)) = rows.iter().find(|(k, _)| *k == Kind::Gridvisit) {
+        for (kind, r) in rows.iter().filter(|(k, _)| *k != Kind::Gridvisit) {
+            let mut parts = Vec::new();
+            if ours.durable_per_s > 0.0 && r.durable_per_s > 0.0 {
+                parts.push(format!(
+                    "durable changes/s ×{:.1}",
+                    ours.durable_per_s / r.durable_per_s
+                ));
+            }
+            if !ours.latency.is_empty() && !r.latency.is_empty() {
+                parts.push(format!(
+                    "p99 latency ×{:.2}",
+                    quantile(&ours.latency, 0.99) / quantile(&r.latency, 0.99)
+                ));
+            }
+            if let (Some(a), Some(b)) = (ours.storm, r.storm) {
+                parts.push(format!("storm time ×{:.2}", a / b));
+            }
+            if !ours.reconnects.is_empty() && !r.reconnects.is_empty() {
+                let mean = |v: &[u64]| v.iter().sum::<u64>() as f64 / v.len() as f64;
+                parts.push(format!(
+                    "bytes per reconnect ×{:.2}",
+                    mean(&ours.reconnects) / mean(&r.reconnects)
+                ));
+            }
+            if let (Some(a), Some(b)) = (ours.per_conn, r.per_conn) {
+                parts.push(format!("memory per connection ×{:.2}", a / b));
+            }
+            println!("\ngridvisit against {}: {}", kind.name(), parts.join(", "));
+        }
+    }
+    ok
+}
+
+fn against() -> anyhow::Result<Vec<Kind>> {
+    let args: Vec<String> = std::env::args().collect();
+    match args.iter().position(|a| a == "--against") {
+        Some(i) => args
+            .get(i + 1)
+            .map(String::as_str)
+            .unwrap_or_default()
+            .split(',')
+            .map(Kind::parse)
+            .collect(),
+        None => Ok(Kind::ALL.to_vec()),
+    }
+}
+
+async fn run(scenario: &str) -> anyhow::Result<bool> {
+    let kinds = against()?;
+    let dir = TempDir::new("loadgen");
+    let mut rows = Vec::new();
+    let title;
+    match scenario {
+        "steady" | "smoke" => {
+            let smoke = scenario == "smoke";
+            let workers = arg("--workers", if smoke { 60 } else { 2_000 });
+            let seconds = arg("--seconds", if smoke { 12 } else { 60 });
+            let burst = arg("--burst", if smoke { 200 } else { 1_000 }) as f64;
+            // The smoke run is patchier, so every phone goes offline and back at least once.
+            let online = Duration::from_secs(if smoke { 4 } else { 60 });
+            title = format!(
+                "{scenario}: {workers} workers, {seconds} s, one visit per worker per minute, a 5 s burst at {burst:.0} changes/s"
+            );
+            for kind in kinds {
+                eprintln!("loadgen: {scenario} against {}", kind.name());
+                rows.push((
+                    kind,
+                    steady(kind, &dir, workers, seconds, burst, online).await?,
+                ));
+            }
+        }
+        "throughput" => {
+            let workers = arg("--workers", 2_000);
+            let seconds = arg("--seconds", 20);
+            title = format!(
+                "throughput: {workers} workers recording visits as fast as acknowledged, {seconds} s"
+            );
+            for kind in kinds {
+                eprintln!("loadgen: throughput against {}", kind.name());
+                rows.push((kind, throughput(kind, &dir, workers, seconds).await?));
+            }
+        }
+        "storm" => {
+            let workers = arg("--workers", 10_000);
+            let pct = arg("--offline-pct", 10);
+            title = format!(
+                "reconnect storm: {workers} workers reconnect at once after the server was killed; {pct}% recorded a visit meanwhile"
+            );
+            for kind in kinds {
+                eprintln!("loadgen: storm against {}", kind.name());
+                rows.push((kind, storm(kind, &dir, workers, pct).await?));
+            }
+        }
+        "idle" => {
+            let workers = arg("--workers", 10_000);
+            title = format!("idle connections: {workers} open sockets");
+            for kind in kinds {
+                eprintln!("loadgen: idle against {}", kind.name());
+                rows.push((kind, idle(kind, &dir, workers).await?));
+            }
+        }
+        "large" => {
+            let records = arg("--records", 1_000_000);
+            println!("\n## large store: server memory at rest after start\n");
+            println!("| server | records | memory at rest |");
+            println!("|---|---:|---:|");
+            for kind in kinds {
+                eprintln!("loadgen: large store against {}", kind.name());
+                for (n, rss) in large(kind, &dir, records).await? {
+                    println!("| {} | {n} | {} |", kind.name(), mb(rss));
+                }
+            }
+            return Ok(true);
+        }
+        other => anyhow::bail!(
+            "unknown scenario {other:?}: steady, throughput, storm, idle, large or smoke"
+        ),
+    }
+    Ok(print_rows(&title, &rows))
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match args.get(1).and_then(|a| a.to_str()) {
+        // The servers, re-executed from this binary so one build holds all of them.
+        Some("serve-gridvisit") => {
+            runtime.block_on(server::cli::main_from(args.into_iter().skip(1)))
+        }
+        Some("serve-samod") => {
+            let data = args
+                .get(2)
+                .ok_or_else(|| anyhow::anyhow!("usage: loadgen serve-samod <data-dir>"))?;
+            runtime.block_on(load::servers::samod_main(std::path::Path::new(data)))
+        }
+        Some(scenario) => {
+            if runtime.block_on(run(scenario))? {
+                Ok(())
+            } else {
+                eprintln!("loadgen: a server lost changes or diverged (see the table)");
+                std::process::exit(1)
+            }
+        }
+        None => anyhow::bail!(
+            "usage: loadgen steady|throughput|storm|idle|large|smoke [--against gridvisit,js,samod] [--workers N] [--seconds S]"
+        ),
+    }
+}
