@@ -59,6 +59,22 @@ fn grid_in_scope(grid: Option<&str>, scope: &Scope) -> bool {
         .is_some_and(|g| scope.contains(&g))
 }
 
+/// A feed entry: the document's key, its heads digest and whether it has a grid (the per-grid
+/// feed stores the first 24 bytes).
+fn feed_entry(doc: &DocumentId, heads: [u8; 8], has_grid: bool) -> [u8; 25] {
+    let mut out = [0u8; 25];
+    out[..16].copy_from_slice(doc.as_bytes());
+    out[16..24].copy_from_slice(&heads);
+    out[24] = u8::from(has_grid);
+    out
+}
+
+fn scope_of(query: &FeedQuery) -> &Scope {
+    match query {
+        FeedQuery::Since { scope, .. } | FeedQuery::Buckets { scope, .. } => scope,
+    }
+}
+
 /// The part of a stored row a feed answer reads. Deserializing only this skips over the
 /// dashboard contribution, which keeps answering a live client's `gv-poll` cheap.
 #[derive(serde::Deserialize)]
@@ -179,9 +195,12 @@ impl Storage for RedbStore {
                 }
                 row.contribution = w.contribution.clone();
                 docs.insert(key, json(&row)?.as_slice()).map_err(e)?;
-                feed.insert(next, key).map_err(e)?;
+                let entry = feed_entry(&w.doc, row.heads, row.grid.is_some());
+                feed.insert(next, entry.as_slice()).map_err(e)?;
                 if let Some(g) = &row.grid {
-                    grid_feed.insert((g.as_str(), next), key).map_err(e)?;
+                    grid_feed
+                        .insert((g.as_str(), next), &entry[..24])
+                        .map_err(e)?;
                 }
             }
             let mut q = tx.open_table(QUARANTINE).map_err(e)?;
@@ -252,85 +271,76 @@ impl Storage for RedbStore {
                 .map(|v| parse(v.value()))
                 .transpose()
         };
+        // Every document of the scope changed after `after`, with its heads, from the feeds
+        // alone: each entry carries the document's heads, so no row is decoded. (Entries written
+        // before they carried heads hold only the document's key; those rows are read.)
+        let grid_feed = tx.open_table(GRID_FEED).map_err(e)?;
+        let entries = |after: u64| -> Result<Vec<DocDigest>, StoreError> {
+            let mut out = Vec::new();
+            let mut take = |v: &[u8], in_feed: bool| -> Result<(), StoreError> {
+                let doc = doc_id(&v[..16.min(v.len())])?;
+                if v.len() >= 24 {
+                    // The feed lists documents without a grid too: no scope holds them.
+                    if !in_feed || v.get(24) == Some(&1) {
+                        let mut heads = [0u8; 8];
+                        heads.copy_from_slice(&v[16..24]);
+                        out.push(DocDigest { doc, heads });
+                    }
+                } else if let Some(row) = row_of(v)?
+                    && grid_in_scope(row.grid.as_deref(), scope_of(query))
+                {
+                    out.push(DocDigest {
+                        doc,
+                        heads: row.heads,
+                    });
+                }
+                Ok(())
+            };
+            // Grid paths sort by street, then community: a street or community is one
+            // contiguous range of the per-grid feed ('0' is the byte after '/').
+            let mut scan = |lo: &str, hi: &str, exact: bool| -> Result<(), StoreError> {
+                for item in grid_feed.range((lo, after + 1)..(hi, 0)).map_err(e)? {
+                    let (k, v) = item.map_err(e)?;
+                    let (g, s) = k.value();
+                    if s > after && (!exact || g == lo) {
+                        take(v.value(), false)?;
+                    }
+                }
+                Ok(())
+            };
+            match scope_of(query) {
+                Scope::City => {
+                    for item in feed.range(after + 1..).map_err(e)? {
+                        let (_, v) = item.map_err(e)?;
+                        take(v.value(), true)?;
+                    }
+                }
+                Scope::Street(s) => scan(&format!("{s}/"), &format!("{s}0"), false)?,
+                Scope::Community(cm) => scan(&format!("{cm}/"), &format!("{cm}0"), false)?,
+                Scope::Grids(gs) => {
+                    for g in gs {
+                        let lo = g.as_str();
+                        scan(lo, &format!("{lo}\u{0}"), true)?;
+                    }
+                }
+            }
+            Ok(out)
+        };
         match query {
             FeedQuery::Since {
-                scope,
-                cursor: Some(c),
-            } if c.epoch == self.epoch && c.seq <= seq => {
-                let mut keys: Vec<Vec<u8>> = Vec::new();
-                let grid_feed = tx.open_table(GRID_FEED).map_err(e)?;
-                // Grid paths sort by street, then community: a street or community is one
-                // contiguous range of the per-grid feed ('0' is the byte after '/').
-                let mut scan = |lo: &str, hi: &str, exact: bool| -> Result<(), StoreError> {
-                    for item in grid_feed.range((lo, c.seq + 1)..(hi, 0)).map_err(e)? {
-                        let (k, v) = item.map_err(e)?;
-                        let (g, s) = k.value();
-                        if s > c.seq && (!exact || g == lo) {
-                            keys.push(v.value().to_vec());
-                        }
-                    }
-                    Ok(())
-                };
-                match scope {
-                    Scope::City => {
-                        for item in feed.range(c.seq + 1..).map_err(e)? {
-                            let (_, k) = item.map_err(e)?;
-                            keys.push(k.value().to_vec());
-                        }
-                    }
-                    Scope::Street(s) => scan(&format!("{s}/"), &format!("{s}0"), false)?,
-                    Scope::Community(cm) => scan(&format!("{cm}/"), &format!("{cm}0"), false)?,
-                    Scope::Grids(gs) => {
-                        for g in gs {
-                            let lo = g.as_str();
-                            scan(lo, &format!("{lo}\u{0}"), true)?;
-                        }
-                    }
-                }
-                let mut out = Vec::new();
-                for k in keys {
-                    if let Some(row) = row_of(&k)?
-                        && grid_in_scope(row.grid.as_deref(), scope)
-                    {
-                        out.push(DocDigest {
-                            doc: doc_id(&k)?,
-                            heads: row.heads,
-                        });
-                    }
-                }
-                Ok(FeedAnswer::Changes { docs: out, cursor })
-            }
-            FeedQuery::Since { scope, .. } => {
-                let mut pairs = Vec::new();
-                for item in docs.iter().map_err(e)? {
-                    let (k, v) = item.map_err(e)?;
-                    let row: RowDigest = parse(v.value())?;
-                    if grid_in_scope(row.grid.as_deref(), scope) {
-                        pairs.push((doc_id(k.value())?, row.heads));
-                    }
-                }
-                Ok(FeedAnswer::Buckets {
-                    digests: bucket_digests(pairs.iter().map(|(d, h)| (d, *h))),
-                    cursor,
-                })
-            }
-            FeedQuery::Buckets { scope, buckets } => {
-                let mut out = Vec::new();
-                for item in docs.iter().map_err(e)? {
-                    let (k, v) = item.map_err(e)?;
-                    let id = doc_id(k.value())?;
-                    if !buckets.contains(&(bucket_of(&id) as u64)) {
-                        continue;
-                    }
-                    let row: RowDigest = parse(v.value())?;
-                    if grid_in_scope(row.grid.as_deref(), scope) {
-                        out.push(DocDigest {
-                            doc: id,
-                            heads: row.heads,
-                        });
-                    }
-                }
-                Ok(FeedAnswer::Changes { docs: out, cursor })
+                cursor: Some(c), ..
+            } if c.epoch == self.epoch && c.seq <= seq => Ok(FeedAnswer::Changes {
+                docs: entries(c.seq)?,
+                cursor,
+            }),
+            FeedQuery::Since { .. } => Ok(FeedAnswer::Buckets {
+                digests: bucket_digests(entries(0)?.iter().map(|d| (&d.doc, d.heads))),
+                cursor,
+            }),
+            FeedQuery::Buckets { buckets, .. } => {
+                let mut docs = entries(0)?;
+                docs.retain(|d| buckets.contains(&(bucket_of(&d.doc) as u64)));
+                Ok(FeedAnswer::Changes { docs, cursor })
             }
         }
     }

@@ -238,22 +238,32 @@ async fn throughput(kind: Kind, dir: &TempDir, workers: u64, seconds: u64) -> an
             while Instant::now() < deadline {
                 let (h, at) = p.record_visit()?;
                 load::probe(&probes, p.household, h, at);
-                p.c.wait_for("acknowledgement", Duration::from_secs(180), WsClient::idle)
-                    .await?;
+                // A phone whose change the server leaves unanswered for a minute stops (and
+                // counts as stalled).
+                if p.c
+                    .wait_for("acknowledgement", Duration::from_secs(60), WsClient::idle)
+                    .await
+                    .is_err()
+                {
+                    return anyhow::Ok((p, acked, 1));
+                }
                 if Instant::now() <= deadline {
                     acked += 2;
                 }
             }
-            anyhow::Ok((p, acked))
+            anyhow::Ok((p, acked, 0))
         }));
     }
     let mut phones = Vec::new();
     let mut changes = 0;
+    let mut stalled = 0;
     for t in tasks {
-        let (p, acked) = t.await??;
+        let (p, acked, s) = t.await??;
         phones.push(p);
         changes += acked;
+        stalled += s;
     }
+    let settled = load::settle(&server, &phones, Duration::from_secs(60)).await?;
     sampler.abort();
     let audit = load::audit(&server, &phones, &sups).await?;
     let mut latency = std::mem::take(&mut probes.lock().unwrap_or_else(|e| e.into_inner()).samples);
@@ -264,6 +274,8 @@ async fn throughput(kind: Kind, dir: &TempDir, workers: u64, seconds: u64) -> an
         durable_per_s: changes as f64 / seconds as f64,
         latency,
         rss_peak,
+        dropped: settled.dropped,
+        unacknowledged: settled.unacknowledged.max(stalled),
         audit: Some(audit),
         ..Row::default()
     })
@@ -401,84 +413,84 @@ fn kind_dir(kind: Kind) -> &'static str {
     }
 }
 
-fn print_rows(title: &str, rows: &[(Kind, Row)]) -> bool {
-    println!("\n## {title}\n");
-    println!(
-        "| server | changes | durable changes/s | edit-to-dashboard p50 / p99 | reconnects | bytes per reconnect (mean) | storm done | server memory (peak) | per idle connection | sockets closed by the server | phones never acknowledged | lost | diverged |"
-    );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+const HEADER: &str = "| server | changes | durable changes/s | edit-to-dashboard p50 / p99 | reconnects | bytes per reconnect (mean) | storm done | server memory (peak) | per idle connection | sockets closed by the server | phones never acknowledged | lost | diverged |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
+
+/// Prints one server's row; false when it lost a change or diverged (or, for gridvisit, left
+/// a change unacknowledged).
+fn print_row(kind: Kind, r: &Row) -> bool {
+    let lat = if r.latency.is_empty() {
+        "–".to_owned()
+    } else {
+        format!(
+            "{:.0} / {:.0} ms ({} edits)",
+            quantile(&r.latency, 0.5),
+            quantile(&r.latency, 0.99),
+            r.latency.len()
+        )
+    };
+    let bytes = if r.reconnects.is_empty() {
+        "–".to_owned()
+    } else {
+        format!("{:.0} B", mean(&r.reconnects))
+    };
     let mut ok = true;
-    for (kind, r) in rows {
-        let lat = if r.latency.is_empty() {
-            "–".to_owned()
-        } else {
-            format!(
-                "{:.0} / {:.0} ms ({} edits)",
-                quantile(&r.latency, 0.5),
-                quantile(&r.latency, 0.99),
-                r.latency.len()
-            )
-        };
-        let bytes = if r.reconnects.is_empty() {
-            "–".to_owned()
-        } else {
-            format!(
-                "{:.0} B",
-                r.reconnects.iter().sum::<u64>() as f64 / r.reconnects.len() as f64
-            )
-        };
-        let (lost, diverged) = r.audit.as_ref().map_or(("–".into(), "–".into()), |a| {
-            ok &= a.lost == 0
-                && a.diverged == 0
-                && (*kind != Kind::Gridvisit || r.unacknowledged == 0);
-            (a.lost.to_string(), a.diverged.to_string())
-        });
-        println!(
-            "| {} | {} | {:.0} | {lat} | {} | {bytes} | {} | {} | {} | {} | {} | {lost} | {diverged} |",
-            kind.name(),
-            r.changes,
-            r.durable_per_s,
-            r.reconnects.len(),
-            r.storm.map_or("–".into(), |s| format!("{s:.1} s")),
-            mb(r.rss_peak),
-            r.per_conn
-                .map_or("–".into(), |b| format!("{:.1} KB", b / 1000.0)),
-            r.dropped,
-            r.unacknowledged,
-        );
-    }
-    if let Some((_, ours)) = rows.iter().find(|(k, _)| *k == Kind::Gridvisit) {
-        for (kind, r) in rows.iter().filter(|(k, _)| *k != Kind::Gridvisit) {
-            let mut parts = Vec::new();
-            if ours.durable_per_s > 0.0 && r.durable_per_s > 0.0 {
-                parts.push(format!(
-                    "durable changes/s ×{:.1}",
-                    ours.durable_per_s / r.durable_per_s
-                ));
-            }
-            if !ours.latency.is_empty() && !r.latency.is_empty() {
-                parts.push(format!(
-                    "p99 latency ×{:.2}",
-                    quantile(&ours.latency, 0.99) / quantile(&r.latency, 0.99)
-                ));
-            }
-            if let (Some(a), Some(b)) = (ours.storm, r.storm) {
-                parts.push(format!("storm time ×{:.2}", a / b));
-            }
-            if !ours.reconnects.is_empty() && !r.reconnects.is_empty() {
-                let mean = |v: &[u64]| v.iter().sum::<u64>() as f64 / v.len() as f64;
-                parts.push(format!(
-                    "bytes per reconnect ×{:.2}",
-                    mean(&ours.reconnects) / mean(&r.reconnects)
-                ));
-            }
-            if let (Some(a), Some(b)) = (ours.per_conn, r.per_conn) {
-                parts.push(format!("memory per connection ×{:.2}", a / b));
-            }
-            println!("\ngridvisit against {}: {}", kind.name(), parts.join(", "));
-        }
-    }
+    let (lost, diverged) = r.audit.as_ref().map_or(("–".into(), "–".into()), |a| {
+        ok = a.lost == 0 && a.diverged == 0 && (kind != Kind::Gridvisit || r.unacknowledged == 0);
+        (a.lost.to_string(), a.diverged.to_string())
+    });
+    println!(
+        "| {} | {} | {:.0} | {lat} | {} | {bytes} | {} | {} | {} | {} | {} | {lost} | {diverged} |",
+        kind.name(),
+        r.changes,
+        r.durable_per_s,
+        r.reconnects.len(),
+        r.storm.map_or("–".into(), |s| format!("{s:.1} s")),
+        mb(r.rss_peak),
+        r.per_conn
+            .map_or("–".into(), |b| format!("{:.1} KB", b / 1000.0)),
+        r.dropped,
+        r.unacknowledged,
+    );
     ok
+}
+
+fn mean(v: &[u64]) -> f64 {
+    v.iter().sum::<u64>() as f64 / v.len().max(1) as f64
+}
+
+/// Prints the ratios of gridvisit's figures to each other server's.
+fn print_ratios(rows: &[(Kind, Row)]) {
+    let Some((_, ours)) = rows.iter().find(|(k, _)| *k == Kind::Gridvisit) else {
+        return;
+    };
+    for (kind, r) in rows.iter().filter(|(k, _)| *k != Kind::Gridvisit) {
+        let mut parts = Vec::new();
+        if ours.durable_per_s > 0.0 && r.durable_per_s > 0.0 {
+            parts.push(format!(
+                "durable changes/s ×{:.1}",
+                ours.durable_per_s / r.durable_per_s
+            ));
+        }
+        if !ours.latency.is_empty() && !r.latency.is_empty() {
+            parts.push(format!(
+                "p99 latency ×{:.2}",
+                quantile(&ours.latency, 0.99) / quantile(&r.latency, 0.99)
+            ));
+        }
+        if let (Some(a), Some(b)) = (ours.storm, r.storm) {
+            parts.push(format!("storm time ×{:.2}", a / b));
+        }
+        if !ours.reconnects.is_empty() && !r.reconnects.is_empty() {
+            parts.push(format!(
+                "bytes per reconnect ×{:.2}",
+                mean(&ours.reconnects) / mean(&r.reconnects)
+            ));
+        }
+        if let (Some(a), Some(b)) = (ours.per_conn, r.per_conn) {
+            parts.push(format!("memory per connection ×{:.2}", a / b));
+        }
+        println!("\ngridvisit against {}: {}", kind.name(), parts.join(", "));
+    }
 }
 
 fn against() -> anyhow::Result<Vec<Kind>> {
@@ -497,57 +509,49 @@ fn against() -> anyhow::Result<Vec<Kind>> {
 
 async fn run(scenario: &str) -> anyhow::Result<bool> {
     let kinds = against()?;
+    load::phase("start");
     let dir = TempDir::new("loadgen");
-    let mut rows = Vec::new();
-    let title;
-    match scenario {
+    let smoke = scenario == "smoke";
+    let (title, job): (String, Job) = match scenario {
         "steady" | "smoke" => {
-            let smoke = scenario == "smoke";
             let workers = arg("--workers", if smoke { 60 } else { 2_000 });
             let seconds = arg("--seconds", if smoke { 12 } else { 60 });
             let burst = arg("--burst", if smoke { 200 } else { 1_000 }) as f64;
             // The smoke run is patchier, so every phone goes offline and back at least once.
             let online = Duration::from_secs(if smoke { 4 } else { 60 });
-            title = format!(
-                "{scenario}: {workers} workers, {seconds} s, one visit per worker per minute, a 5 s burst at {burst:.0} changes/s"
-            );
-            for kind in kinds {
-                eprintln!("loadgen: {scenario} against {}", kind.name());
-                rows.push((
-                    kind,
-                    steady(kind, &dir, workers, seconds, burst, online).await?,
-                ));
-            }
+            (
+                format!(
+                    "{scenario}: {workers} workers, {seconds} s, one visit (two changes) per worker per minute, a 5 s burst at {burst:.0} changes/s, patchy links"
+                ),
+                Job::Steady(workers, seconds, burst, online),
+            )
         }
         "throughput" => {
             let workers = arg("--workers", 2_000);
             let seconds = arg("--seconds", 20);
-            title = format!(
-                "throughput: {workers} workers recording visits as fast as acknowledged, {seconds} s"
-            );
-            for kind in kinds {
-                eprintln!("loadgen: throughput against {}", kind.name());
-                rows.push((kind, throughput(kind, &dir, workers, seconds).await?));
-            }
+            (
+                format!(
+                    "throughput: {workers} workers recording visits (two changes each) as fast as acknowledged, {seconds} s"
+                ),
+                Job::Throughput(workers, seconds),
+            )
         }
         "storm" => {
             let workers = arg("--workers", 10_000);
             let pct = arg("--offline-pct", 10);
-            title = format!(
-                "reconnect storm: {workers} workers reconnect at once after the server was killed; {pct}% recorded a visit meanwhile"
-            );
-            for kind in kinds {
-                eprintln!("loadgen: storm against {}", kind.name());
-                rows.push((kind, storm(kind, &dir, workers, pct).await?));
-            }
+            (
+                format!(
+                    "reconnect storm: {workers} workers reconnect at once after the server was killed and restarted; {pct}% recorded a visit meanwhile"
+                ),
+                Job::Storm(workers, pct),
+            )
         }
         "idle" => {
             let workers = arg("--workers", 10_000);
-            title = format!("idle connections: {workers} open sockets");
-            for kind in kinds {
-                eprintln!("loadgen: idle against {}", kind.name());
-                rows.push((kind, idle(kind, &dir, workers).await?));
-            }
+            (
+                format!("idle connections: {workers} open sockets"),
+                Job::Idle(workers),
+            )
         }
         "large" => {
             let records = arg("--records", 1_000_000);
@@ -565,8 +569,39 @@ async fn run(scenario: &str) -> anyhow::Result<bool> {
         other => anyhow::bail!(
             "unknown scenario {other:?}: steady, throughput, storm, idle, large or smoke"
         ),
+    };
+    println!("\n## {title}\n\n{HEADER}");
+    let mut ok = true;
+    let mut rows = Vec::new();
+    for kind in kinds {
+        eprintln!("loadgen: {scenario} against {}", kind.name());
+        let row = match job {
+            Job::Steady(w, s, b, o) => steady(kind, &dir, w, s, b, o).await,
+            Job::Throughput(w, s) => throughput(kind, &dir, w, s).await,
+            Job::Storm(w, p) => storm(kind, &dir, w, p).await,
+            Job::Idle(w) => idle(kind, &dir, w).await,
+        };
+        match row {
+            Ok(row) => {
+                ok &= print_row(kind, &row);
+                rows.push((kind, row));
+            }
+            Err(err) => {
+                println!("| {} | did not finish: {err:#} |", kind.name());
+                ok &= kind != Kind::Gridvisit;
+            }
+        }
     }
-    Ok(print_rows(&title, &rows))
+    print_ratios(&rows);
+    Ok(ok)
+}
+
+#[derive(Clone, Copy)]
+enum Job {
+    Steady(u64, u64, f64, Duration),
+    Throughput(u64, u64),
+    Storm(u64, u64),
+    Idle(u64),
 }
 
 fn main() -> anyhow::Result<()> {

@@ -24,6 +24,13 @@ pub use servers::{Kind, Server};
 /// How long any single wait may take before the run counts as failed.
 const PATIENCE: Duration = Duration::from_secs(180);
 
+/// Prints a step of the run with the time since the first step, on stderr.
+pub fn phase(what: &str) {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let t = START.get_or_init(Instant::now).elapsed().as_secs_f64();
+    eprintln!("loadgen: {t:7.1} s  {what}");
+}
+
 /// One simulated worker's phone.
 pub struct Phone {
     /// Its client (engine, local store, socket).
@@ -276,6 +283,7 @@ pub async fn fleet(
                 .await?;
         }
     }
+    phase(&format!("{n} phones connected"));
     Ok(phones)
 }
 
@@ -344,6 +352,7 @@ pub async fn supervisors(
         .await?;
         out.push(Supervisor { c, households });
     }
+    phase("supervisors in sync");
     Ok(out)
 }
 
@@ -411,6 +420,7 @@ pub async fn settle(
             }
         }
         if !reconnect || tokio::time::Instant::now() >= deadline {
+            phase(&format!("settled: {out:?}"));
             return Ok(out);
         }
     }
@@ -424,6 +434,7 @@ pub async fn audit(
     phones: &[Phone],
     supervisors: &[Supervisor],
 ) -> anyhow::Result<Audit> {
+    phase("audit");
     let token = server.token("city").await;
     let auditor = WsClient::new("auditor", "city", false, 254);
     lock(&auditor.state).keep_frames = false;
@@ -435,8 +446,19 @@ pub async fn audit(
             made.entry(*d).or_default().push(*h);
         }
     }
-    for d in made.keys() {
-        auditor.sync_now(*d);
+    // Asked for a few hundred at a time, as a client that reads its frames would: a server may
+    // drop a peer that leaves thousands of answers unread.
+    let ids: Vec<DocumentId> = made.keys().copied().collect();
+    for chunk in ids.chunks(256) {
+        for d in chunk {
+            auditor.sync_now(*d);
+        }
+        let want = chunk.to_vec();
+        let _ = auditor
+            .wait_for("a batch of documents", Duration::from_secs(30), move |st| {
+                want.iter().all(|d| st.hub.doc(d).is_some())
+            })
+            .await;
     }
     let made = Arc::new(made);
     let all_there = {
@@ -496,6 +518,7 @@ pub async fn audit(
             audit.diverged += differing(&lock(&c.state));
         }
     }
+    phase(&format!("audited: {audit:?}"));
     Ok(audit)
 }
 
