@@ -486,7 +486,7 @@ pub async fn audit(
                 let doc = st.hub.doc(d);
                 audit.lost += hs
                     .iter()
-                    .filter(|h| !doc.is_some_and(|doc| doc.get_change_by_hash(h).is_some()))
+                    .filter(|h| doc.is_none_or(|doc| doc.get_change_by_hash(h).is_none()))
                     .count();
             }
         }
