@@ -196,7 +196,7 @@ pub async fn caught_up(
     native: bool,
     cursors_before: usize,
 ) -> anyhow::Result<Option<u64>> {
-    c.wait_for("the phone to catch up", PATIENCE, move |st| {
+    c.wait_for("the phone to catch up", Duration::from_secs(60), move |st| {
         !WsClient::connected(st)
             || (WsClient::idle(st)
                 && (!native
