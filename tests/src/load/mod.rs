@@ -196,17 +196,21 @@ pub async fn caught_up(
     native: bool,
     cursors_before: usize,
 ) -> anyhow::Result<Option<u64>> {
-    c.wait_for("the phone to catch up", Duration::from_secs(60), move |st| {
-        !WsClient::connected(st)
-            || (WsClient::idle(st)
-                && (!native
-                    || st
-                        .events
-                        .iter()
-                        .filter(|e| matches!(e, Event::CursorSaved { .. }))
-                        .count()
-                        > cursors_before))
-    })
+    c.wait_for(
+        "the phone to catch up",
+        Duration::from_secs(60),
+        move |st| {
+            !WsClient::connected(st)
+                || (WsClient::idle(st)
+                    && (!native
+                        || st
+                            .events
+                            .iter()
+                            .filter(|e| matches!(e, Event::CursorSaved { .. }))
+                            .count()
+                            > cursors_before))
+        },
+    )
     .await
     .map_err(|e| {
         let st = lock(&c.state);
