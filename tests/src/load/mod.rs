@@ -519,7 +519,30 @@ pub async fn audit(
             .await
             .is_err()
         {
-            audit.diverged += differing(&lock(&c.state));
+            let st = lock(&c.state);
+            audit.diverged += differing(&st);
+            // Say how: which document, and who lacks what.
+            for (d, doc) in st.hub.documents() {
+                let Some(theirs) = server_heads.get(d) else {
+                    continue;
+                };
+                let ours = sorted(doc.get_heads());
+                if *theirs != ours {
+                    let lacking = theirs
+                        .iter()
+                        .filter(|h| doc.get_change_by_hash(h).is_none())
+                        .count();
+                    eprintln!(
+                        "loadgen: diverged: {} holds {d} with {} heads ({} changes); the server's {} heads, {lacking} of them missing here; connected: {}, unsynced here: {}",
+                        st.hub.peer_id(),
+                        ours.len(),
+                        doc.get_changes(&[]).len(),
+                        theirs.len(),
+                        WsClient::connected(&st),
+                        st.hub.unsynced().len(),
+                    );
+                }
+            }
         }
     }
     phase(&format!("audited: {audit:?}"));
