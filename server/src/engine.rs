@@ -83,6 +83,8 @@ pub struct Engine {
     /// Counters.
     pub metrics: Arc<Metrics>,
     outboxes: HashMap<ConnId, Sender<Out>>,
+    /// Feed queries of the current batch, answered once it is committed.
+    deferred: Vec<(ConnId, shared::sync::FeedQuery)>,
 }
 
 impl Engine {
@@ -101,6 +103,7 @@ impl Engine {
             changed,
             metrics,
             outboxes: HashMap::new(),
+            deferred: Vec::new(),
         }
     }
 
@@ -145,6 +148,7 @@ impl Engine {
                 }
             }
             self.perform(t, fx);
+            self.answer_deferred(t);
             if self.hub.documents().count() > CACHE_DOCS {
                 self.hub.evict_idle();
             }
@@ -166,13 +170,24 @@ impl Engine {
                 };
                 queue.push(self.hub.handle(t, Input::Loaded { doc, bytes }));
             }
-            for (conn, query) in std::mem::take(&mut fx.queries) {
+            // Feed queries wait for the batch's commit: a change received earlier in this
+            // batch, before the asking connection was ready for live pushes, is in the answer.
+            self.deferred.append(&mut fx.queries);
+            all.extend(fx);
+        }
+    }
+
+    /// Answers the feed queries of the batch just committed, from the committed store.
+    fn answer_deferred(&mut self, t: Millis) {
+        while !self.deferred.is_empty() {
+            let mut fx = Effects::default();
+            for (conn, query) in std::mem::take(&mut self.deferred) {
                 match self.store.answer(&query) {
-                    Ok(answer) => queue.push(self.hub.handle(t, Input::Answer { conn, answer })),
+                    Ok(answer) => self.step(t, Input::Answer { conn, answer }, &mut fx),
                     Err(err) => tracing::error!(%err, "cannot answer feed query"),
                 }
             }
-            all.extend(fx);
+            self.perform(t, fx);
         }
     }
 
