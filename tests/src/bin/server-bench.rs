@@ -6,20 +6,15 @@
 //! - `server-bench memory [--records 100000]`: resident memory of the server process (the
 //!   real binary) at rest with 1,000 and with N stored records, and after 20 clients synced.
 
-use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use automerge::Automerge;
 use gridvisit_tests::arg;
 use gridvisit_tests::client::WsClient;
 use gridvisit_tests::harness::{ProcessServer, TempDir, TestServer, demo_login};
-use shared::aggregate::Dashboard;
 use shared::ids::{DocumentId, GridId};
+use shared::model::HouseholdDraft;
 use shared::model::household::edit;
-use shared::model::{HouseholdDraft, Record};
-use shared::sync::heads_digest;
-use shared::time::Calendar;
 
 fn draft(grid: &GridId, n: u64) -> HouseholdDraft {
     HouseholdDraft {
@@ -235,60 +230,13 @@ async fn latency(rate: u64, workers: u64, seconds: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn fill(data: &Path, records: u64) -> anyhow::Result<()> {
-    use server::store::{ChunkWrite, Storage};
-    let store = server::store::redb_store::RedbStore::open(data)?;
-    let dashboard = Dashboard::new(Calendar::CHINA);
-    let grids = server::demo::layout(server::demo::Size::Full);
-    let mut batch = Vec::new();
-    for n in 0..records {
-        let grid = &grids[n as usize % grids.len()];
-        let mut doc = Automerge::new();
-        doc.transact::<_, _, automerge::AutomergeError>(|tx| draft(grid, n).write(tx))
-            .map_err(|f| anyhow::anyhow!("{}", f.error))?;
-        let record = Record::read(&doc)?;
-        let mut id = [0u8; 16];
-        id[..8].copy_from_slice(&n.to_le_bytes());
-        id[8..].copy_from_slice(&(n.wrapping_mul(0x9e37_79b9_7f4a_7c15)).to_le_bytes());
-        batch.push(ChunkWrite {
-            doc: DocumentId::from_bytes(id),
-            chunk: doc.save(),
-            heads: heads_digest(&doc.get_heads()),
-            meta: Some(record.meta()),
-            contribution: Some(dashboard.contribution(&record)),
-        });
-        if batch.len() == 2000 {
-            store.commit(&batch, &[], 0)?;
-            batch.clear();
-        }
-    }
-    store.commit(&batch, &[], 0)?;
-    server::demo::seed_accounts(
-        &store,
-        server::demo::Size::Full,
-        gridvisit_tests::harness::ADMIN_PASSWORD,
-    )?;
-    Ok(())
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 async fn memory_at(records: u64) -> anyhow::Result<(u64, u64)> {
     let data = TempDir::new("bench-mem");
-    fill(&data.0, records)?;
+    gridvisit_tests::load::fill_gridvisit(&data.0, records)?;
     let bin = std::env::current_exe()?.with_file_name("gv-test-server");
     let srv = ProcessServer::spawn(&bin, &data.0).await;
     let pid = srv.child.id().unwrap_or(0);
-    let at_rest = rss_kib(pid);
+    let at_rest = gridvisit_tests::load::servers::rss_of(pid) / 1024;
     // Twenty workers of different grids sync their scope.
     let grids = server::demo::layout(server::demo::Size::Full);
     let mut phones = Vec::new();
@@ -305,7 +253,7 @@ async fn memory_at(records: u64) -> anyhow::Result<(u64, u64)> {
         })
         .await?;
     }
-    let synced = rss_kib(pid);
+    let synced = gridvisit_tests::load::servers::rss_of(pid) / 1024;
     Ok((at_rest, synced))
 }
 
