@@ -13,22 +13,9 @@ use gridvisit_tests::arg;
 use gridvisit_tests::client::WsClient;
 use gridvisit_tests::harness::{ProcessServer, TempDir, TestServer, demo_login};
 use shared::ids::{DocumentId, GridId};
-use shared::model::HouseholdDraft;
 use shared::model::household::edit;
 
-fn draft(grid: &GridId, n: u64) -> HouseholdDraft {
-    HouseholdDraft {
-        grid: grid.clone(),
-        building: format!("{}", n / 100),
-        unit: format!("{}", n / 10 % 10),
-        room: format!("{}", n % 10),
-        head: "王秀英".into(),
-        contact: "13800000000".into(),
-        members: 3,
-        tags: vec![],
-        notes: String::new(),
-    }
-}
+use gridvisit_tests::load::household_draft as draft;
 
 async fn throughput(clients: u64, seconds: u64, shared_grids: bool) -> anyhow::Result<()> {
     // One worker per grid (the full city has 514 grids), or every client in the 12 grids of the

@@ -658,9 +658,9 @@ pub async fn fill_files(data: &std::path::Path, records: u64) -> anyhow::Result<
     Ok(())
 }
 
-fn stored_household(grid: &GridId, n: u64) -> anyhow::Result<automerge::Automerge> {
-    let mut doc = automerge::Automerge::new();
-    let draft = HouseholdDraft {
+/// The `n`th generated household of a grid (stored fills and benchmarks).
+pub fn household_draft(grid: &GridId, n: u64) -> HouseholdDraft {
+    HouseholdDraft {
         grid: grid.clone(),
         building: format!("{}", n / 100),
         unit: format!("{}", n / 10 % 10),
@@ -670,7 +670,12 @@ fn stored_household(grid: &GridId, n: u64) -> anyhow::Result<automerge::Automerg
         members: 3,
         tags: vec![],
         notes: String::new(),
-    };
+    }
+}
+
+fn stored_household(grid: &GridId, n: u64) -> anyhow::Result<automerge::Automerge> {
+    let mut doc = automerge::Automerge::new();
+    let draft = household_draft(grid, n);
     doc.transact::<_, _, automerge::AutomergeError>(|tx| draft.write(tx))
         .map_err(|f| anyhow::anyhow!("{}", f.error))?;
     Ok(doc)
