@@ -1,14 +1,29 @@
-//! gridvisit's field PWA: the app a grid worker installs on a phone.
+//! gridvisit's field PWA: the app a grid worker installs on a phone, and the supervisor's
+//! screens of the same app.
 //!
-//! - [`view`], [`i18n`] and [`export`]: what the screens show, in which language, and the
-//!   CSV and Excel exports of it; plain Rust, tested natively.
-//! - `web` (wasm32 only): IndexedDB, the WebSocket driver around `shared`'s hub, and the Yew
-//!   screens.
+//! # Layout
+//!
+//! Plain Rust, tested natively (what the app decides):
+//! - [`view`]: list summaries and rows (who is due this week), conflicts and how a resolution
+//!   writes.
+//! - [`error`]: what can go wrong, in the words the app shows.
+//! - [`forms`]: what the visit form, the household form and an issue action write.
+//! - [`link`]: the connection's status, reconnects and backoff.
+//! - [`session`]: the signed-in user and the sign-in guard.
+//! - [`local`]: what the phone keeps of each batch (chunks, summaries, acknowledgements).
+//! - [`i18n`]: the two languages.
+//!
+//! `web/` (wasm32 only) drives the browser and decides nothing: IndexedDB, the WebSocket,
+//! HTTP, the engine task around `shared`'s hub, and the Yew screens (`web/components/`).
 //!
 //! `cargo xtask app` builds it into `target/app`; the server serves that folder at `/`.
 
-pub mod export;
+pub mod error;
+pub mod forms;
 pub mod i18n;
+pub mod link;
+pub mod local;
+pub mod session;
 pub mod view;
 
 pub use shared;

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use automerge::transaction::Transactable;
-use automerge::{Automerge, AutomergeError, PatchAction, ReadDoc};
+use automerge::{AutomergeError, ReadDoc};
 use serde::{Deserialize, Serialize};
 use shared::ids::DocumentId;
 use shared::model::issue::{EventKind, Level};
@@ -285,48 +285,6 @@ pub fn my_issues(
     })
 }
 
-/// The actions a grid worker may take on an issue: small matters stay in the grid, so at grid
-/// level they accept, handle, escalate to the community and close; above it they comment.
-pub fn worker_actions(status: Status, level: Level) -> Vec<EventKind> {
-    let mut actions = Vec::new();
-    if level == Level::Grid {
-        match status {
-            Status::Reported => actions.extend([EventKind::Accept, EventKind::Escalate]),
-            Status::Accepted | Status::Dispatched => {
-                actions.extend([EventKind::Handle, EventKind::Escalate]);
-            }
-            Status::Handled | Status::Verified => actions.push(EventKind::Close),
-            Status::Closed => actions.push(EventKind::Reopen),
-        }
-    }
-    actions.push(EventKind::Comment);
-    actions
-}
-
-/// The actions a supervisor may take on an issue in each status (the fold ignores the rest).
-pub fn supervisor_actions(status: Status) -> Vec<EventKind> {
-    use EventKind::*;
-    match status {
-        Status::Reported => vec![Accept, Dispatch, Escalate, Close, Comment],
-        Status::Accepted | Status::Dispatched => {
-            vec![Dispatch, Handle, Escalate, Close, Comment]
-        }
-        Status::Handled => vec![Verify, Close, Reopen, Escalate, Comment],
-        Status::Verified => vec![Close, Reopen, Comment],
-        Status::Closed => vec![Reopen, Comment],
-    }
-}
-
-/// The level a role answers for: a community secretary's queue holds community-level issues.
-pub fn level_of_role(role: &str) -> Option<Level> {
-    match role {
-        "community_supervisor" => Some(Level::Community),
-        "street_supervisor" => Some(Level::Street),
-        "city_supervisor" | "admin" => Some(Level::City),
-        _ => None,
-    }
-}
-
 /// One field holding several concurrent values.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Conflict {
@@ -401,103 +359,6 @@ pub fn resolve<T: Transactable + ReadDoc>(
     }
 }
 
-/// Who wrote with which actor: gridvisit puts the user in each change's message.
-pub fn users_by_actor(doc: &Automerge) -> BTreeMap<String, String> {
-    doc.get_changes(&[])
-        .iter()
-        .map(|c| {
-            (
-                c.actor_id().to_hex_string(),
-                c.message().map(str::to_owned).unwrap_or_default(),
-            )
-        })
-        .collect()
-}
-
-/// One change of a document's history.
-#[derive(Clone, Debug, PartialEq)]
-pub struct HistoryEntry {
-    /// When (device time of the change, second precision).
-    pub at: Millis,
-    /// Who.
-    pub user: String,
-    /// What changed, one line per field.
-    pub what: Vec<String>,
-}
-
-fn path_of(path: &[(automerge::ObjId, automerge::Prop)]) -> String {
-    path.iter()
-        .map(|(_, p)| match p {
-            automerge::Prop::Map(k) => k.clone(),
-            automerge::Prop::Seq(i) => i.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join(".")
-}
-
-fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{path}.{key}")
-    }
-}
-
-fn show(v: &automerge::Value<'_>) -> String {
-    match v {
-        automerge::Value::Scalar(s) => match s.as_ref() {
-            automerge::ScalarValue::Str(t) => t.to_string(),
-            other => other.to_string(),
-        },
-        automerge::Value::Object(_) => "{…}".into(),
-    }
-}
-
-/// The document's changes, oldest first, each with its user and what it changed.
-pub fn history(doc: &Automerge) -> Vec<HistoryEntry> {
-    let mut changes = doc.get_changes(&[]);
-    changes.sort_by_key(|c| (c.timestamp(), c.seq()));
-    changes
-        .iter()
-        .map(|c| {
-            let patches = doc.diff(c.deps(), &[c.hash()]);
-            let mut what: Vec<String> = patches
-                .iter()
-                .map(|p| {
-                    let path = path_of(&p.path);
-                    match &p.action {
-                        PatchAction::PutMap { key, value, .. } => {
-                            format!("{} = {}", join(&path, key), show(&value.0))
-                        }
-                        PatchAction::PutSeq { index, value, .. } => {
-                            format!("{} = {}", join(&path, &index.to_string()), show(&value.0))
-                        }
-                        PatchAction::Insert { values, .. } => format!("{path} +{}", values.len()),
-                        PatchAction::SpliceText { value, .. } => {
-                            format!("{path} + \"{}\"", value.make_string())
-                        }
-                        PatchAction::DeleteMap { key } => format!("{} ✕", join(&path, key)),
-                        PatchAction::DeleteSeq { length, .. } => format!("{path} -{length}"),
-                        PatchAction::Increment { value, .. } => format!("{path} +{value}"),
-                        PatchAction::Conflict { .. } | PatchAction::Mark { .. } => path,
-                    }
-                })
-                .collect();
-            what.dedup();
-            HistoryEntry {
-                at: Millis(c.timestamp() * 1000),
-                user: c.message().map(str::to_owned).unwrap_or_default(),
-                what,
-            }
-        })
-        .collect()
-}
-
-/// Hex of 16 random bytes (IDs of events and devices).
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -569,19 +430,6 @@ mod tests {
     }
 
     #[test]
-    fn workers_act_only_at_grid_level() {
-        assert_eq!(
-            worker_actions(Status::Reported, Level::Grid),
-            vec![EventKind::Accept, EventKind::Escalate, EventKind::Comment]
-        );
-        assert_eq!(
-            worker_actions(Status::Reported, Level::Community),
-            vec![EventKind::Comment]
-        );
-        assert!(worker_actions(Status::Closed, Level::Grid).contains(&EventKind::Reopen));
-    }
-
-    #[test]
     fn a_conflict_shows_both_values_with_their_users_and_resolving_it_ends_it() {
         use automerge::transaction::Transactable as _;
         let draft = shared::model::HouseholdDraft {
@@ -598,7 +446,8 @@ mod tests {
         let commit = |user: &str| {
             automerge::transaction::CommitOptions::default().with_message(user.to_owned())
         };
-        let mut a = Automerge::new().with_actor(automerge::ActorId::from(&[1u8; 16][..]));
+        let mut a =
+            automerge::Automerge::new().with_actor(automerge::ActorId::from(&[1u8; 16][..]));
         a.transact_with::<_, _, AutomergeError, _>(|_| commit("w1"), |tx| draft.write(tx))
             .expect("create");
         let mut b = a
@@ -619,7 +468,7 @@ mod tests {
         let found = conflicts(&record);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].field, "members");
-        let users = users_by_actor(&a);
+        let users = shared::model::history::users_by_actor(&a);
         let mut who: Vec<(String, String)> = found[0]
             .candidates
             .iter()
@@ -631,7 +480,7 @@ mod tests {
             vec![("4".into(), "w1".into()), ("6".into(), "v1".into())]
         );
 
-        let h = history(&a);
+        let h = shared::model::history::history(&a);
         assert_eq!(h.len(), 3);
         assert!(
             h.iter()
@@ -652,20 +501,6 @@ mod tests {
             };
             assert_eq!(h.members.value, 6);
         }
-    }
-
-    #[test]
-    fn supervisors_answer_for_their_level() {
-        assert_eq!(
-            level_of_role("community_supervisor"),
-            Some(Level::Community)
-        );
-        assert_eq!(level_of_role("worker"), None);
-        assert!(supervisor_actions(Status::Handled).contains(&EventKind::Verify));
-        assert_eq!(
-            supervisor_actions(Status::Closed),
-            vec![EventKind::Reopen, EventKind::Comment]
-        );
     }
 
     #[test]

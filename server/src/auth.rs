@@ -9,12 +9,12 @@ use shared::sync::Principal;
 /// Hashes a password into a PHC string.
 pub fn hash_password(password: &str) -> Result<String, StoreError> {
     let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(StoreError::from_any)?;
-    let salt = SaltString::encode_b64(&bytes).map_err(StoreError::from_any)?;
+    getrandom::fill(&mut bytes)?;
+    let salt = SaltString::encode_b64(&bytes).map_err(StoreError::Password)?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(StoreError::from_any)
+        .map_err(StoreError::Password)
 }
 
 thread_local! {
@@ -72,8 +72,8 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
 /// A new random token (256 bits, hex).
 pub fn new_token() -> Result<String, StoreError> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(StoreError::from_any)?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    getrandom::fill(&mut bytes)?;
+    Ok(shared::hex::encode(&bytes))
 }
 
 /// Why a token was not accepted.

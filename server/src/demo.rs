@@ -4,10 +4,10 @@
 use automerge::transaction::{CommitOptions, Transaction};
 use automerge::{ActorId, Automerge, AutomergeError};
 use shared::aggregate::Dashboard;
-use shared::ids::{DocumentId, GridId, Scope, UserId};
+use shared::ids::{DocumentId, GridId, IdError, Scope, UserId};
 use shared::model::{
     Area, EventKind, HouseholdDraft, IssueDraft, IssueEvent, IssueSource, Outcome, Record,
-    VisitDraft, VisitItem,
+    SchemaError, VisitDraft, VisitItem,
 };
 use shared::sync::{Principal, Role, heads_digest};
 use shared::time::{Calendar, Millis};
@@ -60,9 +60,26 @@ pub fn layout(size: Size) -> Vec<GridId> {
     grids
 }
 
+/// Why seeding failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A demo record did not come out valid (a bug in this file).
+    #[error("demo record is invalid: {0}")]
+    Record(#[from] SchemaError),
+    /// Automerge refused a demo edit.
+    #[error("demo record: {0}")]
+    Automerge(#[from] AutomergeError),
+    /// A demo identifier is invalid.
+    #[error(transparent)]
+    Id(#[from] IdError),
+}
+
 fn random16() -> Result<[u8; 16], StoreError> {
     let mut b = [0u8; 16];
-    getrandom::fill(&mut b).map_err(StoreError::from_any)?;
+    getrandom::fill(&mut b)?;
     Ok(b)
 }
 
@@ -77,9 +94,9 @@ pub struct Seeded {
     pub logins: Vec<(String, String)>,
 }
 
-fn principal(user: &str, role: Role, scope: Scope) -> Result<Principal, StoreError> {
+fn principal(user: &str, role: Role, scope: Scope) -> Result<Principal, SeedError> {
     Ok(Principal {
-        user: UserId::new(user).map_err(StoreError::from_any)?,
+        user: UserId::new(user)?,
         role,
         scope,
     })
@@ -91,7 +108,7 @@ pub fn seed_accounts(
     store: &dyn Storage,
     size: Size,
     admin_password: &str,
-) -> Result<(), StoreError> {
+) -> Result<(), SeedError> {
     let grids = layout(size);
     let demo_hash = hash_password(DEMO_PASSWORD)?;
     let mut accounts = vec![Account {
@@ -100,7 +117,7 @@ pub fn seed_accounts(
         password_hash: hash_password(admin_password)?,
     }];
     let mut push =
-        |user: String, role: Role, scope: Scope, name: String| -> Result<(), StoreError> {
+        |user: String, role: Role, scope: Scope, name: String| -> Result<(), SeedError> {
             accounts.push(Account {
                 principal: principal(&user, role, scope)?,
                 name,
@@ -173,7 +190,7 @@ pub fn seed(
     size: Size,
     admin_password: &str,
     now: Millis,
-) -> Result<Seeded, StoreError> {
+) -> Result<Seeded, SeedError> {
     let grids = layout(size);
     seed_accounts(store, size, admin_password)?;
 
@@ -186,7 +203,7 @@ pub fn seed(
     let make = |write: &dyn Fn(&mut Transaction<'_>) -> Result<(), AutomergeError>,
                 user: &str,
                 at: Millis|
-     -> Result<ChunkWrite, StoreError> {
+     -> Result<ChunkWrite, SeedError> {
         let mut doc = Automerge::new().with_actor(actor.clone());
         doc.transact_with::<_, _, AutomergeError, _>(
             |_| {
@@ -196,8 +213,8 @@ pub fn seed(
             },
             |tx| write(tx),
         )
-        .map_err(|f| StoreError::from_any(f.error))?;
-        let record = Record::read(&doc).map_err(StoreError::from_any)?;
+        .map_err(|f| f.error)?;
+        let record = Record::read(&doc)?;
         Ok(ChunkWrite {
             doc: DocumentId::from_bytes(random16()?),
             chunk: doc.save(),
@@ -330,12 +347,12 @@ pub fn seed(
 }
 
 /// Creates only the admin account.
-pub fn seed_admin(store: &dyn Storage, admin_password: &str) -> Result<(), StoreError> {
-    store.put_accounts(&[Account {
+pub fn seed_admin(store: &dyn Storage, admin_password: &str) -> Result<(), SeedError> {
+    Ok(store.put_accounts(&[Account {
         principal: principal("admin", Role::Admin, Scope::City)?,
         name: "系统管理员".into(),
         password_hash: hash_password(admin_password)?,
-    }])
+    }])?)
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
-//! The engine thread: owns the sync [`Hub`], performs its effects against storage, and keeps
-//! the dashboard. Inputs from every connection are drained in batches and committed in one
-//! transaction (group commit), then frames go out: durable before visible.
+//! The engine thread: owns the sync [`Hub`] and drives it over storage with `shared`'s effect
+//! loop ([`shared::sync::driver`]). Inputs from every connection are drained in batches and
+//! committed in one transaction (group commit), then frames go out: durable before visible.
+//! The dashboard fold is updated in the same step as the commit.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -8,15 +9,18 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use shared::aggregate::Dashboard;
-use shared::model::Record;
-use shared::sync::{ConnId, Direction, Effects, Event, Hub, Input, Principal};
+use shared::ids::DocumentId;
+use shared::sync::driver::{Batch, Driver, Durable, block_on};
+use shared::sync::{
+    ConnId, Direction, Event, FeedAnswer, FeedQuery, Hub, Input, Principal, heads_digest,
+};
 use shared::time::Millis;
 use tokio::sync::mpsc::Sender;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::watch;
 
 use crate::metrics::Metrics;
-use crate::store::{ChunkWrite, Storage};
+use crate::store::{ChunkWrite, Storage, StoreError};
 
 /// What a connection task receives from the engine.
 #[derive(Debug)]
@@ -54,6 +58,16 @@ pub enum Cmd {
     Shutdown,
 }
 
+/// Why the engine stopped before it was told to.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// A commit failed: nothing of that batch was acknowledged, and the engine stopped rather
+    /// than go on without durability. Clients keep their changes and resync when the server is
+    /// back.
+    #[error("commit failed, engine stopped: {0}")]
+    Commit(#[from] StoreError),
+}
+
 /// Documents kept in memory before idle ones are dropped.
 const CACHE_DOCS: usize = 1_000;
 /// Inputs handled per commit at most.
@@ -72,19 +86,22 @@ pub fn now() -> Millis {
 
 /// The engine's state; [`Engine::run`] consumes it on its own thread.
 pub struct Engine {
-    /// The sync hub.
-    pub hub: Hub,
-    /// Durable storage.
-    pub store: Arc<dyn Storage>,
-    /// The dashboard fold, shared with HTTP readers.
-    pub dashboard: Arc<Mutex<Dashboard>>,
+    hub: Hub,
+    driver: StoreDriver,
+}
+
+/// The engine's [`Driver`]: storage, the dashboard and the connections' outboxes.
+struct StoreDriver {
+    store: Arc<dyn Storage>,
+    dashboard: Arc<Mutex<Dashboard>>,
     /// Bumped after every commit that changed records.
-    pub changed: watch::Sender<u64>,
-    /// Counters.
-    pub metrics: Arc<Metrics>,
+    changed: watch::Sender<u64>,
+    metrics: Arc<Metrics>,
     outboxes: HashMap<ConnId, Sender<Out>>,
-    /// Feed queries of the current batch, answered once it is committed.
-    deferred: Vec<(ConnId, shared::sync::FeedQuery)>,
+    /// The time of the batch being performed.
+    now: Millis,
+    /// Connections whose outbox was full during this batch.
+    too_slow: Vec<ConnId>,
 }
 
 impl Engine {
@@ -98,17 +115,21 @@ impl Engine {
     ) -> Self {
         Self {
             hub,
-            store,
-            dashboard,
-            changed,
-            metrics,
-            outboxes: HashMap::new(),
-            deferred: Vec::new(),
+            driver: StoreDriver {
+                store,
+                dashboard,
+                changed,
+                metrics,
+                outboxes: HashMap::new(),
+                now: Millis(0),
+                too_slow: Vec::new(),
+            },
         }
     }
 
-    /// Runs until [`Cmd::Shutdown`] or until every sender is gone.
-    pub fn run(mut self, rx: mpsc::Receiver<Cmd>) {
+    /// Runs until [`Cmd::Shutdown`] or until every sender is gone; stops early (with the
+    /// error) when a commit fails.
+    pub fn run(mut self, rx: mpsc::Receiver<Cmd>) -> Result<(), EngineError> {
         let mut stop = false;
         while !stop {
             let Ok(first) = rx.recv() else { break };
@@ -120,129 +141,90 @@ impl Engine {
                 }
             }
             let t = now();
-            let mut fx = Effects::default();
+            self.driver.now = t;
+            let mut batch = Batch::new();
             for cmd in cmds {
-                match cmd {
+                let input = match cmd {
                     Cmd::Open {
                         conn,
                         principal,
                         outbox,
                     } => {
-                        self.outboxes.insert(conn, outbox);
-                        let input = Input::Connected {
+                        self.driver.outboxes.insert(conn, outbox);
+                        Input::Connected {
                             conn,
                             direction: Direction::Inbound,
                             principal: Some(principal),
-                        };
-                        self.step(t, input, &mut fx);
+                        }
                     }
                     Cmd::Frame { conn, bytes } => {
-                        self.metrics.frames_in.fetch_add(1, Ordering::Relaxed);
-                        self.step(t, Input::Frame { conn, bytes }, &mut fx);
+                        self.driver
+                            .metrics
+                            .frames_in
+                            .fetch_add(1, Ordering::Relaxed);
+                        Input::Frame { conn, bytes }
                     }
                     Cmd::Closed { conn } => {
-                        self.step(t, Input::Disconnected { conn }, &mut fx);
-                        self.outboxes.remove(&conn);
+                        self.driver.outboxes.remove(&conn);
+                        Input::Disconnected { conn }
                     }
-                    Cmd::Shutdown => stop = true,
-                }
+                    Cmd::Shutdown => {
+                        stop = true;
+                        continue;
+                    }
+                };
+                batch.feed(&mut self.hub, &mut self.driver, t, input);
             }
-            self.perform(t, fx);
-            self.answer_deferred(t);
+            block_on(batch.perform(&mut self.hub, &mut self.driver, t))?;
+            self.drop_slow(t)?;
             if self.hub.documents().count() > CACHE_DOCS {
                 self.hub.evict_idle();
             }
         }
         tracing::info!("engine stopped after its last commit");
+        Ok(())
     }
 
-    /// Feeds one input, resolving loads and feed queries against storage on the spot.
-    fn step(&mut self, t: Millis, input: Input, all: &mut Effects) {
-        let mut queue = vec![self.hub.handle(t, input)];
-        while let Some(mut fx) = queue.pop() {
-            for doc in std::mem::take(&mut fx.load) {
-                let bytes = match self.store.load(&doc) {
-                    Ok(b) => b,
-                    Err(err) => {
-                        tracing::error!(%doc, %err, "cannot load document");
-                        None
-                    }
-                };
-                queue.push(self.hub.handle(t, Input::Loaded { doc, bytes }));
+    /// A peer that does not read its frames is disconnected rather than buffered without
+    /// bound: dropping its outbox ends its socket task, and it resyncs when it reconnects.
+    fn drop_slow(&mut self, t: Millis) -> Result<(), EngineError> {
+        for conn in std::mem::take(&mut self.driver.too_slow) {
+            if self.driver.outboxes.remove(&conn).is_some() {
+                tracing::warn!(conn = conn.0, "peer too slow to read; disconnecting");
+                let input = Input::Disconnected { conn };
+                block_on(shared::sync::driver::run(
+                    &mut self.hub,
+                    &mut self.driver,
+                    t,
+                    [input],
+                ))?;
             }
-            // Feed queries wait for the batch's commit: a change received earlier in this
-            // batch, before the asking connection was ready for live pushes, is in the answer.
-            self.deferred.append(&mut fx.queries);
-            all.extend(fx);
         }
+        Ok(())
+    }
+}
+
+impl Driver for StoreDriver {
+    type Error = StoreError;
+
+    fn load(&mut self, doc: &DocumentId) -> Option<Vec<u8>> {
+        self.store.load(doc).unwrap_or_else(|err| {
+            tracing::error!(%doc, %err, "cannot load document");
+            None
+        })
     }
 
-    /// Answers the feed queries of the batch just committed, from the committed store.
-    fn answer_deferred(&mut self, t: Millis) {
-        while !self.deferred.is_empty() {
-            let mut fx = Effects::default();
-            for (conn, query) in std::mem::take(&mut self.deferred) {
-                match self.store.answer(&query) {
-                    Ok(answer) => self.step(t, Input::Answer { conn, answer }, &mut fx),
-                    Err(err) => tracing::error!(%err, "cannot answer feed query"),
-                }
-            }
-            self.perform(t, fx);
-        }
+    fn answer(&mut self, query: &FeedQuery) -> Option<FeedAnswer> {
+        self.store
+            .answer(query)
+            .inspect_err(|err| tracing::error!(%err, "cannot answer feed query"))
+            .ok()
     }
 
-    /// Commits, then updates the dashboard, then sends: in that order.
-    fn perform(&mut self, t: Millis, fx: Effects) {
-        let mut writes = Vec::with_capacity(fx.persist.len());
-        let mut changed = Vec::new();
-        {
-            let dashboard = self.dashboard.lock().unwrap_or_else(|p| p.into_inner());
-            for p in &fx.persist {
-                let contribution = match &p.record {
-                    Some(r) => Some(dashboard.contribution(r)),
-                    None => self
-                        .hub
-                        .doc(&p.doc)
-                        .and_then(|d| Record::read(d).ok())
-                        .map(|r| dashboard.contribution(&r)),
-                };
-                changed.push((p.doc, contribution.clone()));
-                writes.push(ChunkWrite {
-                    doc: p.doc,
-                    chunk: p.chunk.clone(),
-                    heads: shared::sync::heads_digest(&p.heads),
-                    meta: p.meta.clone(),
-                    contribution,
-                });
-            }
-        }
-        let mut previous = Vec::new();
-        if !writes.is_empty() || !fx.quarantine.is_empty() {
-            match self.store.commit(&writes, &fx.quarantine, t.0) {
-                Ok(p) => previous = p,
-                Err(err) => {
-                    // Nothing of this batch may be acknowledged: stop rather than lie. Clients
-                    // keep their changes and resync when the server is back.
-                    tracing::error!(%err, "commit failed; stopping");
-                    std::process::exit(70);
-                }
-            }
-            self.metrics.commits.fetch_add(1, Ordering::Relaxed);
-            self.metrics
-                .changes
-                .fetch_add(writes.len() as u64, Ordering::Relaxed);
-            self.metrics
-                .quarantined
-                .fetch_add(fx.quarantine.len() as u64, Ordering::Relaxed);
-        }
-        if !changed.is_empty() {
-            let mut dashboard = self.dashboard.lock().unwrap_or_else(|p| p.into_inner());
-            for ((_, new), old) in changed.iter().zip(&previous) {
-                dashboard.replace(old.as_ref(), new.as_ref());
-            }
-            dashboard.prune(t);
-        }
-        for event in &fx.events {
+    /// Commits the batch's chunks (with each document's new dashboard contribution) and its
+    /// refusals in one transaction, then moves the dashboard by the difference.
+    async fn commit(&mut self, batch: Durable<'_>) -> Result<(), StoreError> {
+        for event in batch.events {
             match event {
                 Event::Refused { doc, reason, .. } => {
                     tracing::warn!(%doc, %reason, "change refused")
@@ -253,30 +235,56 @@ impl Engine {
                 _ => {}
             }
         }
-        let mut too_slow = Vec::new();
-        for (conn, bytes) in fx.send {
-            if let Some(out) = self.outboxes.get(&conn) {
-                self.metrics.frames_out.fetch_add(1, Ordering::Relaxed);
-                if let Err(TrySendError::Full(_)) = out.try_send(Out::Frame(bytes)) {
-                    too_slow.push(conn);
-                }
-            }
+        if batch.persist.is_empty() && batch.quarantine.is_empty() {
+            return Ok(());
         }
-        for conn in fx.close {
-            if let Some(out) = self.outboxes.remove(&conn) {
-                let _ = out.try_send(Out::Close);
-            }
-        }
-        // A peer that does not read its frames is disconnected rather than buffered without
-        // bound: dropping its outbox ends its socket task, and it resyncs when it reconnects.
-        for conn in too_slow {
-            if self.outboxes.remove(&conn).is_some() {
-                tracing::warn!(conn = conn.0, "peer too slow to read; disconnecting");
-                let _ = self.hub.handle(t, Input::Disconnected { conn });
-            }
-        }
+        let writes: Vec<ChunkWrite> = {
+            let dashboard = self.dashboard.lock().unwrap_or_else(|p| p.into_inner());
+            batch
+                .persist
+                .iter()
+                .map(|p| ChunkWrite {
+                    doc: p.doc,
+                    chunk: p.chunk.clone(),
+                    heads: heads_digest(&p.heads),
+                    meta: p.meta.clone(),
+                    // A server validates every change, so the hub read the record already.
+                    contribution: p.record.as_deref().map(|r| dashboard.contribution(r)),
+                })
+                .collect()
+        };
+        let previous = self.store.commit(&writes, batch.quarantine, self.now.0)?;
+        self.metrics.commits.fetch_add(1, Ordering::Relaxed);
+        self.metrics
+            .changes
+            .fetch_add(writes.len() as u64, Ordering::Relaxed);
+        self.metrics
+            .quarantined
+            .fetch_add(batch.quarantine.len() as u64, Ordering::Relaxed);
         if !writes.is_empty() {
+            let mut dashboard = self.dashboard.lock().unwrap_or_else(|p| p.into_inner());
+            for (w, old) in writes.iter().zip(&previous) {
+                dashboard.replace(old.as_ref(), w.contribution.as_ref());
+            }
+            dashboard.prune(self.now);
+            drop(dashboard);
             self.changed.send_modify(|v| *v += 1);
+        }
+        Ok(())
+    }
+
+    fn send(&mut self, conn: ConnId, frame: Vec<u8>) {
+        if let Some(out) = self.outboxes.get(&conn) {
+            self.metrics.frames_out.fetch_add(1, Ordering::Relaxed);
+            if let Err(TrySendError::Full(_)) = out.try_send(Out::Frame(frame)) {
+                self.too_slow.push(conn);
+            }
+        }
+    }
+
+    fn close(&mut self, conn: ConnId) {
+        if let Some(out) = self.outboxes.remove(&conn) {
+            let _ = out.try_send(Out::Close);
         }
     }
 }

@@ -61,6 +61,9 @@ impl Default for Settings {
     }
 }
 
+/// The engine thread, which returns why it stopped early.
+type EngineThread = std::thread::JoinHandle<Result<(), engine::EngineError>>;
+
 /// Everything handlers share.
 #[derive(Clone)]
 pub struct AppState {
@@ -83,7 +86,7 @@ pub struct AppState {
     /// Runs argon2 on two dedicated threads (each hash takes ~19 MiB): a login storm queues
     /// instead of growing memory on every blocking thread.
     pub hasher: auth::Hasher,
-    engine_thread: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
+    engine_thread: Arc<Mutex<Option<EngineThread>>>,
     shutdown_tx: Arc<watch::Sender<bool>>,
 }
 
@@ -116,10 +119,20 @@ pub fn start(store: Arc<dyn Storage>, epoch: &str, settings: Settings) -> anyhow
         changed_tx,
         metrics.clone(),
     );
+    let (shutdown_tx, shutdown) = watch::channel(false);
+    let shutdown_tx = Arc::new(shutdown_tx);
+    let stop = shutdown_tx.clone();
     let handle = std::thread::Builder::new()
         .name("gridvisit-engine".into())
-        .spawn(move || engine.run(rx))?;
-    let (shutdown_tx, shutdown) = watch::channel(false);
+        .spawn(move || {
+            let result = engine.run(rx);
+            if let Err(err) = &result {
+                // Without its engine the server can only refuse: shut everything down.
+                tracing::error!(%err, "engine stopped");
+                let _ = stop.send(true);
+            }
+            result
+        })?;
     Ok(AppState {
         store,
         engine: tx,
@@ -131,7 +144,7 @@ pub fn start(store: Arc<dyn Storage>, epoch: &str, settings: Settings) -> anyhow
         shutdown,
         hasher: auth::Hasher::start(2)?,
         engine_thread: Arc::new(Mutex::new(Some(handle))),
-        shutdown_tx: Arc::new(shutdown_tx),
+        shutdown_tx,
     })
 }
 
@@ -179,8 +192,9 @@ pub fn app(state: AppState) -> Router {
         ))
 }
 
-/// Serves `state` on `listener` until `signal` completes; then closes WebSockets, lets the
-/// engine commit what it has, and returns.
+/// Serves `state` on `listener` until `signal` completes (or the engine stops on a failed
+/// commit); then closes WebSockets, lets the engine commit what it has, and returns (the
+/// engine's error, if it failed).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -189,10 +203,14 @@ pub async fn serve(
     let shutdown_tx = state.shutdown_tx.clone();
     let engine = state.engine.clone();
     let thread = state.engine_thread.clone();
+    let mut engine_stopped = state.shutdown.clone();
     let router = app(state);
     axum::serve(listener, router)
         .with_graceful_shutdown(async move {
-            signal.await;
+            tokio::select! {
+                () = signal => {}
+                _ = engine_stopped.wait_for(|s| *s) => {}
+            }
             let _ = shutdown_tx.send(true);
         })
         .await?;
@@ -204,7 +222,7 @@ pub async fn serve(
     if let Some(handle) = handle {
         tokio::task::spawn_blocking(move || handle.join())
             .await?
-            .map_err(|_| anyhow::anyhow!("engine panicked"))?;
+            .map_err(|_| anyhow::anyhow!("engine panicked"))??;
     }
     Ok(())
 }

@@ -3,12 +3,12 @@
 use std::sync::atomic::Ordering;
 
 use axum::Router;
-use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message as WsMessage, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use serde::Deserialize;
 use shared::sync::{ConnId, Principal};
 use tokio::sync::mpsc;
@@ -48,7 +48,10 @@ async fn upgrade(
         // several chunks, so a small one costs only syscalls on big (rare) messages.
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
-        .on_upgrade(move |socket| run(socket, state, principal))
+        .on_upgrade(move |socket| {
+            let (sink, stream) = socket.split();
+            run(sink, stream, state, principal)
+        })
         .into_response())
 }
 
@@ -57,8 +60,14 @@ const READ_BUFFER: usize = 4 * 1024;
 /// Bytes buffered before a write reaches the socket (each frame is flushed as it is sent).
 const WRITE_BUFFER: usize = 16 * 1024;
 
-/// Drives one socket: frames in go to the engine, frames out come from it.
-pub async fn run(socket: WebSocket, state: AppState, principal: Principal) {
+/// Drives one socket, given as its two halves (axum's WebSocket, or channels in a test):
+/// frames in go to the engine, frames out come from it.
+pub async fn run<W, R, E>(mut sink: W, mut stream: R, state: AppState, principal: Principal)
+where
+    W: Sink<WsMessage> + Unpin,
+    R: Stream<Item = Result<WsMessage, E>> + Unpin,
+    E: std::fmt::Display,
+{
     let conn = ConnId(state.next_conn.fetch_add(1, Ordering::Relaxed));
     let (tx, mut rx) = mpsc::channel(crate::engine::OUTBOX);
     state.metrics.connections.fetch_add(1, Ordering::Relaxed);
@@ -78,7 +87,6 @@ pub async fn run(socket: WebSocket, state: AppState, principal: Principal) {
     {
         return;
     }
-    let (mut sink, mut stream) = socket.split();
     let mut shutdown = state.shutdown.clone();
     loop {
         tokio::select! {

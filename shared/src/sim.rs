@@ -8,9 +8,10 @@ use automerge::transaction::Transaction;
 use automerge::{ActorId, AutomergeError, ChangeHash};
 
 use crate::ids::{DocumentId, PeerId, StorageId};
+use crate::sync::driver::{Batch, Driver, Durable, block_on};
 use crate::sync::{
-    AccessPolicy, ConnId, Direction, EditError, Effects, Event, Hub, HubConfig, Input, MemStore,
-    Principal, Quarantine,
+    AccessPolicy, ConnId, Direction, EditError, Effects, Event, FeedAnswer, FeedQuery, Hub,
+    HubConfig, Input, MemStore, Principal, Quarantine,
 };
 use crate::time::Millis;
 use crate::wire::{Cursor, Message};
@@ -213,24 +214,24 @@ impl Network {
             queues: [VecDeque::new(), VecDeque::new()],
         });
         let link = self.links.len() - 1;
-        let fx = self.peers[server].hub.handle(
-            self.now,
+        self.feed(
+            server,
             Input::Connected {
                 conn: server_conn,
                 direction: Direction::Inbound,
                 principal,
             },
+            0,
         );
-        self.apply(server, fx, 0);
-        let fx = self.peers[client].hub.handle(
-            self.now,
+        self.feed(
+            client,
             Input::Connected {
                 conn: client_conn,
                 direction: Direction::Outbound,
                 principal: None,
             },
+            0,
         );
-        self.apply(client, fx, 0);
         link
     }
 
@@ -243,14 +244,8 @@ impl Network {
         l.up = false;
         l.queues.iter_mut().for_each(VecDeque::clear);
         let (c, s, cc, sc) = (l.client, l.server, l.client_conn, l.server_conn);
-        let fx = self.peers[c]
-            .hub
-            .handle(self.now, Input::Disconnected { conn: cc });
-        self.apply(c, fx, 0);
-        let fx = self.peers[s]
-            .hub
-            .handle(self.now, Input::Disconnected { conn: sc });
-        self.apply(s, fx, 0);
+        self.feed(c, Input::Disconnected { conn: cc }, 0);
+        self.feed(s, Input::Disconnected { conn: sc }, 0);
     }
 
     /// Closes every open link of a peer (it goes offline).
@@ -361,10 +356,7 @@ impl Network {
         } else {
             (l.client, l.client_conn)
         };
-        let fx = self.peers[peer]
-            .hub
-            .handle(self.now, Input::Frame { conn, bytes });
-        self.apply(peer, fx, depth);
+        self.feed(peer, Input::Frame { conn, bytes }, depth);
         true
     }
 
@@ -382,83 +374,135 @@ impl Network {
         }
     }
 
-    fn link_of(&self, peer: usize, conn: ConnId) -> Option<(usize, usize)> {
-        self.links.iter().enumerate().find_map(|(i, l)| {
-            if l.client == peer && l.client_conn == conn {
-                Some((i, 0))
-            } else if l.server == peer && l.server_conn == conn {
-                Some((i, 1))
-            } else {
-                None
-            }
-        })
+    /// Performs a hub's effects the way every driver does (see [`crate::sync::driver`]):
+    /// durable first, then frames; links it closes are disconnected afterwards.
+    fn apply(&mut self, p: usize, fx: Effects, depth: u32) {
+        self.perform(p, depth, |batch, hub, driver, now| {
+            batch.add(hub, driver, now, fx)
+        });
     }
 
-    /// Performs a hub's effects the way a real driver must: durable first, then frames.
-    fn apply(&mut self, p: usize, fx: Effects, depth: u32) {
-        let mut work = VecDeque::from([fx]);
-        while let Some(fx) = work.pop_front() {
-            let peer = &mut self.peers[p];
-            for persist in fx.persist {
-                peer.store.append(
-                    persist.doc,
-                    persist.chunk,
-                    &persist.heads,
-                    persist.meta.map(|m| m.grid),
-                );
-            }
-            peer.quarantine.extend(fx.quarantine);
-            for event in &fx.events {
-                match event {
-                    Event::Acked { doc, heads } => {
-                        peer.acked.retain(|(d, _)| d != doc);
-                        peer.acked.push((*doc, heads.clone()));
-                    }
-                    Event::CursorSaved { cursor } => peer.cursor = Some(cursor.clone()),
-                    _ => {}
-                }
-            }
-            peer.events.extend(fx.events);
-            for (conn, bytes) in fx.send {
-                let Some((link, dir)) = self.link_of(p, conn) else {
-                    continue;
-                };
-                let l = &mut self.links[link];
-                if !l.up {
-                    continue;
-                }
-                if dir == 0 {
-                    l.stats.bytes_up += bytes.len() as u64;
-                    l.stats.frames_up += 1;
-                } else {
-                    l.stats.bytes_down += bytes.len() as u64;
-                    l.stats.frames_down += 1;
-                }
-                l.stats.max_depth = l.stats.max_depth.max(depth + 1);
-                l.queues[dir].push_back((bytes, depth + 1));
-            }
-            for conn in fx.close {
-                if let Some((link, _)) = self.link_of(p, conn) {
-                    self.disconnect(link);
-                }
-            }
-            for doc in fx.load {
-                let bytes = self.peers[p].store.load(&doc);
-                work.push_back(
-                    self.peers[p]
-                        .hub
-                        .handle(self.now, Input::Loaded { doc, bytes }),
-                );
-            }
-            for (conn, query) in fx.queries {
-                let answer = self.peers[p].store.answer(&query);
-                work.push_back(
-                    self.peers[p]
-                        .hub
-                        .handle(self.now, Input::Answer { conn, answer }),
-                );
+    /// Feeds one input to a peer and performs what it causes.
+    fn feed(&mut self, p: usize, input: Input, depth: u32) {
+        self.perform(p, depth, |batch, hub, driver, now| {
+            batch.feed(hub, driver, now, input)
+        });
+    }
+
+    fn perform(
+        &mut self,
+        p: usize,
+        depth: u32,
+        gather: impl FnOnce(&mut Batch, &mut Hub, &mut SimDriver<'_>, Millis),
+    ) {
+        let now = self.now;
+        let peer = &mut self.peers[p];
+        let mut driver = SimDriver {
+            peer: p,
+            depth,
+            store: &mut peer.store,
+            quarantine: &mut peer.quarantine,
+            events: &mut peer.events,
+            acked: &mut peer.acked,
+            cursor: &mut peer.cursor,
+            links: &mut self.links,
+            closed: Vec::new(),
+        };
+        let mut batch = Batch::new();
+        gather(&mut batch, &mut peer.hub, &mut driver, now);
+        let outcome: Result<(), std::convert::Infallible> =
+            block_on(batch.perform(&mut peer.hub, &mut driver, now));
+        let Ok(()) = outcome;
+        let closed = driver.closed;
+        for conn in closed {
+            if let Some((link, _)) = link_of(&self.links, p, conn) {
+                self.disconnect(link);
             }
         }
+    }
+}
+
+fn link_of(links: &[Link], peer: usize, conn: ConnId) -> Option<(usize, usize)> {
+    links.iter().enumerate().find_map(|(i, l)| {
+        if l.client == peer && l.client_conn == conn {
+            Some((i, 0))
+        } else if l.server == peer && l.server_conn == conn {
+            Some((i, 1))
+        } else {
+            None
+        }
+    })
+}
+
+/// One peer's driver: its [`MemStore`] is the durable store, frames go into the link queues.
+struct SimDriver<'a> {
+    peer: usize,
+    depth: u32,
+    store: &'a mut MemStore,
+    quarantine: &'a mut Vec<Quarantine>,
+    events: &'a mut Vec<Event>,
+    acked: &'a mut Vec<(DocumentId, Vec<ChangeHash>)>,
+    cursor: &'a mut Option<Cursor>,
+    links: &'a mut Vec<Link>,
+    closed: Vec<ConnId>,
+}
+
+impl Driver for SimDriver<'_> {
+    type Error = std::convert::Infallible;
+
+    fn load(&mut self, doc: &DocumentId) -> Option<Vec<u8>> {
+        self.store.load(doc)
+    }
+
+    fn answer(&mut self, query: &FeedQuery) -> Option<FeedAnswer> {
+        Some(self.store.answer(query))
+    }
+
+    async fn commit(&mut self, batch: Durable<'_>) -> Result<(), Self::Error> {
+        for persist in batch.persist {
+            self.store.append(
+                persist.doc,
+                persist.chunk.clone(),
+                &persist.heads,
+                persist.meta.as_ref().map(|m| m.grid.clone()),
+            );
+        }
+        self.quarantine.extend(batch.quarantine.iter().cloned());
+        for event in batch.events {
+            match event {
+                Event::Acked { doc, heads } => {
+                    self.acked.retain(|(d, _)| d != doc);
+                    self.acked.push((*doc, heads.clone()));
+                }
+                Event::CursorSaved { cursor } => *self.cursor = Some(cursor.clone()),
+                _ => {}
+            }
+        }
+        self.events.extend(batch.events.iter().cloned());
+        Ok(())
+    }
+
+    fn send(&mut self, conn: ConnId, bytes: Vec<u8>) {
+        let Some((link, dir)) = link_of(self.links, self.peer, conn) else {
+            return;
+        };
+        let l = &mut self.links[link];
+        if !l.up {
+            return;
+        }
+        if dir == 0 {
+            l.stats.bytes_up += bytes.len() as u64;
+            l.stats.frames_up += 1;
+        } else {
+            l.stats.bytes_down += bytes.len() as u64;
+            l.stats.frames_down += 1;
+        }
+        l.stats.max_depth = l.stats.max_depth.max(self.depth + 1);
+        l.queues[dir].push_back((bytes, self.depth + 1));
+    }
+
+    fn close(&mut self, conn: ConnId) {
+        self.closed.push(conn);
     }
 }
 

@@ -277,6 +277,7 @@ fn invalid_and_out_of_scope_changes_are_refused_quarantined_and_reported() {
     assert!(
         net.peer(server).quarantine[0]
             .reason
+            .to_string()
             .contains("outside the scope")
     );
     assert!(net.peer(w).events.iter().any(|e| matches!(e,
@@ -310,7 +311,12 @@ fn invalid_and_out_of_scope_changes_are_refused_quarantined_and_reported() {
     net.run_until_quiescent(10_000).expect("settles");
     assert_eq!(read_household(&net, server, ok).members.value, 2);
     assert_eq!(net.peer(server).quarantine.len(), 2);
-    assert!(net.peer(server).quarantine[1].reason.contains("members"));
+    assert!(
+        net.peer(server).quarantine[1]
+            .reason
+            .to_string()
+            .contains("members")
+    );
 }
 
 #[test]

@@ -8,8 +8,10 @@ use automerge::transaction::Transaction;
 use automerge::{ActorId, AutomergeError};
 use futures_util::{SinkExt, StreamExt};
 use shared::ids::{DocumentId, PeerId, StorageId};
+use shared::sync::driver::{Batch, Driver, Durable, block_on};
 use shared::sync::{
-    ConnId, Direction, EditError, Effects, Event, Hub, HubConfig, Input, MemStore, TrustServer,
+    ConnId, Direction, EditError, Effects, Event, FeedAnswer, FeedQuery, Hub, HubConfig, Input,
+    MemStore, TrustServer,
 };
 use shared::time::Millis;
 use tokio::sync::{Notify, mpsc};
@@ -36,7 +38,7 @@ pub struct State {
     /// dashboards time each change's arrival with it).
     pub watch: Option<Watch>,
     /// The open connection and where its frames go.
-    outbox: Option<(ConnId, mpsc::UnboundedSender<Option<Vec<u8>>>)>,
+    outbox: Outbox,
     user: String,
 }
 
@@ -89,38 +91,51 @@ impl WsClient {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Performs effects: durable first, then frames.
+    /// Performs effects the way every driver does ([`shared::sync::driver`]): durable first,
+    /// then frames.
     fn apply(&self, st: &mut State, fx: Effects) {
-        for p in fx.persist {
-            st.store
-                .append(p.doc, p.chunk, &p.heads, p.meta.map(|m| m.grid));
-        }
-        for e in &fx.events {
-            if let Event::DocChanged { doc, .. } = e {
-                st.first_seen
-                    .entry(*doc)
-                    .or_insert_with(std::time::Instant::now);
-                if let Some(watch) = st.watch.as_mut() {
-                    watch(&st.hub, doc);
-                }
+        self.perform(st, |batch, hub, driver| batch.add(hub, driver, now(), fx));
+    }
+
+    /// Feeds one input and performs what it causes.
+    fn feed(&self, st: &mut State, input: Input) {
+        self.perform(st, |batch, hub, driver| {
+            batch.feed(hub, driver, now(), input)
+        });
+    }
+
+    fn perform(
+        &self,
+        st: &mut State,
+        gather: impl FnOnce(&mut Batch, &mut Hub, &mut ClientDriver<'_>),
+    ) {
+        let State {
+            hub,
+            store,
+            events,
+            first_seen,
+            watch,
+            outbox,
+            bytes,
+            ..
+        } = st;
+        let mut driver = ClientDriver {
+            store,
+            events,
+            first_seen,
+            watch,
+            outbox,
+            bytes,
+            changed: Vec::new(),
+        };
+        let mut batch = Batch::new();
+        gather(&mut batch, hub, &mut driver);
+        let Ok(()) = block_on(batch.perform(hub, &mut driver, now()));
+        // The watch looks at the engine once the batch is performed.
+        if let Some(watch) = driver.watch.as_mut() {
+            for doc in &driver.changed {
+                watch(hub, doc);
             }
-        }
-        st.events.extend(fx.events);
-        if let Some((_, out)) = &st.outbox {
-            for (_, bytes) in fx.send {
-                st.bytes.0 += bytes.len() as u64;
-                let _ = out.send(Some(bytes));
-            }
-            if !fx.close.is_empty() {
-                let _ = out.send(None);
-            }
-        }
-        // The hub holds every document of this client: one it asks to load is not saved here
-        // either (a document the server pushes for the first time).
-        for doc in fx.load {
-            let bytes = st.store.load(&doc);
-            let more = st.hub.handle(now(), Input::Loaded { doc, bytes });
-            self.apply(st, more);
         }
         self.notify.notify_waiters();
     }
@@ -139,15 +154,14 @@ impl WsClient {
             let mut st = self.lock();
             st.outbox = Some((conn, tx));
             st.bytes = (0, 0);
-            let fx = st.hub.handle(
-                now(),
+            self.feed(
+                &mut st,
                 Input::Connected {
                     conn,
                     direction: Direction::Outbound,
                     principal: None,
                 },
             );
-            self.apply(&mut st, fx);
         }
         let me = self.clone();
         tokio::spawn(async move {
@@ -164,8 +178,7 @@ impl WsClient {
                             if st.keep_frames {
                                 st.frames_in.push(bytes.to_vec());
                             }
-                            let fx = st.hub.handle(now(), Input::Frame { conn, bytes: bytes.to_vec() });
-                            me.apply(&mut st, fx);
+                            me.feed(&mut st, Input::Frame { conn, bytes: bytes.to_vec() });
                         }
                         Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break,
                         Some(Ok(_)) => {}
@@ -173,12 +186,11 @@ impl WsClient {
                 }
             }
             let mut st = me.lock();
-            let fx = st.hub.handle(now(), Input::Disconnected { conn });
             // A newer connection may already be open: only forget our own.
             if st.outbox.as_ref().is_some_and(|(c, _)| *c == conn) {
                 st.outbox = None;
             }
-            me.apply(&mut st, fx);
+            me.feed(&mut st, Input::Disconnected { conn });
         });
         Ok(())
     }
@@ -188,8 +200,7 @@ impl WsClient {
         let mut st = self.lock();
         if let Some((conn, out)) = st.outbox.take() {
             let _ = out.send(None);
-            let fx = st.hub.handle(now(), Input::Disconnected { conn });
-            self.apply(&mut st, fx);
+            self.feed(&mut st, Input::Disconnected { conn });
         }
     }
 
@@ -278,5 +289,69 @@ impl WsClient {
     /// Whether every local change is acknowledged.
     pub fn idle(st: &State) -> bool {
         st.hub.unsynced().is_empty()
+    }
+}
+
+type Outbox = Option<(ConnId, mpsc::UnboundedSender<Option<Vec<u8>>>)>;
+
+/// The client's driver: its [`MemStore`] is the durable store, frames go to the socket task.
+struct ClientDriver<'a> {
+    store: &'a mut MemStore,
+    events: &'a mut Vec<Event>,
+    first_seen: &'a mut std::collections::HashMap<DocumentId, std::time::Instant>,
+    watch: &'a mut Option<Watch>,
+    outbox: &'a mut Outbox,
+    bytes: &'a mut (u64, u64),
+    /// Documents that changed in this batch, for the watch.
+    changed: Vec<DocumentId>,
+}
+
+impl Driver for ClientDriver<'_> {
+    type Error = std::convert::Infallible;
+
+    /// The hub holds every document of this client: one it asks to load is not saved here
+    /// either (a document the server pushes for the first time), unless the store has it.
+    fn load(&mut self, doc: &DocumentId) -> Option<Vec<u8>> {
+        self.store.load(doc)
+    }
+
+    fn answer(&mut self, _: &FeedQuery) -> Option<FeedAnswer> {
+        None
+    }
+
+    async fn commit(&mut self, batch: Durable<'_>) -> Result<(), Self::Error> {
+        for p in batch.persist {
+            self.store.append(
+                p.doc,
+                p.chunk.clone(),
+                &p.heads,
+                p.meta.as_ref().map(|m| m.grid.clone()),
+            );
+        }
+        for e in batch.events {
+            if let Event::DocChanged { doc, .. } = e {
+                self.first_seen
+                    .entry(*doc)
+                    .or_insert_with(std::time::Instant::now);
+                if self.watch.is_some() {
+                    self.changed.push(*doc);
+                }
+            }
+        }
+        self.events.extend(batch.events.iter().cloned());
+        Ok(())
+    }
+
+    fn send(&mut self, _: ConnId, frame: Vec<u8>) {
+        if let Some((_, out)) = self.outbox.as_ref() {
+            self.bytes.0 += frame.len() as u64;
+            let _ = out.send(Some(frame));
+        }
+    }
+
+    fn close(&mut self, _: ConnId) {
+        if let Some((_, out)) = self.outbox.as_ref() {
+            let _ = out.send(None);
+        }
     }
 }

@@ -1,115 +1,152 @@
-//! The phone's store: IndexedDB through `rexie`.
+//! The phone's store: IndexedDB through `rexie`. Schema version 3.
 //!
-//! - `docs`: one row per document, `{id, bytes}`: the whole saved document (records are small;
-//!   a full save keeps loading a single `Automerge::load`).
-//! - `meta`: one row per document, `{id, summary, contribution}`: its list summary and dashboard
-//!   contribution, read at start without the documents' bytes, so the lists and the overview
-//!   show before any document is loaded.
+//! - `docs`: `{id, bytes}`, a document's compacted save.
+//! - `chunks` (version 3): `{id, n, bytes}`, keyed `[id, n]`: the change chunks saved since
+//!   (the engine's `Persist.chunk`s, appended as they come). A document is its save followed
+//!   by its chunks; past [`COMPACT_AFTER`] chunks the engine writes a new save and drops them.
+//! - `meta`: `{id, summary, contribution}`, a document's list summary and dashboard
+//!   contribution, read at start without any document bytes, so lists show at once.
 //! - `acked`: per document, the heads the server holds (JSON list of hex hashes).
 //! - `kv`: the session, the sync cursor, the device's actor, the language and form drafts.
+//!
+//! Upgrades keep everything: version 2 added `meta` (back-filled from the documents), version 3
+//! added `chunks` (a version-2 `docs` row is a save with no chunks after it).
 //!
 //! Every write is one transaction that is committed before the caller goes on: a change is
 //! durable here before the UI calls it saved or a frame leaves the device.
 
-use js_sys::{Object, Reflect, Uint8Array};
-use rexie::{ObjectStore, Rexie, TransactionMode};
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use rexie::{KeyRange, ObjectStore, Rexie, TransactionMode};
+use shared::ids::DocumentId;
 use wasm_bindgen::{JsCast, JsValue};
 
+use crate::error::ClientError;
+use crate::local::{LocalWrite, MetaRow, encode_cursor, encode_heads};
+
 const DB: &str = "gridvisit";
+/// The schema version this code opens (see the module docs).
+pub(crate) const VERSION: u32 = 3;
 const DOCS: &str = "docs";
+const CHUNKS: &str = "chunks";
 const META: &str = "meta";
 const ACKED: &str = "acked";
 const KV: &str = "kv";
 
-/// A row of `docs` as loaded: the saved document.
-pub(crate) struct Row {
+/// Chunks a document may collect before it is compacted into one save.
+pub(crate) const COMPACT_AFTER: u32 = 32;
+
+/// A saved document as loaded: its bytes (save and chunks) and how many chunks follow the save.
+pub(crate) struct Saved {
     pub(crate) id: String,
     pub(crate) bytes: Vec<u8>,
+    pub(crate) chunks: u32,
 }
 
-/// A row of `meta` as loaded: what lists and the overview need.
+/// A row of `meta` as loaded.
 pub(crate) struct Meta {
     pub(crate) id: String,
     pub(crate) summary: Option<String>,
     pub(crate) contribution: Option<String>,
 }
 
-/// A document to write, with its meta.
-pub(crate) struct DocRow {
-    pub(crate) id: String,
-    pub(crate) bytes: Vec<u8>,
-    pub(crate) summary: Option<String>,
-    pub(crate) contribution: Option<String>,
+fn storage(e: rexie::Error) -> ClientError {
+    ClientError::storage(format!("{e:?}"))
 }
 
-/// A storage failure, in words a worker can act on.
-pub(crate) fn describe(e: &rexie::Error) -> String {
-    let raw = format!("{e:?}");
-    if raw.contains("Quota") {
-        format!("手机存储空间不足，未能保存 · Storage is full, nothing was saved ({raw})")
-    } else {
-        format!("本机存储出错 · Local storage failed: {raw}")
+fn field(v: &JsValue, key: &str) -> Option<JsValue> {
+    Reflect::get(v, &key.into())
+        .ok()
+        .filter(|v| !v.is_undefined())
+}
+
+fn bytes_of(v: &JsValue) -> Option<Vec<u8>> {
+    Some(field(v, "bytes")?.dyn_into::<Uint8Array>().ok()?.to_vec())
+}
+
+fn object(fields: &[(&str, JsValue)]) -> JsValue {
+    let row = Object::new();
+    for (k, v) in fields {
+        let _ = Reflect::set(&row, &(*k).into(), v);
     }
+    row.into()
+}
+
+fn chunk_key(id: &str, n: f64) -> JsValue {
+    Array::of2(&id.into(), &n.into()).into()
 }
 
 /// The open database.
 pub(crate) struct Db(Rexie);
 
 impl Db {
-    pub(crate) async fn open() -> Result<Self, String> {
-        // Version 2 added `meta`: a browser holding version 1 gets the store on upgrade and
-        // the engine back-fills it from the documents.
+    pub(crate) async fn open() -> Result<Self, ClientError> {
         Rexie::builder(DB)
-            .version(2)
+            .version(VERSION)
             .add_object_store(ObjectStore::new(DOCS).key_path("id"))
+            .add_object_store(ObjectStore::new(CHUNKS).key_path_array(["id", "n"]))
             .add_object_store(ObjectStore::new(META).key_path("id"))
             .add_object_store(ObjectStore::new(ACKED))
             .add_object_store(ObjectStore::new(KV))
             .build()
             .await
             .map(Self)
-            .map_err(|e| describe(&e))
+            .map_err(storage)
     }
 
-    /// Every value of a store.
-    async fn all(&self, store: &str) -> Result<Vec<JsValue>, String> {
+    /// Every value of a store, in key order.
+    async fn all(&self, store: &str) -> Result<Vec<JsValue>, ClientError> {
         let run = async {
             let tx = self.0.transaction(&[store], TransactionMode::ReadOnly)?;
             tx.store(store)?.get_all(None, None).await
         };
-        run.await.map_err(|e| describe(&e))
+        run.await.map_err(storage)
     }
 
-    /// Every document row.
-    pub(crate) async fn docs(&self) -> Result<Vec<Row>, String> {
-        Ok(self
+    /// Every saved document: its save and the chunks after it.
+    pub(crate) async fn documents(&self) -> Result<Vec<Saved>, ClientError> {
+        let mut out: std::collections::BTreeMap<String, Saved> = self
             .all(DOCS)
             .await?
             .into_iter()
             .filter_map(|v| {
-                let id = Reflect::get(&v, &"id".into()).ok()?.as_string()?;
-                let bytes = Reflect::get(&v, &"bytes".into())
-                    .ok()?
-                    .dyn_into::<Uint8Array>()
-                    .ok()?
-                    .to_vec();
-                Some(Row { id, bytes })
+                let id = field(&v, "id")?.as_string()?;
+                let bytes = bytes_of(&v)?;
+                Some((
+                    id.clone(),
+                    Saved {
+                        id,
+                        bytes,
+                        chunks: 0,
+                    },
+                ))
             })
-            .collect())
+            .collect();
+        // Keys `[id, n]` sort by document, then by chunk: appending keeps each order.
+        for v in self.all(CHUNKS).await? {
+            let (Some(id), Some(bytes)) =
+                (field(&v, "id").and_then(|i| i.as_string()), bytes_of(&v))
+            else {
+                continue;
+            };
+            let saved = out.entry(id.clone()).or_insert_with(|| Saved {
+                id,
+                bytes: Vec::new(),
+                chunks: 0,
+            });
+            saved.bytes.extend_from_slice(&bytes);
+            saved.chunks += 1;
+        }
+        Ok(out.into_values().collect())
     }
 
     /// Every meta row.
-    pub(crate) async fn metas(&self) -> Result<Vec<Meta>, String> {
+    pub(crate) async fn metas(&self) -> Result<Vec<Meta>, ClientError> {
         Ok(self
             .all(META)
             .await?
             .into_iter()
             .filter_map(|v| {
-                let text = |key: &str| {
-                    Reflect::get(&v, &key.into())
-                        .ok()
-                        .and_then(|s| s.as_string())
-                };
+                let text = |key: &str| field(&v, key).and_then(|s| s.as_string());
                 Some(Meta {
                     id: text("id")?,
                     summary: text("summary"),
@@ -120,74 +157,120 @@ impl Db {
     }
 
     /// Every acknowledged-heads entry: `(doc, JSON list of hex hashes)`.
-    pub(crate) async fn acked(&self) -> Result<Vec<(String, String)>, String> {
+    pub(crate) async fn acked(&self) -> Result<Vec<(String, String)>, ClientError> {
         let run = async {
             let tx = self.0.transaction(&[ACKED], TransactionMode::ReadOnly)?;
-            let rows = tx.store(ACKED)?.scan(None, None, None, None).await?;
-            Ok::<_, rexie::Error>(rows)
+            tx.store(ACKED)?.scan(None, None, None, None).await
         };
-        let rows = run.await.map_err(|e| describe(&e))?;
+        let rows = run.await.map_err(storage)?;
         Ok(rows
             .into_iter()
             .filter_map(|(k, v)| Some((k.as_string()?, v.as_string()?)))
             .collect())
     }
 
-    /// Writes documents (full saves with summaries) and acknowledged heads in one transaction.
+    /// Writes one batch in one transaction: its chunks (numbered from `next_chunk` per
+    /// document), metas, acknowledgements and cursor.
     pub(crate) async fn write(
         &self,
-        docs: &[DocRow],
-        acked: &[(String, String)],
-    ) -> Result<(), String> {
-        if docs.is_empty() && acked.is_empty() {
+        batch: &LocalWrite,
+        mut next_chunk: impl FnMut(&DocumentId) -> u32,
+    ) -> Result<(), ClientError> {
+        if batch.is_empty() {
             return Ok(());
         }
         let run = async {
             let tx = self
                 .0
-                .transaction(&[DOCS, META, ACKED], TransactionMode::ReadWrite)?;
+                .transaction(&[CHUNKS, META, ACKED, KV], TransactionMode::ReadWrite)?;
             {
-                let store = tx.store(DOCS)?;
-                let meta = tx.store(META)?;
-                for doc in docs {
-                    let id: JsValue = doc.id.as_str().into();
-                    let row = Object::new();
-                    let _ = Reflect::set(&row, &"id".into(), &id);
-                    let _ = Reflect::set(&row, &"bytes".into(), &Uint8Array::from(&doc.bytes[..]));
-                    store.put(&row, None).await?;
-                    let row = Object::new();
-                    let _ = Reflect::set(&row, &"id".into(), &id);
-                    for (key, value) in [
-                        ("summary", &doc.summary),
-                        ("contribution", &doc.contribution),
-                    ] {
-                        if let Some(s) = value {
-                            let _ = Reflect::set(&row, &key.into(), &s.as_str().into());
-                        }
-                    }
-                    meta.put(&row, None).await?;
+                let chunks = tx.store(CHUNKS)?;
+                for (doc, bytes) in &batch.chunks {
+                    let id = doc.to_string();
+                    let n = next_chunk(doc);
+                    let row = object(&[
+                        ("id", id.as_str().into()),
+                        ("n", f64::from(n).into()),
+                        ("bytes", Uint8Array::from(&bytes[..]).into()),
+                    ]);
+                    chunks.put(&row, None).await?;
                 }
-                let store = tx.store(ACKED)?;
-                for (id, heads) in acked {
-                    store.put(&heads.into(), Some(&id.into())).await?;
+                let meta = tx.store(META)?;
+                for m in &batch.metas {
+                    meta.put(&meta_row(m), None).await?;
+                }
+                let acked = tx.store(ACKED)?;
+                for (doc, heads) in &batch.acked {
+                    acked
+                        .put(&encode_heads(heads).into(), Some(&doc.to_string().into()))
+                        .await?;
+                }
+                if let Some(c) = &batch.cursor {
+                    tx.store(KV)?
+                        .put(&encode_cursor(c).into(), Some(&"cursor".into()))
+                        .await?;
                 }
             }
             tx.commit().await
         };
-        run.await.map_err(|e| describe(&e))
+        run.await.map_err(storage)
     }
 
-    pub(crate) async fn get(&self, key: &str) -> Result<Option<String>, String> {
+    /// Meta rows only (back-filling documents saved before `meta` existed).
+    pub(crate) async fn write_metas(&self, metas: &[MetaRow]) -> Result<(), ClientError> {
+        if metas.is_empty() {
+            return Ok(());
+        }
+        let run = async {
+            let tx = self.0.transaction(&[META], TransactionMode::ReadWrite)?;
+            {
+                let store = tx.store(META)?;
+                for m in metas {
+                    store.put(&meta_row(m), None).await?;
+                }
+            }
+            tx.commit().await
+        };
+        run.await.map_err(storage)
+    }
+
+    /// Replaces a document's save and chunks by one new save.
+    pub(crate) async fn compact(&self, doc: &DocumentId, save: &[u8]) -> Result<(), ClientError> {
+        let id = doc.to_string();
+        let run = async {
+            let tx = self
+                .0
+                .transaction(&[DOCS, CHUNKS], TransactionMode::ReadWrite)?;
+            {
+                let row = object(&[
+                    ("id", id.as_str().into()),
+                    ("bytes", Uint8Array::from(save).into()),
+                ]);
+                tx.store(DOCS)?.put(&row, None).await?;
+                let range = KeyRange::bound(
+                    &chunk_key(&id, 0.0),
+                    &chunk_key(&id, f64::MAX),
+                    Some(false),
+                    Some(false),
+                )?;
+                tx.store(CHUNKS)?.delete(range.into()).await?;
+            }
+            tx.commit().await
+        };
+        run.await.map_err(storage)
+    }
+
+    pub(crate) async fn get(&self, key: &str) -> Result<Option<String>, ClientError> {
         let run = async {
             let tx = self.0.transaction(&[KV], TransactionMode::ReadOnly)?;
             tx.store(KV)?.get(key.into()).await
         };
         run.await
             .map(|v| v.and_then(|v| v.as_string()))
-            .map_err(|e| describe(&e))
+            .map_err(storage)
     }
 
-    pub(crate) async fn put(&self, key: &str, value: Option<&str>) -> Result<(), String> {
+    pub(crate) async fn put(&self, key: &str, value: Option<&str>) -> Result<(), ClientError> {
         let run = async {
             let tx = self.0.transaction(&[KV], TransactionMode::ReadWrite)?;
             {
@@ -201,6 +284,25 @@ impl Db {
             }
             tx.commit().await
         };
-        run.await.map_err(|e| describe(&e))
+        run.await.map_err(storage)
     }
+}
+
+fn meta_row(m: &MetaRow) -> JsValue {
+    let mut fields = vec![("id", JsValue::from(m.id.to_string()))];
+    if let Some(s) = m
+        .summary
+        .as_ref()
+        .and_then(|s| serde_json::to_string(s).ok())
+    {
+        fields.push(("summary", s.into()));
+    }
+    if let Some(c) = m
+        .contribution
+        .as_ref()
+        .and_then(|c| serde_json::to_string(c).ok())
+    {
+        fields.push(("contribution", c.into()));
+    }
+    object(&fields)
 }

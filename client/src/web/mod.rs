@@ -1,16 +1,23 @@
-//! Everything that needs a browser: IndexedDB, the WebSocket driver, HTTP and the Yew UI.
+//! Everything that needs a browser, and nothing that decides: IndexedDB (`idb.rs`), the
+//! WebSocket (`socket.rs`), HTTP (`http.rs`), the engine task that drives `shared`'s hub with
+//! them (`engine.rs`, `driver.rs`), and the Yew screens (`state.rs`, `hooks.rs`,
+//! `components/`). What to do comes from the plain-Rust modules of the crate.
 
+mod components;
+mod driver;
 mod engine;
+mod handle;
+mod hooks;
+mod http;
 mod idb;
-mod supervisor;
-mod ui;
+mod socket;
+mod state;
 
 use js_sys::Promise;
 use shared::time::Millis;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Headers, Request, RequestInit, Response};
 
 /// Mounts the app on `#app`.
 pub(crate) fn start() {
@@ -21,7 +28,7 @@ pub(crate) fn start() {
         return;
     };
     root.set_inner_html("");
-    yew::Renderer::<ui::App>::with_root(root).render();
+    yew::Renderer::<components::App>::with_root(root).render();
 }
 
 /// The device clock, as records store time.
@@ -43,6 +50,11 @@ pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
     out
 }
 
+/// A random number in `0..1` (reconnect jitter).
+pub(crate) fn random() -> f64 {
+    js_sys::Math::random()
+}
+
 /// Resolves after `ms` milliseconds (0: after the browser had a turn).
 pub(crate) async fn sleep(ms: i32) {
     let promise = Promise::new(&mut |resolve, _| {
@@ -53,48 +65,21 @@ pub(crate) async fn sleep(ms: i32) {
     let _ = JsFuture::from(promise).await;
 }
 
-/// A JSON request to the server; returns the status and body text.
-pub(crate) async fn http(
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&str>,
-) -> Result<(u16, String), String> {
-    let window = web_sys::window().ok_or("no window")?;
-    let init = RequestInit::new();
-    init.set_method(method);
-    let headers = Headers::new().map_err(|e| format!("{e:?}"))?;
-    if let Some(t) = token {
-        let _ = headers.set("Authorization", &format!("Bearer {t}"));
+/// Resolves after the browser painted the next frame (two animation frames).
+pub(crate) async fn after_paint() {
+    for _ in 0..2 {
+        let promise = Promise::new(&mut |resolve, _| {
+            if let Some(w) = web_sys::window() {
+                let _ = w.request_animation_frame(&resolve);
+            }
+        });
+        let _ = JsFuture::from(promise).await;
     }
-    if let Some(b) = body {
-        let _ = headers.set("Content-Type", "application/json");
-        init.set_body(&b.into());
-    }
-    init.set_headers(&headers);
-    let request = Request::new_with_str_and_init(path, &init).map_err(|e| format!("{e:?}"))?;
-    let resp = JsFuture::from(window.fetch_with_request(&request))
-        .await
-        .map_err(|_| "网络不可用 · No network".to_owned())?;
-    let resp: Response = resp.dyn_into().map_err(|_| "not a response")?;
-    let text = match resp.text() {
-        Ok(p) => JsFuture::from(p)
-            .await
-            .ok()
-            .and_then(|t| t.as_string())
-            .unwrap_or_default(),
-        Err(_) => String::new(),
-    };
-    Ok((resp.status(), text))
 }
 
 /// The device's position, if the worker allows it (10 s at most).
-pub(crate) async fn locate() -> Result<shared::model::Location, String> {
-    let geo = web_sys::window()
-        .ok_or("no window")?
-        .navigator()
-        .geolocation()
-        .map_err(|_| "定位不可用 · Location unavailable".to_owned())?;
+pub(crate) async fn locate() -> Option<shared::model::Location> {
+    let geo = web_sys::window()?.navigator().geolocation().ok()?;
     let promise = Promise::new(&mut |resolve, reject| {
         let ok = Closure::once_into_js(move |pos: web_sys::Position| {
             let _ = resolve.call1(&wasm_bindgen::JsValue::NULL, &pos);
@@ -110,12 +95,9 @@ pub(crate) async fn locate() -> Result<shared::model::Location, String> {
             &options,
         );
     });
-    let pos: web_sys::Position = JsFuture::from(promise)
-        .await
-        .map_err(|_| "未获得位置 · No location".to_owned())?
-        .unchecked_into();
+    let pos: web_sys::Position = JsFuture::from(promise).await.ok()?.unchecked_into();
     let c = pos.coords();
-    Ok(shared::model::Location {
+    Some(shared::model::Location {
         lat: c.latitude(),
         lon: c.longitude(),
         accuracy: c.accuracy(),
@@ -142,4 +124,21 @@ pub(crate) fn mark(name: &str) {
     if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
         let _ = p.mark(name);
     }
+}
+
+/// Lets the user save bytes as a file through a temporary link.
+pub(crate) fn download(name: &str, mime: &str, bytes: &[u8]) -> Result<(), wasm_bindgen::JsValue> {
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
+    let opts = web_sys::BlobPropertyBag::new();
+    opts.set_type(mime);
+    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &opts)?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob)?;
+    let doc = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or_else(|| wasm_bindgen::JsValue::from_str("no document"))?;
+    let a: web_sys::HtmlAnchorElement = doc.create_element("a")?.unchecked_into();
+    a.set_href(&url);
+    a.set_download(name);
+    a.click();
+    web_sys::Url::revoke_object_url(&url)
 }

@@ -11,15 +11,50 @@ use shared::sync::{FeedAnswer, FeedQuery, Principal, Quarantine};
 
 /// Why storage failed. Always an internal error for clients.
 #[derive(Debug, thiserror::Error)]
-#[error("storage: {0}")]
-pub struct StoreError(pub String);
-
-impl StoreError {
-    /// Wraps any error.
-    pub fn from_any(e: impl std::fmt::Display) -> Self {
-        Self(e.to_string())
-    }
+pub enum StoreError {
+    /// The embedded database failed.
+    #[error("database: {0}")]
+    Db(#[from] redb::Error),
+    /// A stored row is not what this version wrote.
+    #[error("stored row does not parse: {0}")]
+    Row(#[from] serde_json::Error),
+    /// A stored key is not a document ID.
+    #[error("stored key is not a document id ({0} bytes)")]
+    Key(usize),
+    /// A stored document does not load.
+    #[error("stored document does not load: {0}")]
+    Document(#[from] automerge::AutomergeError),
+    /// The data folder cannot be used.
+    #[error("data folder: {0}")]
+    Io(#[from] std::io::Error),
+    /// The operating system gave no random bytes.
+    #[error("no random bytes: {0}")]
+    Random(#[from] getrandom::Error),
+    /// A password could not be hashed.
+    #[error("password hashing: {0}")]
+    Password(argon2::password_hash::Error),
+    /// An identifier in stored data does not parse.
+    #[error(transparent)]
+    Id(#[from] shared::ids::IdError),
 }
+
+/// redb reports each operation's failure as its own type; all are database errors here.
+macro_rules! db_errors {
+    ($($t:ident),*) => {
+        $(impl From<redb::$t> for StoreError {
+            fn from(e: redb::$t) -> Self {
+                Self::Db(e.into())
+            }
+        })*
+    };
+}
+db_errors!(
+    DatabaseError,
+    TransactionError,
+    TableError,
+    StorageError,
+    CommitError
+);
 
 /// One document change to make durable.
 #[derive(Clone, Debug)]

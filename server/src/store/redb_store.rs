@@ -31,22 +31,16 @@ pub struct RedbStore {
     epoch: String,
 }
 
-fn e(err: impl std::fmt::Display) -> StoreError {
-    StoreError::from_any(err)
-}
-
 fn json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(v).map_err(e)
+    Ok(serde_json::to_vec(v)?)
 }
 
 fn parse<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(b).map_err(e)
+    Ok(serde_json::from_slice(b)?)
 }
 
 fn doc_id(b: &[u8]) -> Result<DocumentId, StoreError> {
-    let arr: [u8; 16] = b
-        .try_into()
-        .map_err(|_| StoreError("bad document key".into()))?;
+    let arr: [u8; 16] = b.try_into().map_err(|_| StoreError::Key(b.len()))?;
     Ok(DocumentId::from_bytes(arr))
 }
 
@@ -86,39 +80,37 @@ struct RowDigest {
 impl RedbStore {
     /// Opens (creating if needed) `dir/gridvisit.redb`. A new database gets a random epoch.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(e)?;
+        std::fs::create_dir_all(dir)?;
         // A bounded page cache keeps memory flat as the database grows.
         let db = Database::builder()
             .set_cache_size(32 * 1024 * 1024)
-            .create(dir.join("gridvisit.redb"))
-            .map_err(e)?;
-        let tx = db.begin_write().map_err(e)?;
+            .create(dir.join("gridvisit.redb"))?;
+        let tx = db.begin_write()?;
         let epoch = {
-            let mut meta = tx.open_table(META).map_err(e)?;
+            let mut meta = tx.open_table(META)?;
             let existing = meta
-                .get("epoch")
-                .map_err(e)?
+                .get("epoch")?
                 .map(|v| String::from_utf8_lossy(v.value()).into_owned());
             match existing {
                 Some(ep) => ep,
                 None => {
                     let mut bytes = [0u8; 12];
-                    getrandom::fill(&mut bytes).map_err(e)?;
-                    let ep: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-                    meta.insert("epoch", ep.as_bytes()).map_err(e)?;
+                    getrandom::fill(&mut bytes)?;
+                    let ep = shared::hex::encode(&bytes);
+                    meta.insert("epoch", ep.as_bytes())?;
                     ep
                 }
             }
         };
         // Create every table so readers never meet a missing one.
-        tx.open_table(CHUNKS).map_err(e)?;
-        tx.open_table(DOCS).map_err(e)?;
-        tx.open_table(FEED).map_err(e)?;
-        tx.open_table(GRID_FEED).map_err(e)?;
-        tx.open_table(ACCOUNTS).map_err(e)?;
-        tx.open_table(TOKENS).map_err(e)?;
-        tx.open_table(QUARANTINE).map_err(e)?;
-        tx.commit().map_err(e)?;
+        tx.open_table(CHUNKS)?;
+        tx.open_table(DOCS)?;
+        tx.open_table(FEED)?;
+        tx.open_table(GRID_FEED)?;
+        tx.open_table(ACCOUNTS)?;
+        tx.open_table(TOKENS)?;
+        tx.open_table(QUARANTINE)?;
+        tx.commit()?;
         Ok(Self { db, epoch })
     }
 
@@ -129,9 +121,9 @@ impl RedbStore {
 
     /// The current feed position.
     pub fn seq(&self) -> Result<u64, StoreError> {
-        let tx = self.db.begin_read().map_err(e)?;
-        let feed = tx.open_table(FEED).map_err(e)?;
-        Ok(feed.last().map_err(e)?.map_or(0, |(k, _)| k.value()))
+        let tx = self.db.begin_read()?;
+        let feed = tx.open_table(FEED)?;
+        Ok(feed.last()?.map_or(0, |(k, _)| k.value()))
     }
 }
 
@@ -142,26 +134,26 @@ impl Storage for RedbStore {
         quarantine: &[Quarantine],
         now: i64,
     ) -> Result<Vec<Option<Contribution>>, StoreError> {
-        let tx = self.db.begin_write().map_err(e)?;
+        let tx = self.db.begin_write()?;
         let mut previous = Vec::with_capacity(chunks.len());
         {
-            let mut chunk_t = tx.open_table(CHUNKS).map_err(e)?;
-            let mut docs = tx.open_table(DOCS).map_err(e)?;
-            let mut feed = tx.open_table(FEED).map_err(e)?;
-            let mut grid_feed = tx.open_table(GRID_FEED).map_err(e)?;
-            let mut next = feed.last().map_err(e)?.map_or(0, |(k, _)| k.value());
+            let mut chunk_t = tx.open_table(CHUNKS)?;
+            let mut docs = tx.open_table(DOCS)?;
+            let mut feed = tx.open_table(FEED)?;
+            let mut grid_feed = tx.open_table(GRID_FEED)?;
+            let mut next = feed.last()?.map_or(0, |(k, _)| k.value());
             for w in chunks {
                 let key = w.doc.as_bytes().as_slice();
-                let old: Option<DocRow> = match docs.get(key).map_err(e)? {
+                let old: Option<DocRow> = match docs.get(key)? {
                     Some(v) => Some(parse(v.value())?),
                     None => None,
                 };
                 next += 1;
                 previous.push(old.as_ref().and_then(|r| r.contribution.clone()));
                 if let Some(old) = &old {
-                    feed.remove(old.seq).map_err(e)?;
+                    feed.remove(old.seq)?;
                     if let Some(g) = &old.grid {
-                        grid_feed.remove((g.as_str(), old.seq)).map_err(e)?;
+                        grid_feed.remove((g.as_str(), old.seq))?;
                     }
                 }
                 let mut row = old.unwrap_or(DocRow {
@@ -172,19 +164,17 @@ impl Storage for RedbStore {
                     chunks: 0,
                     contribution: None,
                 });
-                chunk_t
-                    .insert((key, row.chunks), w.chunk.as_slice())
-                    .map_err(e)?;
+                chunk_t.insert((key, row.chunks), w.chunk.as_slice())?;
                 row.chunks += 1;
                 if row.chunks > COMPACT_AFTER {
                     let mut all = Vec::new();
                     for i in 0..row.chunks {
-                        if let Some(c) = chunk_t.remove((key, i)).map_err(e)? {
+                        if let Some(c) = chunk_t.remove((key, i))? {
                             all.extend_from_slice(c.value());
                         }
                     }
-                    let saved = Automerge::load(&all).map_err(e)?.save();
-                    chunk_t.insert((key, 0), saved.as_slice()).map_err(e)?;
+                    let saved = Automerge::load(&all)?.save();
+                    chunk_t.insert((key, 0), saved.as_slice())?;
                     row.chunks = 1;
                 }
                 row.seq = next;
@@ -194,17 +184,15 @@ impl Storage for RedbStore {
                     row.grid = Some(meta.grid.to_string());
                 }
                 row.contribution = w.contribution.clone();
-                docs.insert(key, json(&row)?.as_slice()).map_err(e)?;
+                docs.insert(key, json(&row)?.as_slice())?;
                 let entry = feed_entry(&w.doc, row.heads, row.grid.is_some());
-                feed.insert(next, entry.as_slice()).map_err(e)?;
+                feed.insert(next, entry.as_slice())?;
                 if let Some(g) = &row.grid {
-                    grid_feed
-                        .insert((g.as_str(), next), &entry[..24])
-                        .map_err(e)?;
+                    grid_feed.insert((g.as_str(), next), &entry[..24])?;
                 }
             }
-            let mut q = tx.open_table(QUARANTINE).map_err(e)?;
-            let mut qn = q.last().map_err(e)?.map_or(0, |(k, _)| k.value());
+            let mut q = tx.open_table(QUARANTINE)?;
+            let mut qn = q.last()?.map_or(0, |(k, _)| k.value());
             for item in quarantine {
                 qn += 1;
                 let row = QuarantineRow {
@@ -212,35 +200,35 @@ impl Storage for RedbStore {
                     at: now,
                     user: item.user.clone(),
                     doc: item.doc,
-                    reason: item.reason.clone(),
+                    reason: item.reason.to_string(),
                     bytes: item.chunk.len(),
-                    chunk_hex: item.chunk.iter().map(|b| format!("{b:02x}")).collect(),
+                    chunk_hex: shared::hex::encode(&item.chunk),
                 };
-                q.insert(qn, json(&row)?.as_slice()).map_err(e)?;
+                q.insert(qn, json(&row)?.as_slice())?;
             }
         }
-        tx.commit().map_err(e)?;
+        tx.commit()?;
         Ok(previous)
     }
 
     fn for_each_row(&self, f: &mut dyn FnMut(DocumentId, DocRow)) -> Result<(), StoreError> {
-        let tx = self.db.begin_read().map_err(e)?;
-        let docs = tx.open_table(DOCS).map_err(e)?;
-        for item in docs.iter().map_err(e)? {
-            let (k, v) = item.map_err(e)?;
+        let tx = self.db.begin_read()?;
+        let docs = tx.open_table(DOCS)?;
+        for item in docs.iter()? {
+            let (k, v) = item?;
             f(doc_id(k.value())?, parse(v.value())?);
         }
         Ok(())
     }
 
     fn load(&self, doc: &DocumentId) -> Result<Option<Vec<u8>>, StoreError> {
-        let tx = self.db.begin_read().map_err(e)?;
-        let chunks = tx.open_table(CHUNKS).map_err(e)?;
+        let tx = self.db.begin_read()?;
+        let chunks = tx.open_table(CHUNKS)?;
         let key = doc.as_bytes().as_slice();
         let mut out = Vec::new();
         let mut any = false;
-        for item in chunks.range((key, 0)..=(key, u64::MAX)).map_err(e)? {
-            let (_, v) = item.map_err(e)?;
+        for item in chunks.range((key, 0)..=(key, u64::MAX))? {
+            let (_, v) = item?;
             out.extend_from_slice(v.value());
             any = true;
         }
@@ -248,33 +236,29 @@ impl Storage for RedbStore {
     }
 
     fn row(&self, doc: &DocumentId) -> Result<Option<DocRow>, StoreError> {
-        let tx = self.db.begin_read().map_err(e)?;
-        let docs = tx.open_table(DOCS).map_err(e)?;
-        docs.get(doc.as_bytes().as_slice())
-            .map_err(e)?
+        let tx = self.db.begin_read()?;
+        let docs = tx.open_table(DOCS)?;
+        docs.get(doc.as_bytes().as_slice())?
             .map(|v| parse(v.value()))
             .transpose()
     }
 
     fn answer(&self, query: &FeedQuery) -> Result<FeedAnswer, StoreError> {
-        let tx = self.db.begin_read().map_err(e)?;
-        let feed = tx.open_table(FEED).map_err(e)?;
-        let docs = tx.open_table(DOCS).map_err(e)?;
-        let seq = feed.last().map_err(e)?.map_or(0, |(k, _)| k.value());
+        let tx = self.db.begin_read()?;
+        let feed = tx.open_table(FEED)?;
+        let docs = tx.open_table(DOCS)?;
+        let seq = feed.last()?.map_or(0, |(k, _)| k.value());
         let cursor = Cursor {
             epoch: self.epoch.clone(),
             seq,
         };
         let row_of = |key: &[u8]| -> Result<Option<RowDigest>, StoreError> {
-            docs.get(key)
-                .map_err(e)?
-                .map(|v| parse(v.value()))
-                .transpose()
+            docs.get(key)?.map(|v| parse(v.value())).transpose()
         };
         // Every document of the scope changed after `after`, with its heads, from the feeds
         // alone: each entry carries the document's heads, so no row is decoded. (Entries written
         // before they carried heads hold only the document's key; those rows are read.)
-        let grid_feed = tx.open_table(GRID_FEED).map_err(e)?;
+        let grid_feed = tx.open_table(GRID_FEED)?;
         let entries = |after: u64| -> Result<Vec<DocDigest>, StoreError> {
             let mut out = Vec::new();
             let mut take = |v: &[u8], in_feed: bool| -> Result<(), StoreError> {
@@ -299,8 +283,8 @@ impl Storage for RedbStore {
             // Grid paths sort by street, then community: a street or community is one
             // contiguous range of the per-grid feed ('0' is the byte after '/').
             let mut scan = |lo: &str, hi: &str, exact: bool| -> Result<(), StoreError> {
-                for item in grid_feed.range((lo, after + 1)..(hi, 0)).map_err(e)? {
-                    let (k, v) = item.map_err(e)?;
+                for item in grid_feed.range((lo, after + 1)..(hi, 0))? {
+                    let (k, v) = item?;
                     let (g, s) = k.value();
                     if s > after && (!exact || g == lo) {
                         take(v.value(), false)?;
@@ -310,8 +294,8 @@ impl Storage for RedbStore {
             };
             match scope_of(query) {
                 Scope::City => {
-                    for item in feed.range(after + 1..).map_err(e)? {
-                        let (_, v) = item.map_err(e)?;
+                    for item in feed.range(after + 1..)? {
+                        let (_, v) = item?;
                         take(v.value(), true)?;
                     }
                 }
@@ -350,11 +334,11 @@ impl Storage for RedbStore {
         scope: &Scope,
         kind: Option<&str>,
     ) -> Result<Vec<(DocumentId, DocRow)>, StoreError> {
-        let tx = self.db.begin_read().map_err(e)?;
-        let docs = tx.open_table(DOCS).map_err(e)?;
+        let tx = self.db.begin_read()?;
+        let docs = tx.open_table(DOCS)?;
         let mut out = Vec::new();
-        for item in docs.iter().map_err(e)? {
-            let (k, v) = item.map_err(e)?;
+        for item in docs.iter()? {
+            let (k, v) = item?;
             let row: DocRow = parse(v.value())?;
             if in_scope(&row, scope) && kind.is_none_or(|k| row.kind.as_deref() == Some(k)) {
                 out.push((doc_id(k.value())?, row));
@@ -364,55 +348,48 @@ impl Storage for RedbStore {
     }
 
     fn doc_count(&self) -> Result<u64, StoreError> {
-        let tx = self.db.begin_read().map_err(e)?;
-        tx.open_table(DOCS).map_err(e)?.len().map_err(e)
+        let tx = self.db.begin_read()?;
+        Ok(tx.open_table(DOCS)?.len()?)
     }
 
     fn account(&self, user: &str) -> Result<Option<Account>, StoreError> {
-        let tx = self.db.begin_read().map_err(e)?;
-        let t = tx.open_table(ACCOUNTS).map_err(e)?;
-        t.get(user)
-            .map_err(e)?
-            .map(|v| parse(v.value()))
-            .transpose()
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(ACCOUNTS)?;
+        t.get(user)?.map(|v| parse(v.value())).transpose()
     }
 
     fn put_accounts(&self, accounts: &[Account]) -> Result<(), StoreError> {
-        let tx = self.db.begin_write().map_err(e)?;
+        let tx = self.db.begin_write()?;
         {
-            let mut t = tx.open_table(ACCOUNTS).map_err(e)?;
+            let mut t = tx.open_table(ACCOUNTS)?;
             for a in accounts {
-                t.insert(a.principal.user.as_str(), json(a)?.as_slice())
-                    .map_err(e)?;
+                t.insert(a.principal.user.as_str(), json(a)?.as_slice())?;
             }
         }
-        tx.commit().map_err(e)
+        Ok(tx.commit()?)
     }
 
     fn put_token(&self, token: &str, row: &TokenRow) -> Result<(), StoreError> {
-        let tx = self.db.begin_write().map_err(e)?;
+        let tx = self.db.begin_write()?;
         {
-            let mut t = tx.open_table(TOKENS).map_err(e)?;
-            t.insert(token, json(row)?.as_slice()).map_err(e)?;
+            let mut t = tx.open_table(TOKENS)?;
+            t.insert(token, json(row)?.as_slice())?;
         }
-        tx.commit().map_err(e)
+        Ok(tx.commit()?)
     }
 
     fn token(&self, token: &str) -> Result<Option<TokenRow>, StoreError> {
-        let tx = self.db.begin_read().map_err(e)?;
-        let t = tx.open_table(TOKENS).map_err(e)?;
-        t.get(token)
-            .map_err(e)?
-            .map(|v| parse(v.value()))
-            .transpose()
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(TOKENS)?;
+        t.get(token)?.map(|v| parse(v.value())).transpose()
     }
 
     fn quarantine(&self, limit: usize) -> Result<Vec<QuarantineRow>, StoreError> {
-        let tx = self.db.begin_read().map_err(e)?;
-        let t = tx.open_table(QUARANTINE).map_err(e)?;
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(QUARANTINE)?;
         let mut out = Vec::new();
-        for item in t.iter().map_err(e)?.rev().take(limit) {
-            let (_, v) = item.map_err(e)?;
+        for item in t.iter()?.rev().take(limit) {
+            let (_, v) = item?;
             out.push(parse(v.value())?);
         }
         Ok(out)

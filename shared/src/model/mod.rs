@@ -7,9 +7,11 @@
 //! [`Field`] carrying every candidate.
 
 pub mod field;
+pub mod history;
 pub mod household;
 pub mod issue;
 pub mod lifecycle;
+pub mod rules;
 pub mod visit;
 
 use std::fmt;
@@ -22,6 +24,7 @@ pub use field::{Candidate, Field};
 pub use household::{Address, Household, HouseholdDraft};
 pub use issue::{EventKind, Issue, IssueDraft, IssueEvent, IssueSource, Level};
 pub use lifecycle::{IssueState, Status};
+pub use rules::Role;
 pub use visit::{Location, Outcome, Visit, VisitDraft, VisitItem};
 
 use crate::ids::{DocumentId, GridId, IdError};

@@ -1,9 +1,9 @@
 //! The sans-I/O sync engine: automerge-repo's protocol plus gridvisit's O(changed) extension.
 //!
 //! A [`Hub`] is one peer. The driver (the server, the browser app, the in-memory network of the
-//! tests) feeds it [`Input`]s with the current time and performs the [`Effects`] it returns:
-//! first make `persist` durable, then send frames. That order is the durability invariant: no
-//! peer ever hears of a change this peer could still lose.
+//! tests) feeds it [`Input`]s with the current time and performs the [`Effects`] it returns,
+//! through [`driver::run`]: first make `persist` durable, then send frames. That order is the
+//! durability invariant: no peer ever hears of a change this peer could still lose.
 //!
 //! ```
 //! use shared::ids::PeerId;
@@ -17,13 +17,26 @@
 //! let join = shared::wire::Message::decode(&fx.send[0].1, 1 << 20).unwrap();
 //! assert_eq!(join.kind(), "join");
 //! ```
+//!
+//! - `effects.rs`: inputs, effects and events.
+//! - [`driver`]: the effect contract, stated once, and the loop every driver runs.
+//! - `hub/`: the engine, split by job (handshake, documents, client side, server side).
+//! - [`policy`]: who may read and write what.
+//! - [`feed`]: heads digests, buckets and feed queries; `memstore.rs` (feature `sim`): an
+//!   in-memory store that answers them.
 
+pub mod driver;
+mod effects;
 pub mod feed;
 mod hub;
+#[cfg(feature = "sim")]
+mod memstore;
 pub mod policy;
 
-pub use feed::{BUCKETS, FeedAnswer, FeedQuery, MemStore, heads_digest};
-pub use hub::{
-    ConnId, Direction, EditError, Effects, Event, Hub, HubConfig, Input, Persist, Quarantine,
-};
+pub use driver::{Batch, Driver, Durable};
+pub use effects::{ConnId, Direction, Effects, Event, Input, Persist, Quarantine};
+pub use feed::{BUCKETS, FeedAnswer, FeedQuery, heads_digest};
+pub use hub::{EditError, Hub, HubConfig};
+#[cfg(feature = "sim")]
+pub use memstore::{MemStore, StoredDoc};
 pub use policy::{AccessPolicy, Principal, Refusal, Role, ScopePolicy, TrustServer};

@@ -4,29 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{GridId, Scope, UserId};
 use crate::model::{Record, RecordMeta, SchemaError};
+use crate::time::Millis;
 
-/// What a user does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// A grid worker or volunteer: records visits in their grids.
-    Worker,
-    /// A community secretary.
-    CommunitySupervisor,
-    /// A street office supervisor.
-    StreetSupervisor,
-    /// A city office supervisor.
-    CitySupervisor,
-    /// City IT.
-    Admin,
-}
-
-impl Role {
-    /// Whether this role supervises (sees the dashboard, acts on the issue queue).
-    pub fn is_supervisor(self) -> bool {
-        !matches!(self, Self::Worker)
-    }
-}
+pub use crate::model::Role;
 
 /// An authenticated user on a connection.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +17,14 @@ pub struct Principal {
     pub role: Role,
     /// What it may see.
     pub scope: Scope,
+}
+
+impl Principal {
+    /// Whether this user may see a record: its grid lies in their scope. The one scope check of
+    /// the sync engine and the HTTP API.
+    pub fn can_read(&self, meta: &RecordMeta) -> bool {
+        self.scope.contains(&meta.grid)
+    }
 }
 
 /// Why a change was refused.
@@ -74,39 +62,40 @@ pub enum Refusal {
     /// The connection is not authenticated.
     #[error("not signed in")]
     Anonymous,
+    /// A change to a document the writer may not see (answered as if it did not exist).
+    #[error("not permitted")]
+    NotPermitted,
 }
 
-/// The rules the engine applies. Implementations must be pure functions of their arguments.
+/// The rules a hub applies to the peers it serves (its inbound connections). What arrives
+/// from a hub's own server is applied as is. Implementations must be pure functions of their
+/// arguments.
 pub trait AccessPolicy: Send + Sync {
-    /// Whether changes must be validated and checked at all (a server: yes; a client trusts
-    /// its server and applies what it gets).
-    fn authoritative(&self) -> bool;
-
     /// Whether `who` may see a record.
     fn can_read(&self, who: Option<&Principal>, meta: &RecordMeta) -> bool;
 
-    /// Whether `who` may turn a record from `before` (absent for a new record) into `after`.
+    /// Whether `who` may turn a record from `before` (absent for a new record) into `after`
+    /// at `now` (the server's clock).
     fn check_write(
         &self,
+        now: Millis,
         who: Option<&Principal>,
         before: Option<&Record>,
         after: &Record,
     ) -> Result<(), Refusal>;
 }
 
-/// A client's policy: the server decides, so everything it sends is applied.
+/// A client's policy: it serves no one, and trusts its server.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TrustServer;
 
 impl AccessPolicy for TrustServer {
-    fn authoritative(&self) -> bool {
-        false
-    }
     fn can_read(&self, _: Option<&Principal>, _: &RecordMeta) -> bool {
         true
     }
     fn check_write(
         &self,
+        _: Millis,
         _: Option<&Principal>,
         _: Option<&Record>,
         _: &Record,
@@ -121,16 +110,13 @@ impl AccessPolicy for TrustServer {
 pub struct ScopePolicy;
 
 impl AccessPolicy for ScopePolicy {
-    fn authoritative(&self) -> bool {
-        true
-    }
-
     fn can_read(&self, who: Option<&Principal>, meta: &RecordMeta) -> bool {
-        who.is_some_and(|p| p.scope.contains(&meta.grid))
+        who.is_some_and(|p| p.can_read(meta))
     }
 
     fn check_write(
         &self,
+        _now: Millis,
         who: Option<&Principal>,
         before: Option<&Record>,
         after: &Record,
@@ -150,7 +136,7 @@ impl AccessPolicy for ScopePolicy {
                 return Err(Refusal::Immutable("grid"));
             }
         }
-        if !who.scope.contains(&meta.grid) {
+        if !who.can_read(&meta) {
             return Err(Refusal::OutOfScope {
                 grid: meta.grid,
                 scope: who.scope.to_string(),

@@ -3,7 +3,8 @@
 //! stored entries, so the app carries no zip or spreadsheet library).
 //!
 //! Both take the same `(headers, rows)` the screen renders: an export holds exactly the rows
-//! shown.
+//! shown. The server's CSV export and the app's exports both write through here, so a cell is
+//! defused against formula injection by one rule.
 
 /// A table as shown: column headers and rows of cell texts.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -25,7 +26,8 @@ pub fn csv(table: &Table) -> String {
     out
 }
 
-fn csv_cell(c: &str) -> String {
+/// One CSV cell: quoted when it must be, and defused when a spreadsheet would evaluate it.
+pub fn csv_cell(c: &str) -> String {
     // A leading = + - @ would make a spreadsheet evaluate a resident's text as a formula.
     let c = if c.starts_with(['=', '+', '-', '@']) && c.parse::<f64>().is_err() {
         format!("'{c}")

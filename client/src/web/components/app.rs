@@ -1,0 +1,145 @@
+//! The app: opens the local store, then shows sign-in, the worker's screens or the
+//! supervisor's, under one reducer.
+
+use yew::prelude::*;
+
+use super::common::{Banners, LangSwitch, SignIn, SignOut, Status};
+use super::field::{HouseholdForm, HouseholdView, Households, MyIssues, VisitForm, VisitView};
+use super::supervisor::{Overview, Queue};
+use crate::web::engine::boot;
+use crate::web::handle::{Cmd, EngineHandle};
+use crate::web::hooks::Ctx;
+use crate::web::persist_storage;
+use crate::web::state::{AppState, Route};
+
+/// Opens the local store; shows the app once the first screen's data is read.
+#[component]
+pub(crate) fn App() -> Html {
+    let booted = use_state(|| None::<(EngineHandle, AppState)>);
+    let failed = use_state(|| None::<String>);
+    {
+        let (booted, failed) = (booted.clone(), failed.clone());
+        use_effect_with((), move |_| {
+            wasm_bindgen_futures::spawn_local(async move {
+                match boot().await {
+                    Ok(b) => {
+                        booted.set(Some(b));
+                        persist_storage().await;
+                    }
+                    Err(e) => failed.set(Some(e.to_string())),
+                }
+            });
+        });
+    }
+    if let Some(msg) = &*failed {
+        return html! { <div class="fatal" role="alert">{ msg }</div> };
+    }
+    match &*booted {
+        None => html! { <p class="boot">{ "正在打开本机数据… Opening local data…" }</p> },
+        Some((engine, initial)) => {
+            html! { <Main engine={engine.clone()} initial={initial.clone()} /> }
+        }
+    }
+}
+
+#[derive(Properties)]
+struct MainProps {
+    engine: EngineHandle,
+    initial: AppState,
+}
+
+impl PartialEq for MainProps {
+    fn eq(&self, other: &Self) -> bool {
+        self.engine == other.engine
+    }
+}
+
+/// The reducer, the context, the tabs and the screen of the current route.
+#[component]
+fn Main(props: &MainProps) -> Html {
+    let initial = props.initial.clone();
+    let state = use_reducer(move || initial);
+    {
+        let (engine, dispatcher) = (props.engine.clone(), state.dispatcher());
+        use_effect_with((), move |_| engine.send(Cmd::Attach(dispatcher)));
+    }
+    let ctx = Ctx {
+        version: state.version,
+        state: state.clone(),
+        engine: props.engine.clone(),
+    };
+    let lang = state.lang;
+    if state.session.is_none() {
+        return html! {
+            <ContextProvider<Ctx> context={ctx}>
+                <div class="app" lang={lang.t("zh-CN", "en")}>
+                    <header class="bar"><h1>{ lang.t("网格走访", "Grid visits") }</h1><LangSwitch /></header>
+                    <main><SignIn /></main>
+                </div>
+            </ContextProvider<Ctx>>
+        };
+    }
+    let supervisor = state.supervisor();
+    let route = state.route.clone();
+    let screen = match &route {
+        Route::Home if supervisor => html! { <Overview path={String::new()} /> },
+        Route::Home | Route::Households => html! { <Households /> },
+        Route::Area(path) => html! { <Overview path={path.clone()} /> },
+        Route::Queue => html! { <Queue /> },
+        Route::Visit(id) => html! { <VisitView id={*id} /> },
+        Route::Household(id) => html! { <HouseholdView id={*id} /> },
+        Route::EditHousehold(id) => html! { <HouseholdForm id={*id} /> },
+        Route::RecordVisit(id) => html! { <VisitForm household={*id} /> },
+        Route::Issues => html! { <MyIssues /> },
+        Route::Issue(id) => html! { <super::common::IssueView id={*id} /> },
+    };
+    let current = match &route {
+        Route::Home if supervisor => Route::Area(String::new()),
+        Route::Home => Route::Households,
+        r => r.clone(),
+    };
+    let tab = |target: Route, zh: &'static str, en: &'static str| {
+        let on = matches!(
+            (&current, &target),
+            (
+                Route::Households
+                    | Route::Household(_)
+                    | Route::EditHousehold(_)
+                    | Route::RecordVisit(_)
+                    | Route::Visit(_),
+                Route::Households
+            ) | (Route::Issues | Route::Issue(_), Route::Issues)
+                | (Route::Queue | Route::Issue(_), Route::Queue)
+                | (Route::Area(_), Route::Area(_))
+        );
+        html! {
+            <button class={classes!("tab", on.then_some("on"))} onclick={ctx.go(target)}>
+                { lang.t(zh, en) }
+            </button>
+        }
+    };
+    html! {
+        <ContextProvider<Ctx> context={ctx.clone()}>
+            <div class="app" lang={lang.t("zh-CN", "en")}>
+                <header class="bar">
+                    <h1>{ lang.t("网格走访", "Grid visits") }</h1>
+                    <Status />
+                    <LangSwitch />
+                    <SignOut />
+                </header>
+                <Banners />
+                <nav class="tabs">
+                    if supervisor {
+                        { tab(Route::Area(String::new()), "总览", "Overview") }
+                        { tab(Route::Queue, "事件办理", "Issues") }
+                        { tab(Route::Households, "住户", "Households") }
+                    } else {
+                        { tab(Route::Households, "住户", "Households") }
+                        { tab(Route::Issues, "事件", "Issues") }
+                    }
+                </nav>
+                <main>{ screen }</main>
+            </div>
+        </ContextProvider<Ctx>>
+    }
+}

@@ -1,0 +1,124 @@
+//! One issue: its state, timeline, and the actions the user's role may take.
+
+use shared::model::rules::actions;
+use shared::model::{EventKind, Record, Role};
+use yew::prelude::*;
+
+use super::{IdProps, RecordExtras};
+use crate::forms::{IssueAction, issue_event};
+use crate::web::components::{date_time, input_value};
+use crate::web::hooks::{use_ctx, use_record};
+use crate::web::state::Route;
+use crate::web::{now, random_bytes};
+
+#[component]
+pub(crate) fn IssueView(props: &IdProps) -> Html {
+    let ctx = use_ctx();
+    let lang = ctx.lang();
+    let id = props.id;
+    let opened = use_record(id);
+    let note = use_state(String::new);
+    let assignee = use_state(String::new);
+    let error = use_state(|| None::<String>);
+    let Some(Record::Issue(issue)) = opened.as_ref().map(|o| &o.record) else {
+        return html! { <p>{ lang.t("正在打开…", "Opening…") }</p> };
+    };
+    let now = now();
+    let s = &issue.state;
+    let act = |kind: EventKind| {
+        let (ctx, note, error, assignee) =
+            (ctx.clone(), note.clone(), error.clone(), assignee.clone());
+        let level = s.level;
+        move |_| {
+            let lang = ctx.lang();
+            let action = IssueAction {
+                kind,
+                level,
+                note: &note,
+                assignee: &assignee,
+            };
+            let event = match issue_event(
+                &action,
+                &ctx.state.user(),
+                crate::web::now(),
+                shared::hex::encode(&random_bytes::<8>()),
+            ) {
+                Ok(e) => e,
+                Err(e) => return error.set(Some(e.text(lang).into())),
+            };
+            let (ctx, note, error) = (ctx.clone(), note.clone(), error.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                let r = ctx
+                    .engine
+                    .edit(id, false, move |tx| {
+                        shared::model::issue::append_event(tx, &event)
+                    })
+                    .await;
+                match r {
+                    Ok(()) => {
+                        note.set(String::new());
+                        error.set(None);
+                    }
+                    Err(msg) => error.set(Some(msg.to_string())),
+                }
+            });
+        }
+    };
+    let supervisor = ctx.state.supervisor();
+    let role = ctx
+        .state
+        .session
+        .as_ref()
+        .and_then(|s| s.role())
+        .unwrap_or(Role::Worker);
+    let actions = actions(role, s.status, s.level);
+    let can_dispatch = actions.contains(&EventKind::Dispatch);
+    html! {
+        <section data-testid="issue" data-id={id.to_string()} data-status={s.status.code()} data-level={s.level.code()}>
+            <button class="back" onclick={ctx.go(if supervisor { Route::Queue } else { Route::Issues })}>{ lang.t("‹ 返回", "‹ Back") }</button>
+            <h2>{ format!("{} · {}", lang.area(issue.area), lang.status(s.status)) }</h2>
+            <p class="description" data-testid="description">{ &issue.description }</p>
+            <dl class="fields">
+                <dt>{ lang.t("层级", "Level") }</dt><dd>{ lang.level(s.level) }</dd>
+                <dt>{ lang.t("处理人", "Assignee") }</dt><dd>{ s.assignee.clone().unwrap_or_else(|| "—".into()) }</dd>
+                if let Some(d) = s.deadline {
+                    <dt>{ lang.t("本步期限", "Step due") }</dt>
+                    <dd class={classes!(s.overdue(now).then_some("overdue"))}>
+                        { date_time(d) } if s.overdue(now) { { format!(" ({})", lang.t("超时", "overdue")) } }
+                    </dd>
+                }
+                if !issue.location.is_empty() { <dt>{ lang.t("位置", "Place") }</dt><dd>{ &issue.location }</dd> }
+            </dl>
+            if let Some(h) = issue.household {
+                <button class="link" onclick={ctx.go(Route::Household(h))}>{ lang.t("查看住户", "Open household") }</button>
+            }
+            <h3>{ lang.t("办理记录", "Timeline") }</h3>
+            <ol class="timeline" data-testid="timeline">
+                { for issue.events.iter().map(|ev| html! {
+                    <li data-kind={ev.kind.code()} class={classes!(s.ignored.contains(&ev.id).then_some("ignored"))}>
+                        <span>{ date_time(ev.at) }</span>
+                        <b>{ lang.event(ev.kind) }</b>
+                        if let Some(l) = ev.level { <span>{ format!("→ {}", lang.level(l)) }</span> }
+                        <span>{ &ev.actor }</span>
+                        if !ev.note.is_empty() { <span class="note">{ &ev.note }</span> }
+                    </li>
+                }) }
+            </ol>
+            <label>{ lang.t("说明", "Note") }
+                <textarea name="note" value={(*note).clone()} oninput={let n = note.clone(); move |e: InputEvent| n.set(input_value(&e))} />
+            </label>
+            if can_dispatch {
+                <label>{ lang.t("派遣给（用户名）", "Dispatch to (username)") }
+                    <input name="assignee" value={(*assignee).clone()} oninput={let a = assignee.clone(); move |e: InputEvent| a.set(input_value(&e))} />
+                </label>
+            }
+            if let Some(msg) = &*error { <p class="error" role="alert">{ msg }</p> }
+            <div class="actions">
+                { for actions.into_iter().map(|k| html! {
+                    <button data-action={k.code()} onclick={act(k)}>{ lang.event(k) }</button>
+                }) }
+            </div>
+            <RecordExtras id={id} />
+        </section>
+    }
+}

@@ -1,0 +1,29 @@
+//! What every role sees: the bar (status, language, sign-out), banners, sign-in, issue lists
+//! and screens, and a record's conflicts and history.
+
+mod banners;
+mod issue_list;
+mod issue_view;
+mod lang_switch;
+mod record_extras;
+mod sign_in;
+mod sign_out;
+mod status;
+
+pub(crate) use banners::Banners;
+pub(crate) use issue_list::issue_list;
+pub(crate) use issue_view::IssueView;
+pub(crate) use lang_switch::LangSwitch;
+pub(crate) use record_extras::RecordExtras;
+pub(crate) use sign_in::SignIn;
+pub(crate) use sign_out::SignOut;
+pub(crate) use status::Status;
+
+use shared::ids::DocumentId;
+use yew::Properties;
+
+/// A screen about one record.
+#[derive(Properties, PartialEq)]
+pub(crate) struct IdProps {
+    pub(crate) id: DocumentId,
+}

@@ -1,0 +1,10 @@
+//! The supervisor's screens: the overview of their area and the issue queue of their level,
+//! with exports of what they show.
+
+mod charts;
+mod export_buttons;
+mod overview;
+mod queue;
+
+pub(crate) use overview::Overview;
+pub(crate) use queue::Queue;

@@ -1,0 +1,137 @@
+//! How the screens talk to the engine task: the commands it serves and the handle that sends
+//! them (form drafts are read and written directly).
+
+use std::rc::Rc;
+
+use automerge::AutomergeError;
+use automerge::transaction::Transaction;
+use futures::channel::{mpsc, oneshot};
+use shared::ids::DocumentId;
+use shared::sync::ConnId;
+use yew::UseReducerDispatcher;
+
+use super::http;
+use super::idb::Db;
+use super::state::AppState;
+use crate::error::ClientError;
+use crate::i18n::Lang;
+use crate::session::{Session, may_sign_in};
+
+type Write = Box<dyn FnOnce(&mut Transaction<'_>) -> Result<(), AutomergeError>>;
+type Reply = oneshot::Sender<Result<(), ClientError>>;
+
+/// What the engine task is told.
+pub(crate) enum Cmd {
+    /// The screens are mounted: report to them from now on.
+    Attach(UseReducerDispatcher<AppState>),
+    Opened(ConnId),
+    Frame(ConnId, Vec<u8>),
+    Closed(ConnId),
+    /// After a close: whether the server rejected the token.
+    TokenChecked(bool),
+    /// A scheduled reconnect of this generation is due.
+    Retry(u64),
+    /// The network came back, the app became visible.
+    ReconnectNow,
+    /// The browser says it is offline.
+    Offline,
+    SyncNow,
+    Edit {
+        id: DocumentId,
+        create: bool,
+        write: Write,
+        reply: Reply,
+    },
+    SignedIn(Session, Reply),
+    SignOut(oneshot::Sender<()>),
+    Lang(Lang),
+    Notice(Option<String>),
+    Error(Option<String>),
+    /// A screen opened (or closed) a record.
+    Watch(DocumentId, bool),
+    /// Time to show what changed.
+    Publish,
+}
+
+/// How screens talk to the engine (and read and write form drafts directly).
+#[derive(Clone)]
+pub(crate) struct EngineHandle {
+    queue: mpsc::UnboundedSender<Cmd>,
+    db: Rc<Db>,
+}
+
+impl PartialEq for EngineHandle {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.db, &other.db)
+    }
+}
+
+impl EngineHandle {
+    pub(super) fn new(queue: mpsc::UnboundedSender<Cmd>, db: Rc<Db>) -> Self {
+        Self { queue, db }
+    }
+
+    pub(crate) fn send(&self, cmd: Cmd) {
+        let _ = self.queue.unbounded_send(cmd);
+    }
+
+    /// Creates (`create`) or edits a record; resolves once the change is durable here.
+    pub(crate) async fn edit(
+        &self,
+        id: DocumentId,
+        create: bool,
+        write: impl FnOnce(&mut Transaction<'_>) -> Result<(), AutomergeError> + 'static,
+    ) -> Result<(), ClientError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Cmd::Edit {
+            id,
+            create,
+            write: Box::new(write),
+            reply,
+        });
+        answer.await.map_err(|_| ClientError::Stopped)?
+    }
+
+    /// Signs in, unless another user's changes still wait here.
+    pub(crate) async fn sign_in(
+        &self,
+        state: &AppState,
+        username: &str,
+        password: &str,
+    ) -> Result<(), ClientError> {
+        may_sign_in(state.session.as_ref(), state.pending, username)?;
+        let body = serde_json::json!({ "username": username, "password": password }).to_string();
+        let (status, text) = http::request("POST", "/api/login", None, Some(&body)).await?;
+        match status {
+            200 => {}
+            401 => return Err(ClientError::WrongPassword),
+            _ => return Err(ClientError::SignInFailed { status, body: text }),
+        }
+        let session =
+            Session::from_login(&text).map_err(|e| ClientError::BadReply(e.to_string()))?;
+        let (reply, answer) = oneshot::channel();
+        self.send(Cmd::SignedIn(session, reply));
+        answer.await.map_err(|_| ClientError::Stopped)?
+    }
+
+    /// Signs out (the phone keeps its records; they are in this user's scope).
+    pub(crate) async fn sign_out(&self) {
+        let (reply, answer) = oneshot::channel();
+        self.send(Cmd::SignOut(reply));
+        let _ = answer.await;
+    }
+
+    /// A saved form draft.
+    pub(crate) async fn draft(&self, key: &str) -> Option<String> {
+        self.db.get(&format!("draft:{key}")).await.ok().flatten()
+    }
+
+    /// Saves (or with `None` deletes) a form draft.
+    pub(crate) async fn save_draft(
+        &self,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<(), ClientError> {
+        self.db.put(&format!("draft:{key}"), value).await
+    }
+}

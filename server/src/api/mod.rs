@@ -1,0 +1,179 @@
+//! The JSON HTTP API. Errors are JSON `{status, error}` through one [`AppError`].
+//!
+//! - `session.rs`: login, logout, the current user.
+//! - `records.rs`: records in scope, one record with its history.
+//! - `figures.rs`: dashboard figures, once and live (SSE).
+//! - `export.rs`: CSV export.
+//! - `admin.rs`: the quarantine.
+//! - here: the error type, the token extractor, health and metrics.
+
+mod admin;
+mod export;
+mod figures;
+mod records;
+mod session;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::auth::{self, TokenError};
+use crate::engine::now;
+use crate::store::{Account, StoreError};
+
+/// An error answered to the client as JSON. Internal errors are logged and hidden.
+#[derive(Debug)]
+pub enum AppError {
+    /// 400.
+    BadRequest(String),
+    /// 401.
+    Unauthorized(String),
+    /// 403.
+    Forbidden(String),
+    /// 404.
+    NotFound(String),
+    /// 500.
+    Internal(String),
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<TokenError> for AppError {
+    fn from(e: TokenError) -> Self {
+        Self::Unauthorized(e.to_string())
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, message) = match self {
+            Self::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
+            Self::Unauthorized(m) => (StatusCode::UNAUTHORIZED, m),
+            Self::Forbidden(m) => (StatusCode::FORBIDDEN, m),
+            Self::NotFound(m) => (StatusCode::NOT_FOUND, m),
+            Self::Internal(m) => {
+                tracing::error!(error = %m, "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error".to_owned(),
+                )
+            }
+        };
+        (
+            status,
+            Json(json!({ "status": status.as_u16(), "error": message })),
+        )
+            .into_response()
+    }
+}
+
+/// The routes of this module.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/api/login", post(session::login))
+        .route("/api/logout", post(session::logout))
+        .route("/api/me", get(session::me))
+        .route("/api/records", get(records::records))
+        .route("/api/records/{id}", get(records::record))
+        .route("/api/aggregates", get(figures::aggregates))
+        .route("/api/live", get(figures::live))
+        .route("/api/quarantine", get(admin::quarantine))
+        .route("/api/export.csv", get(export::export_csv))
+}
+
+/// The token from `Authorization: Bearer` or the `gridvisit_token` cookie.
+pub fn token_from(headers: &HeaderMap) -> Option<String> {
+    if let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        && let Some(t) = v.strip_prefix("Bearer ")
+    {
+        return Some(t.trim().to_owned());
+    }
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| {
+            kv.trim()
+                .strip_prefix("gridvisit_token=")
+                .map(str::to_owned)
+        })
+}
+
+/// Checks a token; counts refusals.
+pub async fn authenticate(state: &AppState, token: Option<&str>) -> Result<Account, AppError> {
+    let store = state.store.clone();
+    let token = token.map(str::to_owned);
+    let result = tokio::task::spawn_blocking(move || {
+        auth::check_token(store.as_ref(), token.as_deref(), now().0)
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))??;
+    result.map_err(|e| {
+        state
+            .metrics
+            .unauthorized
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        e.into()
+    })
+}
+
+/// The signed-in user of a request (from `Authorization: Bearer`, the cookie or `?token=`).
+struct User(Account);
+
+impl axum::extract::FromRequestParts<AppState> for User {
+    type Rejection = AppError;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, AppError> {
+        let from_query = parts.uri.query().and_then(|q| {
+            q.split('&')
+                .find_map(|kv| kv.strip_prefix("token=").map(str::to_owned))
+        });
+        let token = token_from(&parts.headers).or(from_query);
+        authenticate(state, token.as_deref()).await.map(User)
+    }
+}
+
+/// When the field app is not built: what is running and how to build the app.
+pub(crate) async fn index() -> axum::response::Html<&'static str> {
+    axum::response::Html(
+        r#"<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>gridvisit 网格走访</title>
+<link rel="icon" href="data:,"></head><body>
+<h1>gridvisit 网格走访同步服务</h1>
+<p>同步服务已运行，但现场应用尚未构建：请用 <code>cargo xtask start</code> 启动。<br>
+The sync server is running without the field app: start it with <code>cargo xtask start</code>
+(or build it with <code>cargo xtask app</code> and pass <code>--app target/app</code>).</p>
+<ul><li>WebSocket 同步 / sync: <code>/sync?token=…</code> (automerge-repo protocol "1")</li>
+<li>登录 / sign in: <code>POST /api/login</code></li><li>统计 / figures: <code>GET /api/aggregates</code>, <code>GET /api/live</code></li>
+<li>健康 / health: <a href="/healthz">/healthz</a>, <a href="/metrics">/metrics</a></li></ul></body></html>"#,
+    )
+}
+
+async fn healthz(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
+    let docs = state.store.doc_count()?;
+    Ok(Json(json!({ "status": "ok", "documents": docs })))
+}
+
+async fn metrics(State(state): State<AppState>) -> Result<Response, AppError> {
+    let docs = state.store.doc_count()?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(docs),
+    )
+        .into_response())
+}

@@ -1,0 +1,170 @@
+//! The effect contract, stated once: how a driver performs a hub's [`Effects`].
+//!
+//! Every driver (the server's storage thread, the browser's IndexedDB task, the test client,
+//! the in-memory network) implements [`Driver`] and hands inputs to [`run`] (or collects them
+//! in a [`Batch`]). The loop:
+//!
+//! 1. feeds each input to the hub, and resolves the documents it asks to load by handing their
+//!    saved bytes back at once ([`Input::Loaded`]);
+//! 2. makes the batch's changes, refusals and events durable ([`Driver::commit`]);
+//! 3. only then sends its frames and closes what it closes: **durable before visible**;
+//! 4. answers the batch's feed queries from committed state ([`Driver::answer`]) and performs
+//!    what the answers cause the same way, so a cursor never counts a change that a crash
+//!    could still lose, and never misses one received earlier in the same batch.
+//!
+//! Commits may wait (IndexedDB is asynchronous), so the loop is an `async fn`; a driver whose
+//! commit never waits runs it with [`block_on`].
+
+use std::collections::VecDeque;
+use std::future::Future;
+
+use super::effects::{ConnId, Effects, Event, Input, Persist, Quarantine};
+use super::feed::{FeedAnswer, FeedQuery};
+use super::hub::Hub;
+use crate::ids::DocumentId;
+use crate::time::Millis;
+
+/// What a batch makes durable, in one commit.
+#[derive(Clone, Copy, Debug)]
+pub struct Durable<'a> {
+    /// Document changes.
+    pub persist: &'a [Persist],
+    /// Refused changes kept for review.
+    pub quarantine: &'a [Quarantine],
+    /// What the hub reported (a client keeps acknowledgements and its cursor with its data).
+    pub events: &'a [Event],
+}
+
+impl Durable<'_> {
+    /// Whether the batch changed nothing and reported nothing.
+    pub fn is_empty(&self) -> bool {
+        self.persist.is_empty() && self.quarantine.is_empty() && self.events.is_empty()
+    }
+}
+
+/// The I/O a hub needs, done by a driver. See the module docs for the order of calls.
+pub trait Driver {
+    /// Why a commit failed. Nothing of a batch whose commit failed is sent.
+    type Error;
+
+    /// The saved bytes of a document the hub asked to load, or `None` if it has none.
+    fn load(&mut self, doc: &DocumentId) -> Option<Vec<u8>>;
+
+    /// Answers a feed query from committed state (`None`: it cannot be answered now).
+    fn answer(&mut self, query: &FeedQuery) -> Option<FeedAnswer>;
+
+    /// Makes a batch durable.
+    fn commit(&mut self, batch: Durable<'_>) -> impl Future<Output = Result<(), Self::Error>>;
+
+    /// Sends a frame (after the commit of its batch).
+    fn send(&mut self, conn: ConnId, frame: Vec<u8>);
+
+    /// Closes a connection (after its last frames were handed to [`Driver::send`]).
+    fn close(&mut self, conn: ConnId);
+}
+
+/// Effects gathered from inputs, with every load resolved, waiting to be performed.
+#[derive(Debug, Default)]
+pub struct Batch {
+    effects: Effects,
+    queries: Vec<(ConnId, FeedQuery)>,
+}
+
+impl Batch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Feeds one input to the hub and gathers what it causes.
+    pub fn feed<D: Driver>(&mut self, hub: &mut Hub, driver: &mut D, now: Millis, input: Input) {
+        let fx = hub.handle(now, input);
+        self.add(hub, driver, now, fx);
+    }
+
+    /// Gathers effects the hub returned (a local edit's), resolving their loads.
+    pub fn add<D: Driver>(&mut self, hub: &mut Hub, driver: &mut D, now: Millis, fx: Effects) {
+        let mut work = VecDeque::from([fx]);
+        while let Some(mut fx) = work.pop_front() {
+            for doc in std::mem::take(&mut fx.load) {
+                let bytes = driver.load(&doc);
+                work.push_back(hub.handle(now, Input::Loaded { doc, bytes }));
+            }
+            self.queries.append(&mut fx.queries);
+            self.effects.extend(fx);
+        }
+    }
+
+    /// Whether nothing was gathered.
+    pub fn is_empty(&self) -> bool {
+        self.effects.is_empty() && self.queries.is_empty()
+    }
+
+    /// Performs the batch: commit, then frames and closes, then the feed answers (each answer's
+    /// effects as one more batch).
+    pub async fn perform<D: Driver>(
+        mut self,
+        hub: &mut Hub,
+        driver: &mut D,
+        now: Millis,
+    ) -> Result<(), D::Error> {
+        loop {
+            let Effects {
+                persist,
+                quarantine,
+                send,
+                close,
+                events,
+                ..
+            } = std::mem::take(&mut self.effects);
+            driver
+                .commit(Durable {
+                    persist: &persist,
+                    quarantine: &quarantine,
+                    events: &events,
+                })
+                .await?;
+            for (conn, frame) in send {
+                driver.send(conn, frame);
+            }
+            for conn in close {
+                driver.close(conn);
+            }
+            if self.queries.is_empty() {
+                return Ok(());
+            }
+            for (conn, query) in std::mem::take(&mut self.queries) {
+                if let Some(answer) = driver.answer(&query) {
+                    self.feed(hub, driver, now, Input::Answer { conn, answer });
+                }
+            }
+        }
+    }
+}
+
+/// Feeds inputs to the hub as one batch and performs it (see the module docs).
+pub async fn run<D: Driver>(
+    hub: &mut Hub,
+    driver: &mut D,
+    now: Millis,
+    inputs: impl IntoIterator<Item = Input>,
+) -> Result<(), D::Error> {
+    let mut batch = Batch::new();
+    for input in inputs {
+        batch.feed(hub, driver, now, input);
+    }
+    batch.perform(hub, driver, now).await
+}
+
+/// Runs a future to completion on this thread. For drivers whose commit never waits (an
+/// embedded database, memory): their futures are ready when first polled.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::hint::spin_loop();
+    }
+}

@@ -1,0 +1,350 @@
+//! Per-document sync: automerge's sync protocol for each document on each connection, the
+//! validation and quarantine of changes from peers we serve, live fan-out, and documents
+//! loaded from storage.
+
+use automerge::sync::{self, SyncDoc};
+
+use super::{Doc, Hub, Slot};
+use crate::ids::DocumentId;
+use crate::model::{Record, RecordMeta};
+use crate::sync::effects::{ConnId, Effects, Event, Persist, Quarantine};
+use crate::sync::policy::Refusal;
+use crate::time::Millis;
+use crate::wire::Message;
+
+impl Hub {
+    /// A `request` or `sync` about `id`.
+    pub(super) fn on_sync(
+        &mut self,
+        now: Millis,
+        conn: ConnId,
+        id: DocumentId,
+        data: Vec<u8>,
+        is_request: bool,
+        fx: &mut Effects,
+    ) {
+        let msg = match sync::Message::decode(&data) {
+            Ok(m) => m,
+            Err(e) => {
+                return self.fail(
+                    conn,
+                    format!("invalid automerge sync message for {id}: {e}"),
+                    fx,
+                );
+            }
+        };
+        let Some(serving) = self.conns.get(&conn).map(|c| !c.is_client()) else {
+            return;
+        };
+        let waiting = || Message::Sync {
+            target_id: self.config.peer_id.clone(),
+            document_id: id,
+            data: data.clone(),
+            sender_id: self.config.peer_id.clone(),
+        };
+        match self.docs.get(&id) {
+            Some(Slot::Loading(_)) => {
+                let m = waiting();
+                if let Some(Slot::Loading(queue)) = self.docs.get_mut(&id) {
+                    queue.push((conn, m));
+                }
+                return;
+            }
+            // A server does not hold every document in memory: ask storage.
+            None if serving => {
+                let m = waiting();
+                self.docs.insert(id, Slot::Loading(vec![(conn, m)]));
+                fx.load.push(id);
+                return;
+            }
+            None => {
+                let empty = self.empty();
+                self.docs.insert(id, Slot::Ready(Doc::new(empty)));
+            }
+            Some(Slot::Ready(_)) => {}
+        }
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let Some(Slot::Ready(d)) = self.docs.get(&id) else {
+            return;
+        };
+        let exists = !d.doc.get_heads().is_empty();
+        if let Some(s) = c.server()
+            && exists
+            && !s.can_read(self.policy.as_ref(), d.meta.as_ref())
+        {
+            // Out of scope looks exactly like missing: answered from an empty document.
+            self.answer_as_missing(conn, id, msg, fx);
+            return;
+        }
+        if !exists && msg.heads.is_empty() && (serving || is_request) {
+            // A missing document with nothing to offer is unavailable. The requester stays
+            // subscribed, so it hears of the document if it appears later (as JS servers do).
+            if d.syncs.is_empty() {
+                self.docs.remove(&id);
+            }
+            if let Some(s) = self.conns.get_mut(&conn).and_then(|c| c.server_mut()) {
+                s.subscribed.insert(id);
+            }
+            self.unavailable(conn, id, fx);
+            return;
+        }
+        let principal = super::principal_of(c).cloned();
+        let user = principal.as_ref().map(|p| p.user.to_string());
+        if let Some(s) = self.conns.get_mut(&conn).and_then(|c| c.server_mut()) {
+            s.subscribed.insert(id);
+        }
+        let read_records = self.config.read_records;
+        let Some(Slot::Ready(d)) = self.docs.get_mut(&id) else {
+            return;
+        };
+        let before = d.doc.get_heads();
+        let mut state = d.syncs.get(&conn).cloned().unwrap_or_default();
+        if msg.changes.is_empty() {
+            if let Err(e) = d.doc.receive_sync_message(&mut state, msg) {
+                return self.fail(conn, format!("cannot apply sync message for {id}: {e}"), fx);
+            }
+            d.syncs.insert(conn, state);
+        } else {
+            // Applied to a copy first: a refused change must leave no trace.
+            let mut trial = d.doc.clone();
+            if let Err(e) = trial.receive_sync_message(&mut state, msg) {
+                return self.fail(conn, format!("cannot apply sync message for {id}: {e}"), fx);
+            }
+            if trial.get_heads() == before {
+                // Nothing new is visible (changes may wait in the queue for missing
+                // dependencies, which the sync protocol asks for next).
+                d.doc = trial;
+                d.syncs.insert(conn, state);
+            } else {
+                let verdict = if serving {
+                    let previous = if exists {
+                        d.record.clone().or_else(|| Record::read(&d.doc).ok())
+                    } else {
+                        None
+                    };
+                    Record::read(&trial).map_err(Refusal::from).and_then(|r| {
+                        self.policy
+                            .check_write(now, principal.as_ref(), previous.as_ref(), &r)?;
+                        Ok((Some(r.meta()), Some(r)))
+                    })
+                } else if read_records {
+                    let record = Record::read(&trial).ok();
+                    Ok((RecordMeta::read(&trial).ok(), record))
+                } else {
+                    Ok((RecordMeta::read(&trial).ok(), None))
+                };
+                let chunk = trial.save_after(&before);
+                match verdict {
+                    Err(refusal) => {
+                        if !exists && d.syncs.is_empty() {
+                            self.docs.remove(&id);
+                        }
+                        return self.refuse(conn, id, user, refusal, chunk, fx);
+                    }
+                    Ok((meta, record)) => {
+                        d.doc = trial;
+                        d.meta = meta.clone();
+                        d.record = record.clone();
+                        d.syncs.insert(conn, state);
+                        fx.persist.push(Persist {
+                            doc: id,
+                            chunk,
+                            heads: d.doc.get_heads(),
+                            meta: meta.clone(),
+                            record: record.map(Box::new),
+                        });
+                        fx.events.push(Event::DocChanged { doc: id, meta });
+                        if let Some(c) = self.conns.get_mut(&conn).and_then(|c| c.client_mut()) {
+                            c.touched();
+                        }
+                        self.fan_out(id, Some(conn), fx);
+                    }
+                }
+            }
+        }
+        self.sync_doc(id, conn, fx);
+        self.settle(conn, id, false, fx);
+    }
+
+    /// Refuses a change: keeps it in quarantine, reports it, and tells the sender why (naming
+    /// the document only to peers that negotiated the extension). The connection stays open.
+    fn refuse(
+        &mut self,
+        conn: ConnId,
+        doc: DocumentId,
+        user: Option<String>,
+        reason: Refusal,
+        chunk: Vec<u8>,
+        fx: &mut Effects,
+    ) {
+        let (ext, target_id) = match self.conns.get(&conn) {
+            Some(c) => (c.extension, c.remote.clone()),
+            None => (false, None),
+        };
+        let message = format!("change to {doc} refused: {reason}");
+        fx.quarantine.push(Quarantine {
+            conn,
+            user,
+            doc,
+            reason: reason.clone(),
+            chunk,
+        });
+        fx.events.push(Event::Refused { conn, doc, reason });
+        self.send(
+            conn,
+            &Message::Error {
+                sender_id: Some(self.config.peer_id.clone()),
+                message,
+                target_id,
+                document_id: ext.then_some(doc),
+            },
+            fx,
+        );
+    }
+
+    /// Answers a sync about a document the peer may not see exactly as for a missing one:
+    /// `doc-unavailable` when it offers nothing, else a reply from an empty document; any
+    /// changes it sends are refused and kept aside.
+    fn answer_as_missing(
+        &mut self,
+        conn: ConnId,
+        id: DocumentId,
+        msg: sync::Message,
+        fx: &mut Effects,
+    ) {
+        if msg.heads.is_empty() {
+            return self.unavailable(conn, id, fx);
+        }
+        let has_changes = !msg.changes.is_empty();
+        let mut empty = self.empty();
+        let mut state = sync::State::new();
+        if empty.receive_sync_message(&mut state, msg).is_err() {
+            return self.fail(conn, format!("invalid automerge sync message for {id}"), fx);
+        }
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let target_id = c.remote.clone();
+        let user = super::principal_of(c).map(|p| p.user.to_string());
+        if has_changes {
+            self.refuse(conn, id, user, Refusal::NotPermitted, empty.save(), fx);
+        } else if let (Some(m), Some(target_id)) =
+            (empty.generate_sync_message(&mut state), target_id)
+        {
+            let reply = Message::Sync {
+                target_id,
+                document_id: id,
+                data: m.encode(),
+                sender_id: self.config.peer_id.clone(),
+            };
+            self.send(conn, &reply, fx);
+        }
+    }
+
+    /// Starts (or continues) syncing `id` with `conn`.
+    pub(super) fn sync_doc(&mut self, id: DocumentId, conn: ConnId, fx: &mut Effects) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let Some(target_id) = c.remote.clone() else {
+            return;
+        };
+        let client = c.is_client();
+        if client && !matches!(self.docs.get(&id), Some(Slot::Ready(_))) {
+            // We do not have it: ask our server for it.
+            let empty = self.empty();
+            self.docs.insert(id, Slot::Ready(Doc::new(empty)));
+        }
+        let Some(Slot::Ready(d)) = self.docs.get_mut(&id) else {
+            return;
+        };
+        let fresh = !d.syncs.contains_key(&conn);
+        let state = d.syncs.entry(conn).or_default();
+        if let Some(m) = d.doc.generate_sync_message(state) {
+            let data = m.encode();
+            let sender_id = self.config.peer_id.clone();
+            let msg = if fresh && client && d.doc.get_heads().is_empty() {
+                Message::Request {
+                    target_id,
+                    document_id: id,
+                    data,
+                    sender_id,
+                }
+            } else {
+                Message::Sync {
+                    target_id,
+                    document_id: id,
+                    data,
+                    sender_id,
+                }
+            };
+            self.send(conn, &msg, fx);
+        }
+    }
+
+    /// Pushes a changed document to every connection that should hear about it: our servers,
+    /// and the peers we serve that may see it and either asked about it or hear of their
+    /// whole scope (the extension).
+    pub(super) fn fan_out(&mut self, id: DocumentId, origin: Option<ConnId>, fx: &mut Effects) {
+        let meta = match self.docs.get(&id) {
+            Some(Slot::Ready(d)) => d.meta.clone(),
+            _ => return,
+        };
+        let policy = self.policy.as_ref();
+        let targets: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(cid, c)| Some(**cid) != origin && c.phase == super::Phase::Ready)
+            .filter(|(_, c)| match c.server() {
+                None => true,
+                Some(s) => {
+                    (s.subscribed.contains(&id) || c.extension) && s.can_read(policy, meta.as_ref())
+                }
+            })
+            .map(|(cid, _)| *cid)
+            .collect();
+        for conn in targets {
+            if let Some(c) = self.conns.get_mut(&conn) {
+                let extension = c.extension;
+                match &mut c.side {
+                    super::Side::Server(s) => {
+                        s.subscribed.insert(id);
+                    }
+                    super::Side::Client(c) if extension => c.track(id),
+                    super::Side::Client(_) => {}
+                }
+            }
+            self.sync_doc(id, conn, fx);
+        }
+    }
+
+    /// Storage answered a load: the waiting messages about the document go through now.
+    pub(super) fn on_loaded(
+        &mut self,
+        now: Millis,
+        id: DocumentId,
+        bytes: Option<Vec<u8>>,
+        fx: &mut Effects,
+    ) {
+        let Some(Slot::Loading(waiting)) = self.docs.remove(&id) else {
+            return;
+        };
+        let mut doc = match bytes.as_deref().map(automerge::Automerge::load) {
+            Some(Ok(doc)) => doc,
+            // A corrupt stored document is treated as absent rather than crashing the hub; the
+            // driver logs it.
+            Some(Err(_)) | None => automerge::Automerge::new(),
+        };
+        doc.set_actor(self.config.actor.clone());
+        self.docs.insert(id, Slot::Ready(Doc::new(doc)));
+        for (conn, msg) in waiting {
+            match msg {
+                Message::Request { data, .. } => self.on_sync(now, conn, id, data, true, fx),
+                Message::Sync { data, .. } => self.on_sync(now, conn, id, data, false, fx),
+                _ => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,498 @@
+//! The sync engine of one peer: [`Hub::handle`]`(now, input) -> Effects` for every connection
+//! it has, and [`Hub::create`] / [`Hub::edit`] for local changes.
+//!
+//! A connection is one of two sides. On a **server side** (a peer connected to us) changes are
+//! validated by the [`AccessPolicy`], unknown documents are loaded from storage, and reads are
+//! limited to the peer's scope. On a **client side** (we connected to our server) what the
+//! server sends is applied as is, and the hub keeps the bookkeeping of gridvisit's extension
+//! (acknowledged heads and the change cursor).
+//!
+//! - `handshake.rs`: `join` and `peer`, negotiating the extension.
+//! - `docs.rs`: per-document automerge sync, validation and quarantine, fan-out, loading.
+//! - `client.rs`: the client side's cursor and acknowledgement bookkeeping.
+//! - `server.rs`: the server side's feed queries, ephemeral messages and eviction.
+
+mod client;
+mod docs;
+mod handshake;
+mod server;
+
+use std::collections::HashMap;
+
+use automerge::sync;
+use automerge::transaction::{CommitOptions, Transaction};
+use automerge::{ActorId, Automerge, AutomergeError, ChangeHash};
+
+use super::effects::{ConnId, Direction, Effects, Event, Input, Persist};
+use super::policy::{AccessPolicy, Principal};
+use crate::ids::{DocumentId, PeerId, StorageId};
+use crate::model::{Record, RecordMeta, SchemaError};
+use crate::time::Millis;
+use crate::wire::{DEFAULT_MAX_FRAME, ExtensionOffer, Message, PeerMetadata};
+
+use client::{ClientConn, ClientState};
+use server::ServerConn;
+
+/// How a hub presents itself and what it accepts.
+#[derive(Clone, Debug)]
+pub struct HubConfig {
+    /// This peer's ID.
+    pub peer_id: PeerId,
+    /// This peer's storage, if it persists.
+    pub storage_id: Option<StorageId>,
+    /// The actor ID of this device's own edits.
+    pub actor: ActorId,
+    /// Offer (outbound) or accept (inbound) gridvisit's extension.
+    pub extension: bool,
+    /// Largest frame accepted.
+    pub max_frame: usize,
+    /// Read every document that changes from the server as a record and hand it to the driver
+    /// in [`Persist::record`] (the browser keeps a summary of each; a server-side change is
+    /// always read, to validate it).
+    pub read_records: bool,
+}
+
+impl HubConfig {
+    /// A configuration with the extension on and the default frame limit.
+    pub fn new(peer_id: PeerId, storage_id: Option<StorageId>, actor: ActorId) -> Self {
+        Self {
+            peer_id,
+            storage_id,
+            actor,
+            extension: true,
+            max_frame: DEFAULT_MAX_FRAME,
+            read_records: false,
+        }
+    }
+}
+
+/// Why a local edit failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EditError {
+    /// The document is not held here.
+    #[error("document {0} is not loaded")]
+    NotLoaded(DocumentId),
+    /// A document with this ID already exists.
+    #[error("document {0} already exists")]
+    Exists(DocumentId),
+    /// The edit would leave an invalid record; nothing was changed.
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+    /// Automerge refused the edit.
+    #[error("automerge: {0}")]
+    Automerge(#[from] AutomergeError),
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Phase {
+    AwaitJoin,
+    AwaitPeer,
+    Ready,
+}
+
+/// One connection: what both sides share, and the state of its side.
+#[derive(Debug)]
+struct Conn {
+    phase: Phase,
+    remote: Option<PeerId>,
+    extension: bool,
+    side: Side,
+}
+
+/// Which end of the connection this hub is.
+#[derive(Debug)]
+enum Side {
+    /// A peer connected to us: we serve it.
+    Server(ServerConn),
+    /// We connected to a server.
+    Client(ClientConn),
+}
+
+impl Conn {
+    fn server(&self) -> Option<&ServerConn> {
+        match &self.side {
+            Side::Server(s) => Some(s),
+            Side::Client(_) => None,
+        }
+    }
+
+    fn server_mut(&mut self) -> Option<&mut ServerConn> {
+        match &mut self.side {
+            Side::Server(s) => Some(s),
+            Side::Client(_) => None,
+        }
+    }
+
+    fn client_mut(&mut self) -> Option<&mut ClientConn> {
+        match &mut self.side {
+            Side::Client(c) => Some(c),
+            Side::Server(_) => None,
+        }
+    }
+
+    fn is_client(&self) -> bool {
+        matches!(self.side, Side::Client(_))
+    }
+}
+
+#[derive(Debug)]
+struct Doc {
+    doc: Automerge,
+    meta: Option<RecordMeta>,
+    /// The record as last validated here (a server checks the next change against it).
+    record: Option<Record>,
+    syncs: HashMap<ConnId, sync::State>,
+}
+
+impl Doc {
+    fn new(doc: Automerge) -> Box<Self> {
+        let meta = RecordMeta::read(&doc).ok();
+        Box::new(Self {
+            doc,
+            meta,
+            record: None,
+            syncs: HashMap::new(),
+        })
+    }
+}
+
+#[derive(Debug)]
+enum Slot {
+    /// Being loaded from storage; messages about it wait here.
+    Loading(Vec<(ConnId, Message)>),
+    Ready(Box<Doc>),
+}
+
+/// The engine of one peer. See the module docs.
+pub struct Hub {
+    config: HubConfig,
+    policy: Box<dyn AccessPolicy>,
+    conns: HashMap<ConnId, Conn>,
+    docs: HashMap<DocumentId, Slot>,
+    client: ClientState,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("peer_id", &self.config.peer_id)
+            .field("conns", &self.conns.len())
+            .field("docs", &self.docs.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn sorted(mut heads: Vec<ChangeHash>) -> Vec<ChangeHash> {
+    heads.sort();
+    heads
+}
+
+impl Hub {
+    /// A hub with no documents and no connections. `policy` judges what the peers it serves
+    /// (its inbound connections) may read and write.
+    pub fn new(config: HubConfig, policy: Box<dyn AccessPolicy>) -> Self {
+        Self {
+            config,
+            policy,
+            conns: HashMap::new(),
+            docs: HashMap::new(),
+            client: ClientState::default(),
+        }
+    }
+
+    /// This hub's peer ID.
+    pub fn peer_id(&self) -> &PeerId {
+        &self.config.peer_id
+    }
+
+    /// A new empty document with this device's actor.
+    fn empty(&self) -> Automerge {
+        Automerge::new().with_actor(self.config.actor.clone())
+    }
+
+    /// Puts a document loaded from local storage into the hub without syncing anything.
+    pub fn insert_saved(&mut self, doc: DocumentId, bytes: &[u8]) -> Result<(), EditError> {
+        let mut loaded = Automerge::load(bytes)?;
+        loaded.set_actor(self.config.actor.clone());
+        self.docs.insert(doc, Slot::Ready(Doc::new(loaded)));
+        Ok(())
+    }
+
+    /// A document held here.
+    pub fn doc(&self, id: &DocumentId) -> Option<&Automerge> {
+        match self.docs.get(id) {
+            Some(Slot::Ready(d)) if !d.doc.get_heads().is_empty() => Some(&d.doc),
+            _ => None,
+        }
+    }
+
+    /// Every document held here (with content).
+    pub fn documents(&self) -> impl Iterator<Item = (&DocumentId, &Automerge)> {
+        self.docs.iter().filter_map(|(id, s)| match s {
+            Slot::Ready(d) if !d.doc.get_heads().is_empty() => Some((id, &d.doc)),
+            _ => None,
+        })
+    }
+
+    /// Creates a new record document and writes it with `write`.
+    pub fn create<F>(
+        &mut self,
+        now: Millis,
+        user: &str,
+        id: DocumentId,
+        write: F,
+    ) -> Result<Effects, EditError>
+    where
+        F: FnOnce(&mut Transaction<'_>) -> Result<(), AutomergeError>,
+    {
+        if self.doc(&id).is_some() {
+            return Err(EditError::Exists(id));
+        }
+        let empty = self.empty();
+        self.docs.insert(id, Slot::Ready(Doc::new(empty)));
+        let result = self.edit(now, user, id, write);
+        if result.is_err() {
+            self.docs.remove(&id);
+        }
+        result
+    }
+
+    /// Edits a document held here. The edit is validated as a record and rolled back whole if
+    /// it would leave the record invalid.
+    pub fn edit<F>(
+        &mut self,
+        now: Millis,
+        user: &str,
+        id: DocumentId,
+        write: F,
+    ) -> Result<Effects, EditError>
+    where
+        F: FnOnce(&mut Transaction<'_>) -> Result<(), AutomergeError>,
+    {
+        let Some(Slot::Ready(d)) = self.docs.get_mut(&id) else {
+            return Err(EditError::NotLoaded(id));
+        };
+        let before = d.doc.get_heads();
+        let record = d
+            .doc
+            .transact_with(
+                |_| {
+                    CommitOptions::default()
+                        .with_time(now.0.div_euclid(1000))
+                        .with_message(user.to_owned())
+                },
+                |tx| {
+                    write(tx).map_err(EditError::from)?;
+                    Record::read(tx).map_err(EditError::from)
+                },
+            )
+            .map_err(|failure| failure.error)?
+            .result;
+        let meta = record.meta();
+        d.meta = Some(meta.clone());
+        d.record = Some(record.clone());
+        let mut fx = Effects::default();
+        fx.persist.push(Persist {
+            doc: id,
+            chunk: d.doc.save_after(&before),
+            heads: d.doc.get_heads(),
+            meta: Some(meta.clone()),
+            record: Some(Box::new(record)),
+        });
+        fx.events.push(Event::DocChanged {
+            doc: id,
+            meta: Some(meta),
+        });
+        self.fan_out(id, None, &mut fx);
+        Ok(fx)
+    }
+
+    /// Syncs a document with every server this hub is connected to now: asks for it when it
+    /// is not held here (answered by a sync or `doc-unavailable`), pushes it otherwise.
+    pub fn sync_now(&mut self, id: DocumentId) -> Effects {
+        let mut fx = Effects::default();
+        let servers: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.is_client() && c.phase == Phase::Ready)
+            .map(|(id, _)| *id)
+            .collect();
+        for conn in servers {
+            self.sync_doc(id, conn, &mut fx);
+        }
+        fx
+    }
+
+    /// Feeds one input to the engine. `now` is this peer's clock: the server judges event
+    /// times against it.
+    pub fn handle(&mut self, now: Millis, input: Input) -> Effects {
+        let mut fx = Effects::default();
+        match input {
+            Input::Connected {
+                conn,
+                direction,
+                principal,
+            } => self.on_connected(conn, direction, principal, &mut fx),
+            Input::Frame { conn, bytes } => self.on_frame(now, conn, &bytes, &mut fx),
+            Input::Disconnected { conn } => self.on_disconnected(conn),
+            Input::Loaded { doc, bytes } => self.on_loaded(now, doc, bytes, &mut fx),
+            Input::Answer { conn, answer } => self.on_answer(conn, answer, &mut fx),
+        }
+        fx
+    }
+
+    /// Dispatches one frame to the job that handles its kind in this phase, on this side.
+    fn on_frame(&mut self, now: Millis, conn: ConnId, bytes: &[u8], fx: &mut Effects) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let msg = match Message::decode(bytes, self.config.max_frame) {
+            Ok(m) => m,
+            Err(e) => return self.fail(conn, e.to_string(), fx),
+        };
+        let client = c.is_client();
+        match (&c.phase, msg) {
+            (Phase::AwaitJoin, join @ Message::Join { .. }) => self.on_join(conn, join, fx),
+            (Phase::AwaitPeer, peer @ Message::Peer { .. }) => self.on_peer(conn, peer, fx),
+            (
+                _,
+                Message::Error {
+                    message,
+                    document_id,
+                    ..
+                },
+            ) => self.on_remote_error(conn, message, document_id, fx),
+            (
+                Phase::Ready,
+                Message::Request {
+                    document_id, data, ..
+                },
+            ) => self.on_sync(now, conn, document_id, data, true, fx),
+            (
+                Phase::Ready,
+                Message::Sync {
+                    document_id, data, ..
+                },
+            ) => self.on_sync(now, conn, document_id, data, false, fx),
+            (Phase::Ready, Message::DocUnavailable { document_id, .. }) => {
+                fx.events.push(Event::Unavailable {
+                    conn,
+                    doc: document_id,
+                });
+                self.settle(conn, document_id, true, fx);
+            }
+            (Phase::Ready, Message::Leave { .. }) => {
+                fx.close.push(conn);
+                self.on_disconnected(conn);
+            }
+            (
+                Phase::Ready,
+                Message::Ephemeral {
+                    document_id,
+                    data,
+                    count,
+                    session_id,
+                    sender_id,
+                    ..
+                },
+            ) => self.forward_ephemeral(conn, document_id, data, count, session_id, sender_id, fx),
+            // Remote-heads gossip is optional in automerge-repo and not used here.
+            (
+                Phase::Ready,
+                Message::RemoteSubscriptionChange { .. } | Message::RemoteHeadsChanged { .. },
+            ) => {}
+            (Phase::Ready, m) if m.is_extension() && !c.extension => {
+                self.fail(conn, format!("{} was not negotiated", m.kind()), fx);
+            }
+            (Phase::Ready, Message::GvChanges { docs, cursor }) if client => {
+                self.on_changes(conn, docs, cursor, fx);
+            }
+            (Phase::Ready, Message::GvBuckets { digests, cursor }) if client => {
+                self.on_buckets(conn, digests, cursor, fx);
+            }
+            (Phase::Ready, Message::GvPoll { cursor }) if !client => {
+                self.on_poll(conn, cursor, fx);
+            }
+            (Phase::Ready, Message::GvFetchBuckets { buckets }) if !client => {
+                self.on_fetch_buckets(conn, buckets, fx);
+            }
+            (phase, m) => {
+                let why = format!("unexpected {} message while {:?}", m.kind(), phase);
+                self.fail(conn, why, fx);
+            }
+        }
+    }
+
+    fn send(&self, conn: ConnId, msg: &Message, fx: &mut Effects) {
+        debug_assert!(
+            !msg.is_extension() || self.conns.get(&conn).is_some_and(|c| c.extension),
+            "extension message on a plain connection"
+        );
+        fx.send.push((conn, msg.encode()));
+    }
+
+    /// Answers a protocol error with `error` and closes the connection.
+    fn fail(&mut self, conn: ConnId, message: String, fx: &mut Effects) {
+        let target_id = self.conns.get(&conn).and_then(|c| c.remote.clone());
+        self.send(
+            conn,
+            &Message::Error {
+                sender_id: Some(self.config.peer_id.clone()),
+                message,
+                target_id,
+                document_id: None,
+            },
+            fx,
+        );
+        fx.close.push(conn);
+        self.on_disconnected(conn);
+    }
+
+    fn metadata(&self, ext: Option<ExtensionOffer>) -> PeerMetadata {
+        PeerMetadata {
+            storage_id: self.config.storage_id.clone(),
+            is_ephemeral: self.config.storage_id.is_none(),
+            gridvisit: ext,
+        }
+    }
+
+    fn on_disconnected(&mut self, conn: ConnId) {
+        self.conns.remove(&conn);
+        for slot in self.docs.values_mut() {
+            match slot {
+                Slot::Ready(d) => {
+                    d.syncs.remove(&conn);
+                }
+                Slot::Loading(waiting) => waiting.retain(|(c, _)| *c != conn),
+            }
+        }
+    }
+
+    fn unavailable(&self, conn: ConnId, doc: DocumentId, fx: &mut Effects) {
+        let Some(target_id) = self.conns.get(&conn).and_then(|c| c.remote.clone()) else {
+            return;
+        };
+        self.send(
+            conn,
+            &Message::DocUnavailable {
+                document_id: doc,
+                target_id,
+                sender_id: self.config.peer_id.clone(),
+            },
+            fx,
+        );
+    }
+}
+
+/// The principal of a server-side connection (`None` on a client side or when anonymous).
+fn principal_of(conn: &Conn) -> Option<&Principal> {
+    conn.server().and_then(|s| s.principal.as_ref())
+}
+
+/// A direction's side with fresh state.
+fn side_for(direction: Direction, principal: Option<Principal>) -> Side {
+    match direction {
+        Direction::Outbound => Side::Client(ClientConn::default()),
+        Direction::Inbound => Side::Server(ServerConn::new(principal)),
+    }
+}

@@ -1,0 +1,157 @@
+//! The server side: who is connected and what they asked about, the feed queries of the
+//! extension, ephemeral messages, and dropping idle documents to keep memory flat.
+
+use std::collections::HashSet;
+
+use super::{Doc, Hub, Slot, sorted};
+use crate::ids::{DocumentId, PeerId, Scope};
+use crate::model::RecordMeta;
+use crate::sync::effects::{ConnId, Effects};
+use crate::sync::feed::{FeedAnswer, FeedQuery};
+use crate::sync::policy::{AccessPolicy, Principal};
+use crate::wire::{Cursor, Message};
+
+/// A peer we serve.
+#[derive(Debug)]
+pub(super) struct ServerConn {
+    /// The authenticated user.
+    pub(super) principal: Option<Principal>,
+    /// Documents the peer asked about (plain automerge-repo subscription): changes to them
+    /// are pushed. A peer with the extension hears of every change in its scope.
+    pub(super) subscribed: HashSet<DocumentId>,
+}
+
+impl ServerConn {
+    pub(super) fn new(principal: Option<Principal>) -> Self {
+        Self {
+            principal,
+            subscribed: HashSet::new(),
+        }
+    }
+
+    /// Whether this peer may see a document with this meta (a document that is not a valid
+    /// record is seen by no one).
+    pub(super) fn can_read(&self, policy: &dyn AccessPolicy, meta: Option<&RecordMeta>) -> bool {
+        meta.is_some_and(|m| policy.can_read(self.principal.as_ref(), m))
+    }
+
+    fn scope(&self) -> Scope {
+        self.principal
+            .as_ref()
+            .map_or(Scope::Grids(Vec::new()), |p| p.scope.clone())
+    }
+}
+
+impl Hub {
+    /// `gv-poll`: what changed in the peer's scope since its cursor.
+    pub(super) fn on_poll(&mut self, conn: ConnId, cursor: Cursor, fx: &mut Effects) {
+        let Some(s) = self.conns.get(&conn).and_then(|c| c.server()) else {
+            return;
+        };
+        let scope = s.scope();
+        fx.queries.push((
+            conn,
+            FeedQuery::Since {
+                scope,
+                cursor: Some(cursor),
+            },
+        ));
+    }
+
+    /// `gv-fetch-buckets`: list the peer's documents in these buckets.
+    pub(super) fn on_fetch_buckets(&mut self, conn: ConnId, buckets: Vec<u64>, fx: &mut Effects) {
+        let Some(s) = self.conns.get(&conn).and_then(|c| c.server()) else {
+            return;
+        };
+        let scope = s.scope();
+        fx.queries
+            .push((conn, FeedQuery::Buckets { scope, buckets }));
+    }
+
+    /// Storage answered a feed query: pass the listing on.
+    pub(super) fn on_answer(&mut self, conn: ConnId, answer: FeedAnswer, fx: &mut Effects) {
+        if !self.conns.get(&conn).is_some_and(|c| c.extension) {
+            return;
+        }
+        let msg = match answer {
+            FeedAnswer::Changes { docs, cursor } => Message::GvChanges { docs, cursor },
+            FeedAnswer::Buckets { digests, cursor } => Message::GvBuckets { digests, cursor },
+        };
+        self.send(conn, &msg, fx);
+    }
+
+    /// Forwards an ephemeral message to the other peers subscribed to its document who may see
+    /// it; never stored.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn forward_ephemeral(
+        &mut self,
+        from: ConnId,
+        id: DocumentId,
+        data: Vec<u8>,
+        count: u64,
+        session_id: String,
+        sender_id: PeerId,
+        fx: &mut Effects,
+    ) {
+        let meta = match self.docs.get(&id) {
+            Some(Slot::Ready(d)) => d.meta.clone(),
+            _ => return,
+        };
+        let Some(origin) = self.conns.get(&from) else {
+            return;
+        };
+        let policy = self.policy.as_ref();
+        if let Some(s) = origin.server()
+            && !s.can_read(policy, meta.as_ref())
+        {
+            return;
+        }
+        let targets: Vec<(ConnId, PeerId)> = self
+            .conns
+            .iter()
+            .filter(|(cid, _)| **cid != from)
+            .filter(|(_, c)| {
+                c.server().is_some_and(|s| {
+                    s.subscribed.contains(&id) && s.can_read(policy, meta.as_ref())
+                })
+            })
+            .filter_map(|(cid, c)| c.remote.clone().map(|r| (*cid, r)))
+            .collect();
+        for (conn, target_id) in targets {
+            let msg = Message::Ephemeral {
+                target_id,
+                document_id: id,
+                data: data.clone(),
+                count,
+                session_id: session_id.clone(),
+                sender_id: sender_id.clone(),
+            };
+            self.send(conn, &msg, fx);
+        }
+    }
+
+    /// Drops documents that no connection is syncing or that every connection holds in full,
+    /// to keep memory flat (server).
+    pub fn evict_idle(&mut self) -> usize {
+        let before = self.docs.len();
+        self.docs.retain(|_, s| match s {
+            Slot::Loading(_) => true,
+            Slot::Ready(d) => !d.syncs.is_empty() && !settled(d),
+        });
+        before - self.docs.len()
+    }
+}
+
+/// Whether every connection syncing this document holds exactly our heads with nothing in
+/// flight: dropping the document (and those sync states) then loses nothing. A later change
+/// reloads it from storage and syncs from a fresh state; subscriptions stay on the connection.
+fn settled(d: &Doc) -> bool {
+    let heads = sorted(d.doc.get_heads());
+    d.syncs.values().all(|st| {
+        !st.in_flight
+            && st
+                .their_heads
+                .as_ref()
+                .is_some_and(|t| sorted(t.clone()) == heads)
+    })
+}
