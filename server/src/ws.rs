@@ -127,3 +127,56 @@ where
         .fetch_sub(1, Ordering::Relaxed);
     tracing::info!(conn = conn.0, "sync connection closed");
 }
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::time::Duration;
+
+    use futures_util::StreamExt;
+    use shared::ids::{PeerId, UserId};
+    use shared::sync::Role;
+    use shared::wire::{Message, PeerMetadata};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_socket_given_as_two_channels_speaks_the_protocol() {
+        let dir = std::env::temp_dir().join(format!("gv-ws-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let state = crate::open(&dir, crate::Settings::default()).expect("open");
+        let (to_server, incoming) =
+            futures_channel::mpsc::unbounded::<Result<WsMessage, Infallible>>();
+        let (outgoing, mut from_server) = futures_channel::mpsc::unbounded::<WsMessage>();
+        let principal = Principal {
+            user: UserId::new("w").expect("user"),
+            role: Role::Worker,
+            scope: "grids:s01/c01/g01".parse().expect("scope"),
+        };
+        let task = tokio::spawn(run(outgoing, incoming, state.clone(), principal));
+        let join = Message::Join {
+            sender_id: PeerId::new("phone").expect("peer"),
+            peer_metadata: Some(PeerMetadata::default()),
+            supported_protocol_versions: vec!["1".into()],
+        };
+        to_server
+            .unbounded_send(Ok(WsMessage::Binary(join.encode().into())))
+            .expect("send");
+        let reply = tokio::time::timeout(Duration::from_secs(10), from_server.next())
+            .await
+            .expect("answered in time")
+            .expect("a frame");
+        let WsMessage::Binary(bytes) = reply else {
+            panic!("a binary frame, got {reply:?}");
+        };
+        let peer = Message::decode(&bytes, usize::MAX).expect("decodes");
+        assert!(matches!(peer, Message::Peer { .. }), "{peer:?}");
+        // The stream ending is the socket closing: the task ends.
+        drop(to_server);
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .expect("the task ends")
+            .expect("no panic");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -12,16 +12,6 @@ use std::process::Command;
 use serde_json::{Map, Value, json};
 use shared::wire::cbor::Cbor;
 
-/// The value of a `--name N` command-line flag of a benchmark, or `default`.
-pub fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -131,6 +131,12 @@ async fn an_export_holds_exactly_the_rows_shown() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_written_by_the_previous_release_opens_and_loses_nothing() {
+    let srv = with_app().await;
+    scenario("upgrade-v2", &srv.http(), None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_sends_a_strict_content_security_policy_and_the_shell() {
     let srv = with_app().await;
     let resp = reqwest::get(format!("{}/", srv.http()))

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::SchemaError;
-use super::issue::{EventKind, IssueEvent, Level};
+use super::event::{EventKind, IssueEvent, Level};
 use crate::time::Millis;
 
 /// Where an issue stands (上报 → 受理 → 派遣 → 处置 → 核查 → 结案).

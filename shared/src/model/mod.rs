@@ -6,6 +6,7 @@
 //! [`automerge::transaction::Transactable`]. Scalars that peers set concurrently come back as a
 //! [`Field`] carrying every candidate.
 
+pub mod event;
 pub mod field;
 pub mod history;
 pub mod household;

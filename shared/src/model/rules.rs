@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::issue::{EventKind, Level};
+use super::event::{EventKind, Level};
 use super::lifecycle::Status;
 
 /// What a user does.

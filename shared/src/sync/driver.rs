@@ -168,3 +168,117 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
         std::hint::spin_loop();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{PeerId, UserId};
+    use crate::sync::{Direction, HubConfig, Principal, Role, ScopePolicy};
+    use crate::wire::{Cursor, ExtensionOffer, Message, PeerMetadata};
+
+    /// Records the order of calls; fails commits when told to.
+    #[derive(Default)]
+    struct Recorder {
+        calls: Vec<String>,
+        fail: bool,
+    }
+
+    impl Driver for Recorder {
+        type Error = &'static str;
+        fn load(&mut self, _: &DocumentId) -> Option<Vec<u8>> {
+            self.calls.push("load".into());
+            None
+        }
+        fn answer(&mut self, _: &FeedQuery) -> Option<FeedAnswer> {
+            self.calls.push("answer".into());
+            Some(FeedAnswer::Changes {
+                docs: vec![],
+                cursor: Cursor {
+                    epoch: "e".into(),
+                    seq: 1,
+                },
+            })
+        }
+        async fn commit(&mut self, batch: Durable<'_>) -> Result<(), Self::Error> {
+            self.calls.push(format!("commit {}", batch.events.len()));
+            if self.fail { Err("disk full") } else { Ok(()) }
+        }
+        fn send(&mut self, _: ConnId, frame: Vec<u8>) {
+            let kind = Message::decode(&frame, usize::MAX).map(|m| m.kind().as_str());
+            self.calls.push(format!("send {}", kind.unwrap_or("?")));
+        }
+        fn close(&mut self, _: ConnId) {
+            self.calls.push("close".into());
+        }
+    }
+
+    fn server_and_join() -> (Hub, [Input; 2]) {
+        let id = |s: &str| PeerId::new(s).expect("peer");
+        let hub = Hub::new(
+            HubConfig::new(id("server"), None, automerge::ActorId::random()),
+            Box::new(ScopePolicy),
+        );
+        let principal = Principal {
+            user: UserId::new("w").expect("user"),
+            role: Role::Worker,
+            scope: crate::ids::Scope::City,
+        };
+        let join = Message::Join {
+            sender_id: id("phone"),
+            peer_metadata: Some(PeerMetadata {
+                storage_id: None,
+                is_ephemeral: true,
+                gridvisit: Some(ExtensionOffer {
+                    version: 1,
+                    cursor: None,
+                }),
+            }),
+            supported_protocol_versions: vec!["1".into()],
+        };
+        (
+            hub,
+            [
+                Input::Connected {
+                    conn: ConnId(1),
+                    direction: Direction::Inbound,
+                    principal: Some(principal),
+                },
+                Input::Frame {
+                    conn: ConnId(1),
+                    bytes: join.encode(),
+                },
+            ],
+        )
+    }
+
+    #[test]
+    fn frames_go_out_after_the_commit_and_feed_answers_after_that() {
+        let (mut hub, inputs) = server_and_join();
+        let mut d = Recorder::default();
+        block_on(run(&mut hub, &mut d, Millis(0), inputs)).expect("performed");
+        assert_eq!(
+            d.calls,
+            vec![
+                "commit 1",
+                "send peer",
+                "answer",
+                "commit 0",
+                "send gv-changes"
+            ]
+        );
+    }
+
+    #[test]
+    fn nothing_is_sent_when_the_commit_fails() {
+        let (mut hub, inputs) = server_and_join();
+        let mut d = Recorder {
+            fail: true,
+            ..Recorder::default()
+        };
+        assert_eq!(
+            block_on(run(&mut hub, &mut d, Millis(0), inputs)),
+            Err("disk full")
+        );
+        assert_eq!(d.calls, vec!["commit 1"]);
+    }
+}

@@ -11,15 +11,26 @@ use std::time::{Duration, Instant};
 
 use gridvisit_tests::client::WsClient;
 use gridvisit_tests::harness::{TestServer, demo_login};
-use gridvisit_tests::{arg, js_dir, repo_root};
+use gridvisit_tests::{js_dir, repo_root};
 use shared::ids::{DocumentId, GridId};
 use shared::model::{HouseholdDraft, Outcome, VisitDraft};
 use shared::time::Millis;
 
+/// The field app's cold start with a big grid.
+#[derive(clap::Parser)]
+#[command(name = "app-bench")]
+struct Args {
+    /// Households in the worker's grid.
+    #[arg(long, default_value_t = 1000)]
+    households: u64,
+    /// Visits to them.
+    #[arg(long, default_value_t = 2000)]
+    visits: u64,
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let households = arg("--households", 1000);
-    let visits = arg("--visits", 2000);
+    let Args { households, visits } = clap::Parser::parse();
     let app = repo_root().join("target/app");
     anyhow::ensure!(
         app.join("index.html").exists(),

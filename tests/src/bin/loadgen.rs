@@ -16,7 +16,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use gridvisit_tests::arg;
+use clap::{Args, Parser, Subcommand};
 use gridvisit_tests::harness::TempDir;
 use gridvisit_tests::load::{
     self, Audit, Kind, Patchy, Phone, Server, SharedProbes, caught_up, cursors, quantile,
@@ -499,72 +499,156 @@ fn print_ratios(rows: &[(Kind, Row)]) {
     }
 }
 
-fn against() -> anyhow::Result<Vec<Kind>> {
-    let args: Vec<String> = std::env::args().collect();
-    match args.iter().position(|a| a == "--against") {
-        Some(i) => args
-            .get(i + 1)
-            .map(String::as_str)
-            .unwrap_or_default()
-            .split(',')
-            .map(Kind::parse)
-            .collect(),
-        None => Ok(Kind::ALL.to_vec()),
-    }
+/// The load generator: one scenario against each server, side by side.
+#[derive(Parser)]
+#[command(name = "loadgen")]
+struct Cli {
+    #[command(subcommand)]
+    scenario: Scenario,
 }
 
-async fn run(scenario: &str) -> anyhow::Result<bool> {
-    let kinds = against()?;
+/// The servers to run against, and how many phones.
+#[derive(Args, Clone)]
+struct Common {
+    /// Servers, comma-separated: gridvisit, js, samod.
+    #[arg(long, value_delimiter = ',', default_value = "gridvisit,js,samod", value_parser = parse_kind)]
+    against: Vec<Kind>,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// Patchy phones at one visit a minute, with a burst.
+    Steady {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, default_value_t = 2_000)]
+        workers: u64,
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Changes per second during the 5 s burst.
+        #[arg(long, default_value_t = 1_000)]
+        burst: u64,
+    },
+    /// The steady scenario, small and patchier (what CI runs).
+    Smoke {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, default_value_t = 60)]
+        workers: u64,
+        #[arg(long, default_value_t = 12)]
+        seconds: u64,
+        #[arg(long, default_value_t = 200)]
+        burst: u64,
+    },
+    /// Every phone records visits as fast as they are acknowledged.
+    Throughput {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, default_value_t = 2_000)]
+        workers: u64,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+    },
+    /// The server is killed; every phone reconnects at once when it is back.
+    Storm {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, default_value_t = 10_000)]
+        workers: u64,
+        /// Share of the phones that record a visit while the server is down.
+        #[arg(long, default_value_t = 10)]
+        offline_pct: u64,
+    },
+    /// Open sockets doing nothing: memory per connection.
+    Idle {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, default_value_t = 10_000)]
+        workers: u64,
+    },
+    /// Memory at rest on a large store.
+    Large {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, default_value_t = 1_000_000)]
+        records: u64,
+    },
+    /// (internal) The gridvisit server, as loadgen starts it.
+    #[command(hide = true)]
+    ServeGridvisit {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
+    /// (internal) The minimal samod server, as loadgen starts it.
+    #[command(hide = true)]
+    ServeSamod { data: std::path::PathBuf },
+}
+
+fn parse_kind(s: &str) -> Result<Kind, String> {
+    Kind::parse(s).map_err(|e| e.to_string())
+}
+
+async fn run(scenario: Scenario) -> anyhow::Result<bool> {
     load::phase("start");
     let dir = TempDir::new("loadgen");
-    let smoke = scenario == "smoke";
-    let (title, job): (String, Job) = match scenario {
-        "steady" | "smoke" => {
-            let workers = arg("--workers", if smoke { 60 } else { 2_000 });
-            let seconds = arg("--seconds", if smoke { 12 } else { 60 });
-            let burst = arg("--burst", if smoke { 200 } else { 1_000 }) as f64;
-            // The smoke run is patchier, so every phone goes offline and back at least once.
-            let online = Duration::from_secs(if smoke { 4 } else { 60 });
-            (
-                format!(
-                    "{scenario}: {workers} workers, {seconds} s, one visit (two changes) per worker per minute, a 5 s burst at {burst:.0} changes/s, patchy links"
-                ),
-                Job::Steady(workers, seconds, burst, online),
-            )
-        }
-        "throughput" => {
-            let workers = arg("--workers", 2_000);
-            let seconds = arg("--seconds", 20);
-            (
-                format!(
-                    "throughput: {workers} workers recording visits (two changes each) as fast as acknowledged, {seconds} s"
-                ),
-                Job::Throughput(workers, seconds),
-            )
-        }
-        "storm" => {
-            let workers = arg("--workers", 10_000);
-            let pct = arg("--offline-pct", 10);
-            (
-                format!(
-                    "reconnect storm: {workers} workers reconnect at once after the server was killed and restarted; {pct}% recorded a visit meanwhile"
-                ),
-                Job::Storm(workers, pct),
-            )
-        }
-        "idle" => {
-            let workers = arg("--workers", 10_000);
-            (
-                format!("idle connections: {workers} open sockets"),
-                Job::Idle(workers),
-            )
-        }
-        "large" => {
-            let records = arg("--records", 1_000_000);
+    let (title, kinds, job): (String, Vec<Kind>, Job) = match scenario {
+        Scenario::Steady {
+            common,
+            workers,
+            seconds,
+            burst,
+        } => (
+            format!(
+                "steady: {workers} workers, {seconds} s, one visit (two changes) per worker per minute, a 5 s burst at {burst} changes/s, patchy links"
+            ),
+            common.against,
+            Job::Steady(workers, seconds, burst as f64, Duration::from_secs(60)),
+        ),
+        // The smoke run is patchier, so every phone goes offline and back at least once.
+        Scenario::Smoke {
+            common,
+            workers,
+            seconds,
+            burst,
+        } => (
+            format!(
+                "smoke: {workers} workers, {seconds} s, one visit (two changes) per worker per minute, a 5 s burst at {burst} changes/s, patchy links"
+            ),
+            common.against,
+            Job::Steady(workers, seconds, burst as f64, Duration::from_secs(4)),
+        ),
+        Scenario::Throughput {
+            common,
+            workers,
+            seconds,
+        } => (
+            format!(
+                "throughput: {workers} workers recording visits (two changes each) as fast as acknowledged, {seconds} s"
+            ),
+            common.against,
+            Job::Throughput(workers, seconds),
+        ),
+        Scenario::Storm {
+            common,
+            workers,
+            offline_pct,
+        } => (
+            format!(
+                "reconnect storm: {workers} workers reconnect at once after the server was killed and restarted; {offline_pct}% recorded a visit meanwhile"
+            ),
+            common.against,
+            Job::Storm(workers, offline_pct),
+        ),
+        Scenario::Idle { common, workers } => (
+            format!("idle connections: {workers} open sockets"),
+            common.against,
+            Job::Idle(workers),
+        ),
+        Scenario::Large { common, records } => {
             println!("\n## large store: server memory at rest after start\n");
             println!("| server | records | memory at rest |");
             println!("|---|---:|---:|");
-            for kind in kinds {
+            for kind in common.against {
                 eprintln!("loadgen: large store against {}", kind.name());
                 for (n, rss) in large(kind, &dir, records).await? {
                     println!("| {} | {n} | {} |", kind.name(), mb(rss));
@@ -572,10 +656,11 @@ async fn run(scenario: &str) -> anyhow::Result<bool> {
             }
             return Ok(true);
         }
-        other => anyhow::bail!(
-            "unknown scenario {other:?}: steady, throughput, storm, idle, large or smoke"
-        ),
+        Scenario::ServeGridvisit { .. } | Scenario::ServeSamod { .. } => {
+            anyhow::bail!("not a scenario")
+        }
     };
+    let scenario = title.split(':').next().unwrap_or_default().to_owned();
     println!("\n## {title}\n\n{HEADER}");
     let mut ok = true;
     let mut rows = Vec::new();
@@ -611,22 +696,17 @@ enum Job {
 }
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    match args.get(1).and_then(|a| a.to_str()) {
+    match cli.scenario {
         // The servers, re-executed from this binary so one build holds all of them.
-        Some("serve-gridvisit") => {
-            runtime.block_on(server::cli::main_from(args.into_iter().skip(1)))
-        }
-        Some("serve-samod") => {
-            let data = args
-                .get(2)
-                .ok_or_else(|| anyhow::anyhow!("usage: loadgen serve-samod <data-dir>"))?;
-            runtime.block_on(load::servers::samod_main(std::path::Path::new(data)))
-        }
-        Some(scenario) => {
+        Scenario::ServeGridvisit { args } => runtime.block_on(server::cli::main_from(
+            std::iter::once(std::ffi::OsString::from("gridvisit")).chain(args),
+        )),
+        Scenario::ServeSamod { data } => runtime.block_on(load::servers::samod_main(&data)),
+        scenario => {
             if runtime.block_on(run(scenario))? {
                 Ok(())
             } else {
@@ -634,8 +714,5 @@ fn main() -> anyhow::Result<()> {
                 std::process::exit(1)
             }
         }
-        None => anyhow::bail!(
-            "usage: loadgen steady|throughput|storm|idle|large|smoke [--against gridvisit,js,samod] [--workers N] [--seconds S]"
-        ),
     }
 }

@@ -9,7 +9,6 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use gridvisit_tests::arg;
 use gridvisit_tests::client::WsClient;
 use gridvisit_tests::harness::{ProcessServer, TempDir, TestServer, demo_login};
 use shared::ids::{DocumentId, GridId};
@@ -254,24 +253,49 @@ async fn memory(records: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Server benchmarks that print their figures.
+#[derive(clap::Parser)]
+#[command(name = "server-bench")]
+enum Bench {
+    /// Durable changes per second with N closed-loop clients.
+    Throughput {
+        #[arg(long, default_value_t = 200)]
+        clients: u64,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Every client in the 12 grids of the small city (each change fans out live).
+        #[arg(long)]
+        shared_grids: bool,
+    },
+    /// Resident memory at rest and after 20 workers synced.
+    Memory {
+        #[arg(long, default_value_t = 100_000)]
+        records: u64,
+    },
+    /// Edit-to-dashboard latency at a paced rate.
+    Latency {
+        #[arg(long, default_value_t = 1000)]
+        rate: u64,
+        #[arg(long, default_value_t = 90)]
+        workers: u64,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    match std::env::args().nth(1).as_deref() {
-        Some("throughput") => {
-            let shared = std::env::args().any(|a| a == "--shared-grids");
-            throughput(arg("--clients", 200), arg("--seconds", 10), shared).await
-        }
-        Some("memory") => memory(arg("--records", 100_000)).await,
-        Some("latency") => {
-            latency(
-                arg("--rate", 1000),
-                arg("--workers", 90),
-                arg("--seconds", 10),
-            )
-            .await
-        }
-        _ => anyhow::bail!(
-            "usage: server-bench throughput [--clients N] [--seconds S] | memory [--records N] | latency [--rate R] [--workers N] [--seconds S]"
-        ),
+    match <Bench as clap::Parser>::parse() {
+        Bench::Throughput {
+            clients,
+            seconds,
+            shared_grids,
+        } => throughput(clients, seconds, shared_grids).await,
+        Bench::Memory { records } => memory(records).await,
+        Bench::Latency {
+            rate,
+            workers,
+            seconds,
+        } => latency(rate, workers, seconds).await,
     }
 }

@@ -16,6 +16,8 @@ mod client;
 mod docs;
 mod handshake;
 mod server;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 
