@@ -576,7 +576,7 @@ const scenarios = {
     const records = await page.evaluate(() => new Promise((resolve, reject) => {
       const open = indexedDB.open('gridvisit');
       open.onsuccess = () => {
-        const req = open.result.transaction('docs').objectStore('docs').count();
+        const req = open.result.transaction('meta').objectStore('meta').count();
         req.onsuccess = () => resolve(req.result);
         req.onerror = () => reject(req.error);
       };
