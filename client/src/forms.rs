@@ -9,7 +9,7 @@ use shared::model::household::edit;
 use shared::model::rules::escalation_target;
 use shared::model::{
     Area, EventKind, Household, IssueDraft, IssueEvent, IssueSource, Level, Location, Outcome,
-    VisitDraft, VisitItem,
+    Role, VisitDraft, VisitItem,
 };
 use shared::time::Millis;
 
@@ -28,6 +28,10 @@ pub enum FormError {
     MembersNotNumber,
     /// A dispatch needs someone to dispatch to.
     NoAssignee,
+    /// The member count is out of range.
+    MembersOutOfRange,
+    /// A text is too long.
+    TooLong,
 }
 
 impl FormError {
@@ -39,6 +43,8 @@ impl FormError {
             Self::UnknownArea => lang.t("未知的领域", "Unknown area"),
             Self::MembersNotNumber => lang.t("人数须为整数", "Members must be a whole number"),
             Self::NoAssignee => lang.t("请填写派遣给谁", "Say whom to dispatch to"),
+            Self::MembersOutOfRange => lang.t("人数应在 0–200 之间", "Members must be 0–200"),
+            Self::TooLong => lang.t("内容过长", "Text too long"),
         }
     }
 }
@@ -101,6 +107,14 @@ impl VisitFormState {
         if self.items.iter().any(|i| i.description.trim().is_empty()) {
             return Err(FormError::EmptyItem);
         }
+        if self.notes.chars().count() > 4000
+            || self
+                .items
+                .iter()
+                .any(|i| i.description.chars().count() > 2000)
+        {
+            return Err(FormError::TooLong);
+        }
         Ok(outcome)
     }
 }
@@ -123,6 +137,8 @@ pub struct VisitContext<'a> {
     pub grid: &'a GridId,
     /// The worker.
     pub user: &'a str,
+    /// Their role.
+    pub role: Role,
     /// The time of saving.
     pub now: Millis,
     /// The location, if the worker allowed it.
@@ -170,6 +186,7 @@ pub fn plan_visit(
                         kind: EventKind::Report,
                         at: now,
                         actor: at.user.to_owned(),
+                        role: Some(at.role),
                         note: String::new(),
                         level: None,
                         assignee: None,
@@ -241,7 +258,8 @@ impl HouseholdFormState {
 }
 
 /// One field the household form changes.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum HouseholdChange {
     /// Head of household.
     Head(String),
@@ -250,7 +268,7 @@ pub enum HouseholdChange {
     /// Member count.
     Members(i64),
     /// A tag on or off.
-    Tag(&'static str, bool),
+    Tag(String, bool),
     /// Notes.
     Notes(String),
 }
@@ -267,6 +285,16 @@ pub fn household_changes(
         .trim()
         .parse()
         .map_err(|_| FormError::MembersNotNumber)?;
+    // The value rules of `shared::model::checks`, caught before they are written.
+    if !(0..=shared::model::checks::MAX_MEMBERS).contains(&members) {
+        return Err(FormError::MembersOutOfRange);
+    }
+    if new.head.chars().count() > 64
+        || new.contact.chars().count() > 32
+        || new.notes.chars().count() > 4000
+    {
+        return Err(FormError::TooLong);
+    }
     let mut out = Vec::new();
     if new.head != old.head.value {
         out.push(HouseholdChange::Head(new.head.clone()));
@@ -283,7 +311,7 @@ pub fn household_changes(
             new.tags.iter().any(|x| x == t),
         );
         if was != is {
-            out.push(HouseholdChange::Tag(t, is));
+            out.push(HouseholdChange::Tag(t.to_owned(), is));
         }
     }
     if new.notes != old.notes {
@@ -315,16 +343,20 @@ pub struct IssueAction<'a> {
     pub kind: EventKind,
     /// The issue's level now (an escalation goes one level up from it).
     pub level: Level,
+    /// The latest time among the events the user sees: the new event is never dated earlier
+    /// (the server refuses an event dated before what its writer had seen).
+    pub latest: Option<Millis>,
     /// The note typed.
     pub note: &'a str,
     /// Whom to dispatch to, as typed.
     pub assignee: &'a str,
 }
 
-/// The event an issue action appends.
+/// The event an issue action appends, dated `now` unless the issue already holds a later
+/// event (a device clock behind the others').
 pub fn issue_event(
     action: &IssueAction<'_>,
-    actor: &str,
+    actor: (&str, Role),
     now: Millis,
     id: String,
 ) -> Result<IssueEvent, FormError> {
@@ -335,8 +367,9 @@ pub fn issue_event(
     Ok(IssueEvent {
         id,
         kind: action.kind,
-        at: now,
-        actor: actor.to_owned(),
+        at: action.latest.map_or(now, |l| l.max(now)),
+        actor: actor.0.to_owned(),
+        role: Some(actor.1),
         note: action.note.trim().to_owned(),
         level: (action.kind == EventKind::Escalate).then_some(escalation_target(action.level)),
         assignee: (action.kind == EventKind::Dispatch).then(|| who.to_owned()),
@@ -371,6 +404,7 @@ mod tests {
             household: DocumentId::from_bytes([9; 16]),
             grid: &grid,
             user: "w1",
+            role: Role::Worker,
             now,
             location: None,
         };
@@ -392,29 +426,50 @@ mod tests {
 
     #[test]
     fn a_dispatch_needs_an_assignee_and_an_escalation_goes_one_level_up() {
-        let act = |kind, assignee| IssueAction {
+        let act = |kind, assignee, latest| IssueAction {
             kind,
             level: Level::Grid,
+            latest,
             note: " 备注 ",
             assignee,
         };
+        let me = ("s", Role::CommunitySupervisor);
         assert_eq!(
-            issue_event(&act(EventKind::Dispatch, " "), "s", Millis(1), "i".into()),
+            issue_event(
+                &act(EventKind::Dispatch, " ", None),
+                me,
+                Millis(1),
+                "i".into()
+            ),
             Err(FormError::NoAssignee)
         );
         let e = issue_event(
-            &act(EventKind::Dispatch, " w1 "),
-            "s",
+            &act(EventKind::Dispatch, " w1 ", None),
+            me,
             Millis(1),
             "i".into(),
         )
         .expect("event");
         assert_eq!(
-            (e.assignee.as_deref(), e.note.as_str()),
-            (Some("w1"), "备注")
+            (e.assignee.as_deref(), e.note.as_str(), e.role),
+            (Some("w1"), "备注", Some(Role::CommunitySupervisor))
         );
-        let e =
-            issue_event(&act(EventKind::Escalate, ""), "s", Millis(1), "i".into()).expect("event");
+        let e = issue_event(
+            &act(EventKind::Escalate, "", None),
+            me,
+            Millis(1),
+            "i".into(),
+        )
+        .expect("event");
         assert_eq!(e.level, Some(Level::Community));
+        // A clock behind the issue's latest event dates the new one at that event, not before.
+        let e = issue_event(
+            &act(EventKind::Comment, "", Some(Millis(50))),
+            me,
+            Millis(1),
+            "i".into(),
+        )
+        .expect("event");
+        assert_eq!(e.at, Millis(50));
     }
 }

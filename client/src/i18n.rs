@@ -101,6 +101,27 @@ impl Lang {
         }
     }
 
+    /// What a value rule says of a field that breaks it.
+    pub fn rule(self, rule: &shared::model::Rule) -> String {
+        use shared::model::Rule;
+        match rule {
+            Rule::TooLong { max } => format!(
+                "{} {max} {}",
+                self.t("超过", "longer than"),
+                self.t("字", "characters")
+            ),
+            Rule::OutOfRange { min, max } => format!("{} {min}–{max}", self.t("应在", "must be")),
+            Rule::NotOnEarth => self.t("坐标无效", "not a place on Earth").to_owned(),
+            Rule::Implausible => self.t("时间不合理", "not a plausible time").to_owned(),
+            Rule::BadDuration => self
+                .t(
+                    "结束早于开始或超过12小时",
+                    "ends before it starts or lasts over 12 hours",
+                )
+                .to_owned(),
+        }
+    }
+
     /// A household tag (unknown tags show as written).
     pub fn tag(self, tag: &str) -> String {
         let known = match tag {

@@ -8,6 +8,7 @@
 //!   writes.
 //! - [`error`]: what can go wrong, in the words the app shows.
 //! - [`forms`]: what the visit form, the household form and an issue action write.
+//! - [`intent`]: edits kept until the server holds them, applied again after a refusal.
 //! - [`link`]: the connection's status, reconnects and backoff.
 //! - [`session`]: the signed-in user and the sign-in guard.
 //! - [`local`]: what the phone keeps of each batch (chunks, summaries, acknowledgements).
@@ -21,6 +22,7 @@
 pub mod error;
 pub mod forms;
 pub mod i18n;
+pub mod intent;
 pub mod link;
 pub mod local;
 pub mod session;

@@ -42,6 +42,9 @@ pub struct HouseholdSummary {
     pub tags: Vec<String>,
     /// Whether a field holds concurrent values.
     pub conflicted: bool,
+    /// How many value rules it breaks (it needs correcting when not 0).
+    #[serde(default)]
+    pub problems: usize,
 }
 
 /// A visit in a list.
@@ -59,6 +62,9 @@ pub struct VisitSummary {
     pub visitors: Vec<String>,
     /// Number of items found.
     pub items: usize,
+    /// How many value rules it breaks (it needs correcting when not 0).
+    #[serde(default)]
+    pub problems: usize,
 }
 
 /// An issue in a list.
@@ -84,11 +90,15 @@ pub struct IssueSummary {
     pub reported_at: Millis,
     /// When the current step is due.
     pub deadline: Option<Millis>,
+    /// How many value rules it breaks (it needs correcting when not 0).
+    #[serde(default)]
+    pub problems: usize,
 }
 
 impl Summary {
     /// The summary of a valid record.
     pub fn of(record: &Record) -> Self {
+        let problems = shared::model::problems(record).len();
         match record {
             Record::Household(h) => Self::Household(HouseholdSummary {
                 grid: h.grid.to_string(),
@@ -102,6 +112,7 @@ impl Summary {
                     || h.head.is_conflicted()
                     || h.contact.is_conflicted()
                     || h.members.is_conflicted(),
+                problems,
             }),
             Record::Visit(v) => Self::Visit(VisitSummary {
                 grid: v.grid.to_string(),
@@ -110,6 +121,7 @@ impl Summary {
                 outcome: v.outcome.value,
                 visitors: v.visitors.clone(),
                 items: v.items.len(),
+                problems,
             }),
             Record::Issue(i) => Self::Issue(IssueSummary {
                 grid: i.grid.to_string(),
@@ -127,7 +139,17 @@ impl Summary {
                     .unwrap_or_default(),
                 reported_at: i.state.reported_at,
                 deadline: i.state.deadline,
+                problems,
             }),
+        }
+    }
+
+    /// How many value rules the record breaks.
+    pub fn problems(&self) -> usize {
+        match self {
+            Self::Household(h) => h.problems,
+            Self::Visit(v) => v.problems,
+            Self::Issue(i) => i.problems,
         }
     }
 
@@ -271,6 +293,17 @@ pub fn issues_where(
     v
 }
 
+/// Records that break a value rule and need correcting, households first, then by ID.
+pub fn needing_correction(records: &BTreeMap<DocumentId, Summary>) -> Vec<(DocumentId, &Summary)> {
+    let mut v: Vec<(DocumentId, &Summary)> = records
+        .iter()
+        .filter(|(_, s)| s.problems() > 0)
+        .map(|(id, s)| (*id, s))
+        .collect();
+    v.sort_by_key(|(id, s)| (!matches!(s, Summary::Household(_)), *id));
+    v
+}
+
 /// A worker's issues: those they hold or reported, and any open issue at grid level in their
 /// grids.
 pub fn my_issues(
@@ -375,6 +408,7 @@ mod tests {
             members: 2,
             tags: vec![],
             conflicted: false,
+            problems: 0,
         })
     }
 
@@ -386,6 +420,7 @@ mod tests {
             outcome,
             visitors: vec!["w".into()],
             items: 0,
+            problems: 0,
         })
     }
 

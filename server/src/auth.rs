@@ -90,16 +90,30 @@ pub enum TokenError {
     Expired,
 }
 
+pub use crate::store::token_key;
+
+/// A token that checked out.
+#[derive(Clone, Debug)]
+pub struct Checked {
+    /// Its user.
+    pub account: Account,
+    /// Its row (expiry).
+    pub row: TokenRow,
+    /// The key it is stored under (what a logout announces).
+    pub key: String,
+}
+
 /// Checks a token and returns its user's account.
 pub fn check_token(
     store: &dyn Storage,
     token: Option<&str>,
     now: i64,
-) -> Result<Result<Account, TokenError>, StoreError> {
+) -> Result<Result<Checked, TokenError>, StoreError> {
     let Some(token) = token.filter(|t| !t.is_empty()) else {
         return Ok(Err(TokenError::Missing));
     };
-    let Some(row) = store.token(token)? else {
+    let key = token_key(token);
+    let Some(row) = store.token(&key)? else {
         return Ok(Err(TokenError::Invalid));
     };
     if row.revoked {
@@ -108,7 +122,10 @@ pub fn check_token(
     if row.expires_at <= now {
         return Ok(Err(TokenError::Expired));
     }
-    Ok(store.account(&row.user)?.ok_or(TokenError::Invalid))
+    let Some(account) = store.account(&row.user)? else {
+        return Ok(Err(TokenError::Invalid));
+    };
+    Ok(Ok(Checked { account, row, key }))
 }
 
 /// Issues a token for `principal` valid for `ttl_ms`.
@@ -121,7 +138,7 @@ pub fn issue_token(
     let token = new_token()?;
     let expires_at = now + ttl_ms;
     store.put_token(
-        &token,
+        &token_key(&token),
         &TokenRow {
             user: principal.user.to_string(),
             expires_at,
@@ -131,13 +148,14 @@ pub fn issue_token(
     Ok((token, expires_at))
 }
 
-/// Revokes a token.
-pub fn revoke(store: &dyn Storage, token: &str) -> Result<(), StoreError> {
-    if let Some(mut row) = store.token(token)? {
+/// Revokes a token; returns the key it was stored under.
+pub fn revoke(store: &dyn Storage, token: &str) -> Result<String, StoreError> {
+    let key = token_key(token);
+    if let Some(mut row) = store.token(&key)? {
         row.revoked = true;
-        store.put_token(token, &row)?;
+        store.put_token(&key, &row)?;
     }
-    Ok(())
+    Ok(key)
 }
 
 type Job = Box<dyn FnOnce() + Send>;

@@ -35,6 +35,9 @@ struct Cli {
     /// Folder of the built field app, served at `/` (`cargo xtask app` builds `target/app`).
     #[arg(long, env = "GRIDVISIT_APP")]
     app: Option<PathBuf>,
+    /// Cookies carry `Secure` (serving behind an HTTPS proxy).
+    #[arg(long, env = "GRIDVISIT_SECURE_COOKIES")]
+    secure_cookies: bool,
     /// Hours a login token lasts.
     #[arg(long, env = "GRIDVISIT_TOKEN_TTL_HOURS", default_value_t = 168)]
     token_ttl_hours: i64,
@@ -54,9 +57,14 @@ pub async fn main_from(args: impl IntoIterator<Item = std::ffi::OsString>) -> an
         .with_target(false)
         .init();
     let cli = Cli::parse_from(args);
+    // Off loopback anyone on the network can reach the server: the published demo password
+    // must not sign anyone in there.
+    let loopback = cli.listen.ip().is_loopback();
     let settings = Settings {
         token_ttl_ms: cli.token_ttl_hours * 3_600_000,
         app_dir: cli.app.clone(),
+        secure_cookies: cli.secure_cookies,
+        demo_password_allowed: loopback,
         ..Settings::default()
     };
     let state = crate::open(&cli.data, settings)
@@ -68,13 +76,28 @@ pub async fn main_from(args: impl IntoIterator<Item = std::ffi::OsString>) -> an
             Some(p) => (p, false),
             None => (crate::auth::new_token()?[..16].to_owned(), true),
         };
+        let demo_password = if loopback {
+            DEMO_PASSWORD.to_owned()
+        } else {
+            crate::auth::new_token()?[..12].to_owned()
+        };
         if cli.no_demo {
             crate::demo::seed_admin(state.store.as_ref(), &password)?;
         } else if cli.demo_accounts_only {
-            demo::seed_accounts(state.store.as_ref(), cli.demo, &password)?;
+            demo::seed_accounts(state.store.as_ref(), cli.demo, &password, &demo_password)?;
+            banner.push(format!(
+                "  {:<36} {demo_password}",
+                "演示账号密码 demo accounts' password"
+            ));
         } else {
             let t = std::time::Instant::now();
-            let seeded = demo::seed(state.store.as_ref(), cli.demo, &password, now())?;
+            let seeded = demo::seed(
+                state.store.as_ref(),
+                cli.demo,
+                &password,
+                &demo_password,
+                now(),
+            )?;
             tracing::info!(
                 grids = seeded.grids,
                 records = seeded.records,
@@ -82,7 +105,7 @@ pub async fn main_from(args: impl IntoIterator<Item = std::ffi::OsString>) -> an
                 "demo city seeded"
             );
             for (user, role) in seeded.logins.iter().skip(1) {
-                banner.push(format!("  {role:<36} {user} / {DEMO_PASSWORD}"));
+                banner.push(format!("  {role:<36} {user} / {demo_password}"));
             }
         }
         banner.insert(
@@ -109,8 +132,12 @@ pub async fn main_from(args: impl IntoIterator<Item = std::ffi::OsString>) -> an
         "gridvisit is running: open http://{addr}/  (sync: ws://{addr}/sync, data: {})",
         cli.data.display()
     );
-    if banner.is_empty() {
+    if banner.is_empty() && loopback {
         println!("  sign in with your accounts; demo users share the password {DEMO_PASSWORD}");
+    } else if banner.is_empty() {
+        println!(
+            "  sign in with your accounts (off loopback the published demo password is refused)"
+        );
     } else {
         println!("  demo logins:");
         for line in banner {

@@ -103,14 +103,16 @@ fn principal(user: &str, role: Role, scope: Scope) -> Result<Principal, SeedErro
 }
 
 /// Creates the admin and the demo users of a city of `size` (workers per grid, secretaries per
-/// community, street and city supervisors), all but the admin with [`DEMO_PASSWORD`].
+/// community, street and city supervisors), all but the admin with `demo_password` (the
+/// published [`DEMO_PASSWORD`] on loopback, a random one elsewhere).
 pub fn seed_accounts(
     store: &dyn Storage,
     size: Size,
     admin_password: &str,
+    demo_password: &str,
 ) -> Result<(), SeedError> {
     let grids = layout(size);
-    let demo_hash = hash_password(DEMO_PASSWORD)?;
+    let demo_hash = hash_password(demo_password)?;
     let mut accounts = vec![Account {
         principal: principal("admin", Role::Admin, Scope::City)?,
         name: "系统管理员".into(),
@@ -171,7 +173,7 @@ pub fn seed_accounts(
         // A party-member volunteer in every grid: two people visit the same households.
         push(
             format!("v-{}", g.as_str().replace('/', "-")),
-            Role::Worker,
+            Role::Volunteer,
             Scope::Grids(vec![g.clone()]),
             format!(
                 "志愿者 {}{}",
@@ -189,10 +191,11 @@ pub fn seed(
     store: &dyn Storage,
     size: Size,
     admin_password: &str,
+    demo_password: &str,
     now: Millis,
 ) -> Result<Seeded, SeedError> {
     let grids = layout(size);
-    seed_accounts(store, size, admin_password)?;
+    seed_accounts(store, size, admin_password, demo_password)?;
 
     let dashboard = Dashboard::new(Calendar::CHINA);
     let actor = ActorId::from(&random16()?[..]);
@@ -302,6 +305,7 @@ pub fn seed(
                         kind: EventKind::Report,
                         at,
                         actor: worker.clone(),
+                        role: Some(Role::Worker),
                         note: String::new(),
                         level: None,
                         assignee: None,

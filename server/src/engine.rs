@@ -4,7 +4,7 @@
 //! The dashboard fold is updated in the same step as the commit.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -15,8 +15,7 @@ use shared::sync::{
     ConnId, Direction, Event, FeedAnswer, FeedQuery, Hub, Input, Principal, heads_digest,
 };
 use shared::time::Millis;
-use tokio::sync::mpsc::Sender;
-use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::watch;
 
 use crate::metrics::Metrics;
@@ -32,6 +31,7 @@ pub enum Out {
 }
 
 /// What the engine is told.
+#[derive(Debug)]
 pub enum Cmd {
     /// A WebSocket was accepted for an authenticated user.
     Open {
@@ -40,7 +40,7 @@ pub enum Cmd {
         /// The user.
         principal: Principal,
         /// Where its frames go.
-        outbox: Sender<Out>,
+        outbox: Outbox,
     },
     /// A binary frame arrived.
     Frame {
@@ -48,6 +48,13 @@ pub enum Cmd {
         conn: ConnId,
         /// The bytes.
         bytes: Vec<u8>,
+        /// The connection's inbound credit this frame holds until the engine handled it.
+        credit: Option<tokio::sync::OwnedSemaphorePermit>,
+    },
+    /// An admin discarded a quarantined change of this user.
+    Discarded {
+        /// Whose it was.
+        user: Option<String>,
     },
     /// The socket closed.
     Closed {
@@ -68,12 +75,42 @@ pub enum EngineError {
     Commit(#[from] StoreError),
 }
 
+/// Where a connection's frames go, and how many bytes wait there.
+#[derive(Clone, Debug)]
+pub struct Outbox {
+    /// The socket task's queue.
+    pub tx: UnboundedSender<Out>,
+    /// Bytes queued and not yet written to the socket (the socket task takes them off).
+    pub queued: Arc<AtomicUsize>,
+}
+
+impl Outbox {
+    /// A new outbox and the receiving end for the socket task.
+    pub fn new() -> (Self, tokio::sync::mpsc::UnboundedReceiver<Out>) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        (
+            Self {
+                tx,
+                queued: Arc::new(AtomicUsize::new(0)),
+            },
+            rx,
+        )
+    }
+}
+
+/// What the engine bounds.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Bytes that may wait in one outbox before its connection counts as too slow.
+    pub outbound_budget: usize,
+    /// Refused changes stored per user; past it they are answered and counted, not stored.
+    pub quarantine_per_user: usize,
+}
+
 /// Documents kept in memory before idle ones are dropped.
 const CACHE_DOCS: usize = 1_000;
 /// Inputs handled per commit at most.
 const BATCH: usize = 2_048;
-/// Frames queued for one connection before it counts as too slow and is dropped.
-pub const OUTBOX: usize = 4_096;
 
 /// The current time.
 pub fn now() -> Millis {
@@ -97,7 +134,10 @@ struct StoreDriver {
     /// Bumped after every commit that changed records.
     changed: watch::Sender<u64>,
     metrics: Arc<Metrics>,
-    outboxes: HashMap<ConnId, Sender<Out>>,
+    outboxes: HashMap<ConnId, Outbox>,
+    limits: Limits,
+    /// Quarantined changes stored per user.
+    quarantined: HashMap<Option<String>, usize>,
     /// The time of the batch being performed.
     now: Millis,
     /// Connections whose outbox was full during this batch.
@@ -112,10 +152,14 @@ impl Engine {
         dashboard: Arc<Mutex<Dashboard>>,
         changed: watch::Sender<u64>,
         metrics: Arc<Metrics>,
-    ) -> Self {
-        Self {
+        limits: Limits,
+    ) -> Result<Self, StoreError> {
+        let quarantined = store.quarantine_counts()?;
+        Ok(Self {
             hub,
             driver: StoreDriver {
+                limits,
+                quarantined,
                 store,
                 dashboard,
                 changed,
@@ -124,7 +168,7 @@ impl Engine {
                 now: Millis(0),
                 too_slow: Vec::new(),
             },
-        }
+        })
     }
 
     /// Runs until [`Cmd::Shutdown`] or until every sender is gone; stops early (with the
@@ -143,6 +187,9 @@ impl Engine {
             let t = now();
             self.driver.now = t;
             let mut batch = Batch::new();
+            // Credits come back once the batch is handled: until then the sockets that sent
+            // them read no further than their credit allows.
+            let mut credits = Vec::new();
             for cmd in cmds {
                 let input = match cmd {
                     Cmd::Open {
@@ -157,12 +204,23 @@ impl Engine {
                             principal: Some(principal),
                         }
                     }
-                    Cmd::Frame { conn, bytes } => {
+                    Cmd::Frame {
+                        conn,
+                        bytes,
+                        credit,
+                    } => {
+                        credits.extend(credit);
                         self.driver
                             .metrics
                             .frames_in
                             .fetch_add(1, Ordering::Relaxed);
                         Input::Frame { conn, bytes }
+                    }
+                    Cmd::Discarded { user } => {
+                        if let Some(n) = self.driver.quarantined.get_mut(&user) {
+                            *n = n.saturating_sub(1);
+                        }
+                        continue;
                     }
                     Cmd::Closed { conn } => {
                         self.driver.outboxes.remove(&conn);
@@ -176,6 +234,7 @@ impl Engine {
                 batch.feed(&mut self.hub, &mut self.driver, t, input);
             }
             block_on(batch.perform(&mut self.hub, &mut self.driver, t))?;
+            drop(credits);
             self.drop_slow(t)?;
             if self.hub.documents().count() > CACHE_DOCS {
                 self.hub.evict_idle();
@@ -186,11 +245,13 @@ impl Engine {
     }
 
     /// A peer that does not read its frames is disconnected rather than buffered without
-    /// bound: dropping its outbox ends its socket task, and it resyncs when it reconnects.
+    /// bound: its outbox is told to close, and it resyncs when it reconnects.
     fn drop_slow(&mut self, t: Millis) -> Result<(), EngineError> {
         for conn in std::mem::take(&mut self.driver.too_slow) {
-            if self.driver.outboxes.remove(&conn).is_some() {
+            if let Some(out) = self.driver.outboxes.remove(&conn) {
                 tracing::warn!(conn = conn.0, "peer too slow to read; disconnecting");
+                self.driver.metrics.too_slow.fetch_add(1, Ordering::Relaxed);
+                let _ = out.tx.send(Out::Close);
                 let input = Input::Disconnected { conn };
                 block_on(shared::sync::driver::run(
                     &mut self.hub,
@@ -253,14 +314,29 @@ impl Driver for StoreDriver {
                 })
                 .collect()
         };
-        let previous = self.store.commit(&writes, batch.quarantine, self.now.0)?;
+        // Past its writer's cap a refused change is answered (the hub did) and counted, but
+        // not stored: a flood of bad changes cannot fill the disk.
+        let cap = self.limits.quarantine_per_user;
+        let mut kept = Vec::with_capacity(batch.quarantine.len());
+        for q in batch.quarantine {
+            let n = self.quarantined.entry(q.user.clone()).or_default();
+            if *n < cap {
+                *n += 1;
+                kept.push(q.clone());
+            } else {
+                self.metrics
+                    .quarantine_dropped
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let previous = self.store.commit(&writes, &kept, self.now.0)?;
         self.metrics.commits.fetch_add(1, Ordering::Relaxed);
         self.metrics
             .changes
             .fetch_add(writes.len() as u64, Ordering::Relaxed);
         self.metrics
             .quarantined
-            .fetch_add(batch.quarantine.len() as u64, Ordering::Relaxed);
+            .fetch_add(kept.len() as u64, Ordering::Relaxed);
         if !writes.is_empty() {
             let mut dashboard = self.dashboard.lock().unwrap_or_else(|p| p.into_inner());
             for (w, old) in writes.iter().zip(&previous) {
@@ -276,15 +352,18 @@ impl Driver for StoreDriver {
     fn send(&mut self, conn: ConnId, frame: Vec<u8>) {
         if let Some(out) = self.outboxes.get(&conn) {
             self.metrics.frames_out.fetch_add(1, Ordering::Relaxed);
-            if let Err(TrySendError::Full(_)) = out.try_send(Out::Frame(frame)) {
+            let queued = out.queued.fetch_add(frame.len(), Ordering::Relaxed) + frame.len();
+            if queued > self.limits.outbound_budget {
                 self.too_slow.push(conn);
+            } else {
+                let _ = out.tx.send(Out::Frame(frame));
             }
         }
     }
 
     fn close(&mut self, conn: ConnId) {
         if let Some(out) = self.outboxes.remove(&conn) {
-            let _ = out.try_send(Out::Close);
+            let _ = out.tx.send(Out::Close);
         }
     }
 }

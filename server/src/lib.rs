@@ -18,7 +18,9 @@ pub mod auth;
 pub mod cli;
 pub mod demo;
 pub mod engine;
+pub mod limits;
 pub mod metrics;
+pub mod settings;
 pub mod store;
 pub mod ws;
 
@@ -37,29 +39,9 @@ use tokio::sync::watch;
 
 use crate::engine::{Cmd, Engine};
 use crate::metrics::Metrics;
+pub use crate::settings::Settings;
 use crate::store::Storage;
 use crate::store::redb_store::RedbStore;
-
-/// Settings of a running server.
-#[derive(Clone, Debug)]
-pub struct Settings {
-    /// How long a login token lasts.
-    pub token_ttl_ms: i64,
-    /// Largest WebSocket frame accepted.
-    pub max_frame: usize,
-    /// The built field app (`cargo xtask app` writes `target/app`), served at `/`.
-    pub app_dir: Option<std::path::PathBuf>,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            token_ttl_ms: 7 * 24 * 3_600_000,
-            max_frame: shared::wire::DEFAULT_MAX_FRAME,
-            app_dir: None,
-        }
-    }
-}
 
 /// The engine thread, which returns why it stopped early.
 type EngineThread = std::thread::JoinHandle<Result<(), engine::EngineError>>;
@@ -83,6 +65,17 @@ pub struct AppState {
     pub settings: Settings,
     /// Tells WebSocket tasks to close on shutdown.
     pub shutdown: watch::Receiver<bool>,
+    /// Open sync connections, per user and in all.
+    pub conns: Arc<limits::Slots>,
+    /// Open live-figure streams, per user and in all.
+    pub live: Arc<limits::Slots>,
+    /// Failed logins per username and address.
+    pub throttle: Arc<limits::LoginThrottle>,
+    /// Ended logins, heard by their open sockets.
+    pub sessions: limits::Sessions,
+    /// An argon2 hash of nothing anyone knows: an unknown username is checked against it, so
+    /// it takes as long to refuse as a wrong password.
+    pub dummy_hash: Arc<String>,
     /// Runs argon2 on two dedicated threads (each hash takes ~19 MiB): a login storm queues
     /// instead of growing memory on every blocking thread.
     pub hasher: auth::Hasher,
@@ -118,7 +111,11 @@ pub fn start(store: Arc<dyn Storage>, epoch: &str, settings: Settings) -> anyhow
         dashboard.clone(),
         changed_tx,
         metrics.clone(),
-    );
+        engine::Limits {
+            outbound_budget: settings.outbound_budget,
+            quarantine_per_user: settings.quarantine_per_user,
+        },
+    )?;
     let (shutdown_tx, shutdown) = watch::channel(false);
     let shutdown_tx = Arc::new(shutdown_tx);
     let stop = shutdown_tx.clone();
@@ -140,6 +137,15 @@ pub fn start(store: Arc<dyn Storage>, epoch: &str, settings: Settings) -> anyhow
         changed,
         metrics,
         next_conn: Arc::new(AtomicU64::new(1)),
+        conns: limits::Slots::new(settings.max_conns_per_user, settings.max_conns),
+        live: limits::Slots::new(settings.max_live_per_user, settings.max_live),
+        throttle: Arc::new(limits::LoginThrottle::new(
+            settings.login_failures_per_user,
+            settings.login_failures_per_ip,
+            settings.login_window,
+        )),
+        sessions: limits::Sessions::default(),
+        dummy_hash: Arc::new(auth::hash_password(&auth::new_token()?)?),
         settings,
         shutdown,
         hasher: auth::Hasher::start(2)?,
@@ -205,7 +211,9 @@ pub async fn serve(
     let thread = state.engine_thread.clone();
     let mut engine_stopped = state.shutdown.clone();
     let router = app(state);
-    axum::serve(listener, router)
+    // Connect info gives handlers the client's address (the login throttle keys on it).
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(async move {
             tokio::select! {
                 () = signal => {}

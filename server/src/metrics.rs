@@ -24,6 +24,16 @@ pub struct Metrics {
     pub logins: AtomicU64,
     /// Requests refused for a missing, bad or expired token.
     pub unauthorized: AtomicU64,
+    /// Connections closed for reading too slowly.
+    pub too_slow: AtomicU64,
+    /// Connections closed for sending nothing (no pong) too long, or not taking a write.
+    pub timed_out: AtomicU64,
+    /// Sync connections and live streams refused at a limit.
+    pub over_limit: AtomicU64,
+    /// Logins refused by the throttle.
+    pub throttled: AtomicU64,
+    /// Refused changes answered but not stored (their writer's quarantine was full).
+    pub quarantine_dropped: AtomicU64,
 }
 
 impl Metrics {
@@ -90,6 +100,36 @@ impl Metrics {
             "counter",
             "Requests refused for a bad token.",
             g(&self.unauthorized),
+        );
+        line(
+            "too_slow_total",
+            "counter",
+            "Connections closed for reading too slowly.",
+            g(&self.too_slow),
+        );
+        line(
+            "timed_out_total",
+            "counter",
+            "Connections closed by the idle or write timeout.",
+            g(&self.timed_out),
+        );
+        line(
+            "over_limit_total",
+            "counter",
+            "Connections and streams refused at a limit.",
+            g(&self.over_limit),
+        );
+        line(
+            "throttled_total",
+            "counter",
+            "Logins refused by the throttle.",
+            g(&self.throttled),
+        );
+        line(
+            "quarantine_dropped_total",
+            "counter",
+            "Refused changes not stored: their writer's quarantine was full.",
+            g(&self.quarantine_dropped),
         );
         line("documents", "gauge", "Documents stored.", docs);
         out

@@ -23,6 +23,9 @@ pub enum Contribution {
     Household {
         /// Its grid.
         grid: GridId,
+        /// It breaks a value rule ([`crate::model::checks`]).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        needs_correction: bool,
     },
     /// A visit.
     Visit {
@@ -36,6 +39,9 @@ pub enum Contribution {
         day: i64,
         /// Whether the household was met.
         met: bool,
+        /// It breaks a value rule.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        needs_correction: bool,
     },
     /// An issue.
     Issue {
@@ -49,13 +55,32 @@ pub enum Contribution {
         deadline: Option<Millis>,
         /// The level it was closed at.
         closed_level: Option<Level>,
+        /// It breaks a value rule.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        needs_correction: bool,
     },
 }
 
 impl Contribution {
     fn grid(&self) -> &GridId {
         match self {
-            Self::Household { grid } | Self::Visit { grid, .. } | Self::Issue { grid, .. } => grid,
+            Self::Household { grid, .. } | Self::Visit { grid, .. } | Self::Issue { grid, .. } => {
+                grid
+            }
+        }
+    }
+
+    fn needs_correction(&self) -> bool {
+        match self {
+            Self::Household {
+                needs_correction, ..
+            }
+            | Self::Visit {
+                needs_correction, ..
+            }
+            | Self::Issue {
+                needs_correction, ..
+            } => *needs_correction,
         }
     }
 }
@@ -63,6 +88,7 @@ impl Contribution {
 #[derive(Clone, Debug, Default, PartialEq)]
 struct GridState {
     households: u64,
+    needs_correction: u64,
     /// week → household → (visits, met visits)
     weeks: HashMap<i64, HashMap<DocumentId, (u32, u32)>>,
     days: HashMap<i64, u64>,
@@ -98,6 +124,9 @@ impl GridState {
                 *v = v.saturating_sub(1);
             }
         };
+        if c.needs_correction() {
+            delta(&mut self.needs_correction);
+        }
         match c {
             Contribution::Household { .. } => delta(&mut self.households),
             Contribution::Visit {
@@ -169,6 +198,8 @@ pub struct Tally {
     pub overdue: u64,
     /// Closed issues per closing level: grid, community, street, city.
     pub closed_by_level: [u64; 4],
+    /// Records that break a value rule and need correcting.
+    pub needs_correction: u64,
 }
 
 impl Tally {
@@ -178,6 +209,7 @@ impl Tally {
         self.met_this_week += o.met_this_week;
         self.visits_today += o.visits_today;
         self.overdue += o.overdue;
+        self.needs_correction += o.needs_correction;
         for i in 0..4 {
             self.open_by_level[i] += o.open_by_level[i];
             self.closed_by_level[i] += o.closed_by_level[i];
@@ -321,9 +353,11 @@ impl Dashboard {
 
     /// What a record contributes, under this dashboard's calendar.
     pub fn contribution(&self, r: &Record) -> Contribution {
+        let needs_correction = !crate::model::problems(r).is_empty();
         match r {
             Record::Household(h) => Contribution::Household {
                 grid: h.grid.clone(),
+                needs_correction,
             },
             Record::Visit(v) => Contribution::Visit {
                 grid: v.grid.clone(),
@@ -331,6 +365,7 @@ impl Dashboard {
                 week: self.calendar.week(v.started_at),
                 day: self.calendar.day(v.started_at),
                 met: v.outcome.value == Outcome::Met,
+                needs_correction,
             },
             Record::Issue(i) => Contribution::Issue {
                 grid: i.grid.clone(),
@@ -338,6 +373,7 @@ impl Dashboard {
                 open: i.state.status != Status::Closed,
                 deadline: i.state.deadline,
                 closed_level: i.state.closed_level,
+                needs_correction,
             },
         }
     }
@@ -358,6 +394,7 @@ impl Dashboard {
                 open_by_level: g.open_by_level,
                 overdue: g.deadlines.range(..now).map(|(_, n)| n).sum(),
                 closed_by_level: g.closed_by_level,
+                needs_correction: g.needs_correction,
             };
             out.total.absorb(&t);
             out.streets

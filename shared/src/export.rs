@@ -17,13 +17,22 @@ pub struct Table {
 
 /// The table as CSV (RFC 4180 quoting, CRLF line ends, a BOM first).
 pub fn csv(table: &Table) -> String {
-    let mut out = String::from("\u{feff}");
+    let mut out = String::from(CSV_BOM);
     for row in std::iter::once(&table.headers).chain(&table.rows) {
-        let cells: Vec<String> = row.iter().map(|c| csv_cell(c)).collect();
-        out.push_str(&cells.join(","));
-        out.push_str("\r\n");
+        out.push_str(&csv_row(row));
     }
     out
+}
+
+/// What a CSV file starts with, so Excel reads it as UTF-8.
+pub const CSV_BOM: &str = "\u{feff}";
+
+/// One CSV line, CRLF included (a streamed export writes the BOM, then line after line).
+pub fn csv_row(row: &[String]) -> String {
+    let cells: Vec<String> = row.iter().map(|c| csv_cell(c)).collect();
+    let mut line = cells.join(",");
+    line.push_str("\r\n");
+    line
 }
 
 /// One CSV cell: quoted when it must be, and defused when a spreadsheet would evaluate it.

@@ -13,7 +13,7 @@ use proptest::prelude::*;
 use shared::ids::DocumentId;
 use shared::model::household::edit;
 use shared::model::issue::append_event;
-use shared::model::{EventKind, IssueEvent, Level, Outcome, Record};
+use shared::model::{EventKind, IssueEvent, Outcome, Record, Role, rules};
 use shared::sim::{Network, Schedule};
 
 const GRID: &str = "s01/c01/g01";
@@ -192,14 +192,30 @@ impl World {
                     return;
                 };
                 self.events += 1;
-                let kind = EventKind::ALL[usize::from(kind) % EventKind::ALL.len()];
+                // What the app offers: an action the worker's role may take on the issue as
+                // their phone holds it, dated no earlier than what it holds and within the
+                // server's ten minutes (concurrent events still land in any order).
+                let Some(Record::Issue(seen)) = self
+                    .net
+                    .peer(p)
+                    .hub
+                    .doc(&i)
+                    .and_then(|d| Record::read(d).ok())
+                else {
+                    return;
+                };
+                let now = self.net.now.plus(i64::from(at % 10) * 60_000);
+                let offered = rules::actions(Role::Worker, &seen.state.standing(), now);
+                let kind = offered[usize::from(kind) % offered.len()];
+                let latest = seen.events.iter().map(|e| e.at).max().unwrap_or(now);
                 let e = IssueEvent {
-                    level: Some(Level::ALL[usize::from(at) % 4]),
+                    level: (kind == EventKind::Escalate)
+                        .then(|| rules::escalation_target(seen.state.level)),
                     assignee: Some("w2".into()),
                     ..event(
                         &format!("e{}-{p}", self.events),
                         kind,
-                        self.net.now.plus(i64::from(at) * 60_000),
+                        now.max(latest),
                         USERS[k],
                     )
                 };

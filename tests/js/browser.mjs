@@ -380,12 +380,15 @@ const scenarios = {
     console.log(JSON.stringify({ household }));
   },
 
-  /** The supervisor escalates an issue while its worker closes it offline; after sync every
-   *  replica derives the same status and both events are in the timeline. */
+  /** A worker's phone escalates an issue while the worker's other phone closes it offline
+   *  (only the grid may do either: a secretary has no escalate button on a grid-level issue);
+   *  after sync every replica derives the same status and both events are in the timeline. */
   async 'escalate-vs-close'() {
     const w = await phone();
+    const b = await phone();
     const s = await phone();
     await signIn(w.page, WORKER);
+    await signIn(b.page, WORKER);
     await signIn(s.page, SECRETARY);
     const [household] = await householdIds(w.page, 'due');
     const visit = await recordVisit(w.page, household, {
@@ -407,15 +410,20 @@ const scenarios = {
       await w.page.waitForSelector(`[data-testid=issue][data-status=${action === 'accept' ? 'accepted' : 'handled'}]`, { timeout: T });
     }
     await waitSynced(w.page);
+    // The secretary sees the grid-level issue but may only comment on it.
     await openIssue(s.page, 2);
     await s.page.waitForSelector('[data-testid=issue][data-status=handled]', { timeout: T });
+    const secretaryActions = await s.page.$$eval('[data-action]', (bs) => bs.map((b) => b.dataset.action));
+    assert.deepEqual(secretaryActions, ['comment'], 'a grid-level issue is the grid\'s');
+    await openIssue(b.page, 2);
+    await b.page.waitForSelector('[data-testid=issue][data-status=handled]', { timeout: T });
 
     await goOffline(w.context, w.page);
     await w.page.click('[data-action=close]');
     await w.page.waitForSelector('[data-testid=issue][data-status=closed]', { timeout: T });
-    await s.page.fill('textarea[name=note]', '需社区协调 needs the community');
-    await s.page.click('[data-action=escalate]');
-    await s.page.waitForSelector('[data-testid=issue][data-level=community]', { timeout: T });
+    await b.page.fill('textarea[name=note]', '需社区协调 needs the community');
+    await b.page.click('[data-action=escalate]');
+    await b.page.waitForSelector('[data-testid=issue][data-level=community]', { timeout: T });
     await goOnline(w.context, w.page);
 
     const state = async (page) => {
@@ -425,13 +433,61 @@ const scenarios = {
       }, null, { timeout: T });
       return page.$eval('[data-testid=issue]', (el) => `${el.dataset.status}/${el.dataset.level}`);
     };
-    const seen = [await state(w.page), await state(s.page)];
+    const seen = [await state(w.page), await state(b.page), await state(s.page)];
     const server = await api(`/api/records/${issue}`, WORKER);
     const derived = `${server.body.record.state.status}/${server.body.record.state.level}`;
-    assert.deepEqual(seen, [derived, derived], `every replica derives ${derived}`);
+    assert.deepEqual(seen, [derived, derived, derived], `every replica derives ${derived}`);
     const kinds = server.body.record.events.map((e) => e.kind);
     assert.ok(kinds.includes('close') && kinds.includes('escalate'), kinds.join());
     console.log(JSON.stringify({ issue, derived }));
+  },
+
+  /**
+   * A phone whose clock runs two hours ahead writes a comment: the server refuses it (dated
+   * after its clock plus 10 minutes). The worker is told which edit was refused and why; with
+   * the clock right again, the next comment on the same issue reaches the server.
+   */
+  async 'refused-edit'() {
+    const w = await phone();
+    await signIn(w.page, WORKER);
+    const [household] = await householdIds(w.page, 'due');
+    const visit = await recordVisit(w.page, household, {
+      outcome: 'met',
+      item: { area: 'livelihood', description: '楼道堆物 clutter in the stairwell', solved: false },
+    });
+    await waitSynced(w.page);
+    const { body } = await api(`/api/records/${visit}`, WORKER);
+    const issue = body.record.items[0].issue;
+    await w.page.click('.tabs button:nth-child(2)');
+    await w.page.click(`[data-testid=issue-row][data-id="${issue}"] button`);
+    await w.page.waitForSelector(`[data-testid=issue][data-id="${issue}"]`, { timeout: T });
+
+    await w.page.evaluate(() => {
+      window.__realNow = Date.now;
+      Date.now = () => window.__realNow() + 2 * 3600 * 1000;
+    });
+    await w.page.fill('textarea[name=note]', '未来的评论 from the future');
+    await w.page.click('[data-action=comment]');
+    const banner = await w.page.waitForSelector('[data-testid=error]', { timeout: T });
+    const text = await banner.textContent();
+    assert.match(text, /拒绝/, text);
+    assert.match(text, /server's clock/, text);
+    await w.page.click('[data-testid=error] button');
+
+    await w.page.evaluate(() => { Date.now = window.__realNow; });
+    await w.page.fill('textarea[name=note]', '之后的评论 a later comment');
+    await w.page.click('[data-action=comment]');
+    await waitSynced(w.page);
+    // Nothing waits on the phone: the server acknowledged what it holds.
+    const held = (await api(`/api/records/${issue}`, WORKER)).body.record.events.map((e) => e.note);
+    assert.ok(held.includes('之后的评论 a later comment'), `the later edit reached the server: ${held}`);
+    assert.ok(!held.includes('未来的评论 from the future'), 'the refused edit did not');
+    // The phone shows what the server holds: the refused comment is gone from its timeline.
+    await w.page.waitForFunction(() => {
+      const notes = [...document.querySelectorAll('[data-testid=timeline] li')].map((li) => li.textContent);
+      return notes.some((n) => n.includes('a later comment')) && !notes.some((n) => n.includes('from the future'));
+    }, null, { timeout: T });
+    console.log(JSON.stringify({ issue, events: held.length }));
   },
 
   /** Text with script and image-onerror payloads renders as text and runs nothing. */

@@ -7,6 +7,11 @@
 //   node interop.mjs create <wsUrl> <json> [--timeout ms]
 //   node interop.mjs read   <wsUrl> <documentId|url> [--expect path=value ...] [--timeout ms]
 //   node interop.mjs edit   <wsUrl> <documentId|url> <path>=<value> [...] [--timeout ms]
+//   node interop.mjs append <wsUrl> <documentId|url> <eventJson> [--timeout ms]
+//
+// `append` pushes an event onto an issue's `events` list, as a JS app would, and waits until
+// a fresh client sees it on the server; an event the server refuses never appears there, so
+// the caller watches the server's quarantine instead and stops the process.
 //
 // stdout: exactly one line of JSON on success (exit 0).
 // stderr: diagnostics; on failure the reason, exit 1.
@@ -29,7 +34,8 @@ const RETRY_MS = 1_000 // WebSocketClientAdapter reconnect interval
 const USAGE = `usage:
   node interop.mjs create <wsUrl> <json> [--timeout ms]
   node interop.mjs read   <wsUrl> <documentId|url> [--expect path=value ...] [--timeout ms]
-  node interop.mjs edit   <wsUrl> <documentId|url> <path>=<value> [...] [--timeout ms]`
+  node interop.mjs edit   <wsUrl> <documentId|url> <path>=<value> [...] [--timeout ms]
+  node interop.mjs append <wsUrl> <documentId|url> <eventJson> [--timeout ms]`
 
 // ------------------------------------------------------------------ plumbing
 const log = (...args) => console.error("interop:", ...args)
@@ -63,7 +69,7 @@ const remaining = deadline => Math.max(1, deadline - Date.now())
 
 function parseArgs(argv) {
   const [mode, wsUrl, ...rest] = argv
-  if (!mode || !wsUrl || !["create", "read", "edit"].includes(mode)) {
+  if (!mode || !wsUrl || !["create", "read", "edit", "append"].includes(mode)) {
     throw new Error(`bad arguments\n${USAGE}`)
   }
   const positional = []
@@ -389,6 +395,22 @@ async function cmdEdit({ wsUrl, positional }, deadline) {
   return { heads }
 }
 
+async function cmdAppend({ wsUrl, positional }, deadline) {
+  if (positional.length !== 2) throw new Error(`append takes <documentId|url> <eventJson>\n${USAGE}`)
+  const [target, json] = positional
+  const event = JSON.parse(json)
+  const repo = startRepo(wsUrl)
+  const handle = await findDoc(repo, wsUrl, target, deadline)
+  await settle(handle, deadline)
+  handle.change(doc => {
+    doc.events.push(event)
+  })
+  const heads = hexHeads(handle.doc())
+  log(`appended ${event.kind} to ${handle.url} heads ${heads.join(",")}`)
+  await waitUntilServerHas(wsUrl, handle.documentId, heads, deadline)
+  return { heads }
+}
+
 // -------------------------------------------------------------------- main
 async function main() {
   let args
@@ -405,7 +427,7 @@ async function main() {
   }, args.timeout + 5_000).unref()
 
   log(`${args.mode} against ${redact(args.wsUrl)} (timeout ${args.timeout} ms)`)
-  const run = { create: cmdCreate, read: cmdRead, edit: cmdEdit }[args.mode]
+  const run = { create: cmdCreate, read: cmdRead, edit: cmdEdit, append: cmdAppend }[args.mode]
   let result
   try {
     result = await run(args, deadline)

@@ -69,6 +69,7 @@ impl TestServer {
             state.store.as_ref(),
             size,
             ADMIN_PASSWORD,
+            DEMO_PASSWORD,
             server::engine::now(),
         )
         .expect("seed");

@@ -119,6 +119,12 @@ async fn escalate_and_offline_close_derive_one_status_everywhere() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_edit_is_named_and_the_next_edit_to_that_record_still_reaches_the_server() {
+    let srv = with_app().await;
+    scenario("refused-edit", &srv.http(), None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn script_and_onerror_payloads_render_as_text() {
     let srv = with_app().await;
     scenario("inert-text", &srv.http(), None).await;

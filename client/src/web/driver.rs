@@ -24,6 +24,8 @@ pub(super) struct WebDriver<'a> {
     pub(super) written: Vec<LocalWrite>,
     /// What the hub reported.
     pub(super) events: Vec<Event>,
+    /// Key-value rows to write with the batch (the pending intents).
+    pub(super) kv: Vec<(String, Option<String>)>,
 }
 
 impl Driver for WebDriver<'_> {
@@ -43,7 +45,7 @@ impl Driver for WebDriver<'_> {
         let write = LocalWrite::of(batch, self.dashboard);
         let chunks = &mut *self.chunks;
         self.db
-            .write(&write, |doc| {
+            .write(&write, &std::mem::take(&mut self.kv), |doc| {
                 let n = chunks.entry(*doc).or_default();
                 let this = *n;
                 *n += 1;

@@ -15,6 +15,7 @@ use super::idb::Db;
 use super::state::AppState;
 use crate::error::ClientError;
 use crate::i18n::Lang;
+use crate::intent::Intent;
 use crate::session::{Session, may_sign_in};
 
 type Write = Box<dyn FnOnce(&mut Transaction<'_>) -> Result<(), AutomergeError>>;
@@ -36,10 +37,16 @@ pub(crate) enum Cmd {
     /// The browser says it is offline.
     Offline,
     SyncNow,
-    Edit {
+    /// A new record.
+    Create {
         id: DocumentId,
-        create: bool,
         write: Write,
+        reply: Reply,
+    },
+    /// An edit of a record, kept until the server holds it.
+    Change {
+        id: DocumentId,
+        intent: Intent,
         reply: Reply,
     },
     SignedIn(Session, Reply),
@@ -75,20 +82,25 @@ impl EngineHandle {
         let _ = self.queue.unbounded_send(cmd);
     }
 
-    /// Creates (`create`) or edits a record; resolves once the change is durable here.
-    pub(crate) async fn edit(
+    /// Creates a record; resolves once it is durable here.
+    pub(crate) async fn create(
         &self,
         id: DocumentId,
-        create: bool,
         write: impl FnOnce(&mut Transaction<'_>) -> Result<(), AutomergeError> + 'static,
     ) -> Result<(), ClientError> {
         let (reply, answer) = oneshot::channel();
-        self.send(Cmd::Edit {
+        self.send(Cmd::Create {
             id,
-            create,
             write: Box::new(write),
             reply,
         });
+        answer.await.map_err(|_| ClientError::Stopped)?
+    }
+
+    /// Edits a record; resolves once the edit is durable here.
+    pub(crate) async fn change(&self, id: DocumentId, intent: Intent) -> Result<(), ClientError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Cmd::Change { id, intent, reply });
         answer.await.map_err(|_| ClientError::Stopped)?
     }
 

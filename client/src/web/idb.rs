@@ -174,9 +174,10 @@ impl Db {
     pub(crate) async fn write(
         &self,
         batch: &LocalWrite,
+        kv: &[(String, Option<String>)],
         mut next_chunk: impl FnMut(&DocumentId) -> u32,
     ) -> Result<(), ClientError> {
-        if batch.is_empty() {
+        if batch.is_empty() && kv.is_empty() {
             return Ok(());
         }
         let run = async {
@@ -205,10 +206,21 @@ impl Db {
                         .put(&encode_heads(heads).into(), Some(&doc.to_string().into()))
                         .await?;
                 }
+                let store = tx.store(KV)?;
                 if let Some(c) = &batch.cursor {
-                    tx.store(KV)?
+                    store
                         .put(&encode_cursor(c).into(), Some(&"cursor".into()))
                         .await?;
+                }
+                for (key, value) in kv {
+                    match value {
+                        Some(v) => {
+                            store
+                                .put(&v.as_str().into(), Some(&key.as_str().into()))
+                                .await?;
+                        }
+                        None => store.delete(key.as_str().into()).await?,
+                    }
                 }
             }
             tx.commit().await
@@ -258,6 +270,23 @@ impl Db {
             tx.commit().await
         };
         run.await.map_err(storage)
+    }
+
+    /// Every key-value row whose key starts with `prefix`: `(key, value)`.
+    pub(crate) async fn with_prefix(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<(String, String)>, ClientError> {
+        let run = async {
+            let tx = self.0.transaction(&[KV], TransactionMode::ReadOnly)?;
+            tx.store(KV)?.scan(None, None, None, None).await
+        };
+        let rows = run.await.map_err(storage)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.as_string()?, v.as_string()?)))
+            .filter(|(k, _)| k.starts_with(prefix))
+            .collect())
     }
 
     pub(crate) async fn get(&self, key: &str) -> Result<Option<String>, ClientError> {

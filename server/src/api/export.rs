@@ -4,10 +4,12 @@
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use shared::export::{Table, csv};
+use shared::export::{CSV_BOM, csv_row};
+use shared::ids::DocumentId;
 use shared::model::Record;
+use shared::time::Millis;
 
-use super::records::{ListQuery, load};
+use super::records::{ListQuery, load, page};
 use super::{AppError, User};
 use crate::AppState;
 use crate::engine::now;
@@ -42,75 +44,113 @@ fn columns(kind: &str) -> Option<&'static [&'static str]> {
     })
 }
 
+/// Documents read per page of an export.
+const EXPORT_PAGE: usize = 500;
+
+/// The CSV export of the scope's records of one kind, streamed page by page from a blocking
+/// thread: a city-wide export neither holds every row in memory nor stalls the async threads.
 pub(super) async fn export_csv(
     State(state): State<AppState>,
     User(a): User,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, AppError> {
-    let kind = q.kind.unwrap_or_else(|| "household".into());
+    let kind = q.kind()?.unwrap_or("household").to_owned();
     let headers =
         columns(&kind).ok_or_else(|| AppError::BadRequest(format!("unknown kind {kind:?}")))?;
-    let mut table = Table {
-        headers: headers.iter().map(|h| (*h).to_owned()).collect(),
-        rows: Vec::new(),
-    };
-    let t = now();
-    let mut rows = state.store.rows(&a.principal.scope, Some(&kind))?;
-    if let Some(g) = &q.grid {
-        rows.retain(|(_, r)| r.grid.as_deref() == Some(g.as_str()));
-    }
-    for (id, _) in rows {
-        let Some(doc) = load(&state, &id)? else {
-            continue;
-        };
-        table.rows.push(match Record::read(&doc) {
-            Ok(Record::Household(h)) => vec![
-                id.to_string(),
-                h.grid.to_string(),
-                h.address.building.value.clone(),
-                h.address.unit.value.clone(),
-                h.address.room.value.clone(),
-                h.head.value.clone(),
-                h.masked_contact(),
-                h.members.value.to_string(),
-                h.tags.join(" "),
-            ],
-            Ok(Record::Visit(v)) => vec![
-                id.to_string(),
-                v.grid.to_string(),
-                v.household.to_string(),
-                v.started_at.0.to_string(),
-                v.outcome.value.code().to_owned(),
-                v.items.len().to_string(),
-                v.visitors.join(" "),
-            ],
-            Ok(Record::Issue(i)) => vec![
-                id.to_string(),
-                i.grid.to_string(),
-                i.area.code().to_owned(),
-                i.source.code().to_owned(),
-                i.state.status.code().to_owned(),
-                i.state.level.code().to_owned(),
-                i.state.assignee.clone().unwrap_or_default(),
-                i.state
-                    .deadline
-                    .map(|d| d.0.to_string())
-                    .unwrap_or_default(),
-                i.state.overdue(t).to_string(),
-                i.description.clone(),
-            ],
-            Err(_) => continue,
-        });
-    }
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<String, std::io::Error>>(4);
+    let store = state.store.clone();
+    let disposition = format!("attachment; filename=\"gridvisit-{kind}.csv\"");
+    tokio::task::spawn_blocking(move || {
+        let header: Vec<String> = headers.iter().map(|h| (*h).to_owned()).collect();
+        let first = format!("{CSV_BOM}{}", csv_row(&header));
+        if tx.blocking_send(Ok(first)).is_err() {
+            return;
+        }
+        let t = now();
+        let mut before = None;
+        loop {
+            let p = match page(
+                store.as_ref(),
+                &a.principal,
+                Some(&kind),
+                q.grid.as_deref(),
+                before,
+                EXPORT_PAGE,
+            ) {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::error!(?e, "export stopped");
+                    let _ = tx.blocking_send(Err(std::io::Error::other("export failed")));
+                    return;
+                }
+            };
+            let mut chunk = String::new();
+            for (id, _) in &p.rows {
+                let Ok(Some(doc)) = load(store.as_ref(), id) else {
+                    continue;
+                };
+                if let Some(row) = Record::read(&doc).ok().map(|r| cells(id, &r, t)) {
+                    chunk.push_str(&csv_row(&row));
+                }
+            }
+            // A reader that went away ends the export.
+            if tx.blocking_send(Ok(chunk)).is_err() {
+                return;
+            }
+            match p.next {
+                Some(n) => before = Some(n),
+                None => return,
+            }
+        }
+    });
+    let body = axum::body::Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"gridvisit-{kind}.csv\""),
-            ),
+            (header::CONTENT_DISPOSITION, disposition),
         ],
-        csv(&table),
+        body,
     )
         .into_response())
+}
+
+/// The cells of one record's row.
+fn cells(id: &DocumentId, record: &Record, t: Millis) -> Vec<String> {
+    match record {
+        Record::Household(h) => vec![
+            id.to_string(),
+            h.grid.to_string(),
+            h.address.building.value.clone(),
+            h.address.unit.value.clone(),
+            h.address.room.value.clone(),
+            h.head.value.clone(),
+            h.masked_contact(),
+            h.members.value.to_string(),
+            h.tags.join(" "),
+        ],
+        Record::Visit(v) => vec![
+            id.to_string(),
+            v.grid.to_string(),
+            v.household.to_string(),
+            v.started_at.0.to_string(),
+            v.outcome.value.code().to_owned(),
+            v.items.len().to_string(),
+            v.visitors.join(" "),
+        ],
+        Record::Issue(i) => vec![
+            id.to_string(),
+            i.grid.to_string(),
+            i.area.code().to_owned(),
+            i.source.code().to_owned(),
+            i.state.status.code().to_owned(),
+            i.state.level.code().to_owned(),
+            i.state.assignee.clone().unwrap_or_default(),
+            i.state
+                .deadline
+                .map(|d| d.0.to_string())
+                .unwrap_or_default(),
+            i.state.overdue(t).to_string(),
+            i.description.clone(),
+        ],
+    }
 }

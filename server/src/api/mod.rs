@@ -36,6 +36,20 @@ pub enum AppError {
     Forbidden(String),
     /// 404.
     NotFound(String),
+    /// 429 with `Retry-After`: this user or address is at a limit.
+    TooMany {
+        /// What the limit is.
+        message: String,
+        /// When to try again.
+        retry_after: std::time::Duration,
+    },
+    /// 503 with `Retry-After`: the server is at a limit.
+    Unavailable {
+        /// What the limit is.
+        message: String,
+        /// When to try again.
+        retry_after: std::time::Duration,
+    },
     /// 500.
     Internal(String),
 }
@@ -54,11 +68,26 @@ impl From<TokenError> for AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
+        let mut retry = None;
         let (status, message) = match self {
             Self::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
             Self::Unauthorized(m) => (StatusCode::UNAUTHORIZED, m),
             Self::Forbidden(m) => (StatusCode::FORBIDDEN, m),
             Self::NotFound(m) => (StatusCode::NOT_FOUND, m),
+            Self::TooMany {
+                message,
+                retry_after,
+            } => {
+                retry = Some(retry_after);
+                (StatusCode::TOO_MANY_REQUESTS, message)
+            }
+            Self::Unavailable {
+                message,
+                retry_after,
+            } => {
+                retry = Some(retry_after);
+                (StatusCode::SERVICE_UNAVAILABLE, message)
+            }
             Self::Internal(m) => {
                 tracing::error!(error = %m, "internal error");
                 (
@@ -67,11 +96,18 @@ impl IntoResponse for AppError {
                 )
             }
         };
-        (
+        let mut resp = (
             status,
             Json(json!({ "status": status.as_u16(), "error": message })),
         )
-            .into_response()
+            .into_response();
+        if let Some(wait) = retry {
+            // Whole seconds, rounded up: a client that waits that long is let in.
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, secs.max(1).into());
+        }
+        resp
     }
 }
 
@@ -88,18 +124,33 @@ pub fn routes() -> Router<AppState> {
         .route("/api/aggregates", get(figures::aggregates))
         .route("/api/live", get(figures::live))
         .route("/api/quarantine", get(admin::quarantine))
+        .route(
+            "/api/quarantine/{id}",
+            axum::routing::delete(admin::discard),
+        )
+        .route(
+            "/api/admin/users/{user}/end-sessions",
+            post(admin::end_sessions),
+        )
         .route("/api/export.csv", get(export::export_csv))
 }
 
 /// The token from `Authorization: Bearer` or the `gridvisit_token` cookie.
 pub fn token_from(headers: &HeaderMap) -> Option<String> {
-    if let Some(v) = headers
+    bearer_token(headers).or_else(|| cookie_token(headers))
+}
+
+/// The token from `Authorization: Bearer`.
+pub fn bearer_token(headers: &HeaderMap) -> Option<String> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        && let Some(t) = v.strip_prefix("Bearer ")
-    {
-        return Some(t.trim().to_owned());
-    }
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_owned())
+}
+
+/// The token from the `gridvisit_token` cookie.
+pub fn cookie_token(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -114,6 +165,14 @@ pub fn token_from(headers: &HeaderMap) -> Option<String> {
 
 /// Checks a token; counts refusals.
 pub async fn authenticate(state: &AppState, token: Option<&str>) -> Result<Account, AppError> {
+    authenticate_row(state, token).await.map(|c| c.account)
+}
+
+/// Checks a token and returns what it is (its account, expiry and key); counts refusals.
+pub async fn authenticate_row(
+    state: &AppState,
+    token: Option<&str>,
+) -> Result<auth::Checked, AppError> {
     let store = state.store.clone();
     let token = token.map(str::to_owned);
     let result = tokio::task::spawn_blocking(move || {
@@ -130,8 +189,25 @@ pub async fn authenticate(state: &AppState, token: Option<&str>) -> Result<Accou
     })
 }
 
+/// The client's address (when the server runs with connect info), as the throttle keys it.
+pub struct ClientIp(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
+        Ok(Self(ip))
+    }
+}
+
 /// The signed-in user of a request (from `Authorization: Bearer`, the cookie or `?token=`).
-struct User(Account);
+pub(crate) struct User(pub(crate) Account);
 
 impl axum::extract::FromRequestParts<AppState> for User {
     type Rejection = AppError;

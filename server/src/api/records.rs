@@ -7,21 +7,41 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use shared::ids::DocumentId;
 use shared::model::{Record, RecordMeta, history};
+use shared::sync::Principal;
 
 use super::{AppError, User};
 use crate::AppState;
+use crate::store::{Page, PageQuery, Storage};
 
+/// A page of records: `?kind=&grid=&limit=&before=` (`before` is the previous page's `next`).
 #[derive(Deserialize)]
 pub(super) struct ListQuery {
     pub(super) kind: Option<String>,
     pub(super) grid: Option<String>,
     limit: Option<usize>,
-    offset: Option<usize>,
+    pub(super) before: Option<u64>,
+}
+
+/// Records per page by default and at most.
+const PAGE: usize = 100;
+const MAX_PAGE: usize = 1_000;
+
+impl ListQuery {
+    /// The kind asked for, checked.
+    pub(super) fn kind(&self) -> Result<Option<&str>, AppError> {
+        match self.kind.as_deref() {
+            None => Ok(None),
+            Some(k @ ("household" | "visit" | "issue")) => Ok(Some(k)),
+            Some(k) => Err(AppError::BadRequest(format!(
+                "unknown kind {k:?}: use household, visit or issue"
+            ))),
+        }
+    }
 }
 
 /// Loads a document from storage (committed state).
-pub(super) fn load(state: &AppState, id: &DocumentId) -> Result<Option<Automerge>, AppError> {
-    match state.store.load(id)? {
+pub(super) fn load(store: &dyn Storage, id: &DocumentId) -> Result<Option<Automerge>, AppError> {
+    match store.load(id)? {
         None => Ok(None),
         Some(bytes) => Automerge::load(&bytes)
             .map(Some)
@@ -29,37 +49,62 @@ pub(super) fn load(state: &AppState, id: &DocumentId) -> Result<Option<Automerge
     }
 }
 
+/// Runs storage work on a blocking thread, so a large page never stalls the async threads.
+pub(super) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, AppError> + Send + 'static,
+) -> Result<T, AppError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+}
+
+/// One page of `principal`'s documents.
+pub(super) fn page(
+    store: &dyn Storage,
+    principal: &Principal,
+    kind: Option<&str>,
+    grid: Option<&str>,
+    before: Option<u64>,
+    limit: usize,
+) -> Result<Page, AppError> {
+    Ok(store.page(&PageQuery {
+        scope: &principal.scope,
+        kind,
+        grid,
+        before,
+        limit,
+    })?)
+}
+
 pub(super) async fn records(
     State(state): State<AppState>,
     User(a): User,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, AppError> {
-    if let Some(k) = &q.kind
-        && !["household", "visit", "issue"].contains(&k.as_str())
-    {
-        return Err(AppError::BadRequest(format!(
-            "unknown kind {k:?}: use household, visit or issue"
-        )));
-    }
-    let mut rows = state.store.rows(&a.principal.scope, q.kind.as_deref())?;
-    if let Some(g) = &q.grid {
-        rows.retain(|(_, r)| r.grid.as_deref() == Some(g.as_str()));
-    }
-    rows.sort_by_key(|r| std::cmp::Reverse(r.1.seq));
-    let total = rows.len();
-    let limit = q.limit.unwrap_or(100).min(1000);
-    let mut items = Vec::new();
-    for (id, _) in rows.into_iter().skip(q.offset.unwrap_or(0)).take(limit) {
-        if let Some(doc) = load(&state, &id)? {
-            match Record::read(&doc) {
-                Ok(record) => items.push(json!({ "id": id, "url": id.url(), "record": record })),
-                Err(e) => {
-                    items.push(json!({ "id": id, "url": id.url(), "invalid": e.to_string() }))
-                }
+    let kind = q.kind()?.map(str::to_owned);
+    let limit = q.limit.unwrap_or(PAGE).clamp(1, MAX_PAGE);
+    let store = state.store.clone();
+    blocking(move || {
+        let p = page(
+            store.as_ref(),
+            &a.principal,
+            kind.as_deref(),
+            q.grid.as_deref(),
+            q.before,
+            limit,
+        )?;
+        let mut items = Vec::with_capacity(p.rows.len());
+        for (id, _) in p.rows {
+            if let Some(doc) = load(store.as_ref(), &id)? {
+                items.push(match Record::read(&doc) {
+                    Ok(record) => json!({ "id": id, "url": id.url(), "record": record }),
+                    Err(e) => json!({ "id": id, "url": id.url(), "invalid": e.to_string() }),
+                });
             }
         }
-    }
-    Ok(Json(json!({ "total": total, "items": items })))
+        Ok(Json(json!({ "items": items, "next": p.next })))
+    })
+    .await
 }
 
 pub(super) async fn record(
@@ -68,19 +113,23 @@ pub(super) async fn record(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
     let id = DocumentId::parse_any(&id).map_err(|e| AppError::BadRequest(e.to_string()))?;
-    let not_found = || AppError::NotFound(format!("no record {id}"));
-    let doc = load(&state, &id)?.ok_or_else(not_found)?;
-    // Outside the scope looks exactly like missing.
-    let meta = RecordMeta::read(&doc).map_err(|_| not_found())?;
-    if !a.principal.can_read(&meta) {
-        return Err(not_found());
-    }
-    let record = Record::read(&doc).map_err(|e| e.to_string());
-    let history = history::history(&doc);
-    let heads: Vec<String> = doc.get_heads().iter().map(ToString::to_string).collect();
-    Ok(Json(json!({
-        "id": id, "url": id.url(), "kind": meta.kind, "grid": meta.grid,
-        "record": record.as_ref().ok(), "invalid": record.as_ref().err(),
-        "heads": heads, "history": history,
-    })))
+    let store = state.store.clone();
+    blocking(move || {
+        let not_found = || AppError::NotFound(format!("no record {id}"));
+        let doc = load(store.as_ref(), &id)?.ok_or_else(not_found)?;
+        // Outside the scope looks exactly like missing.
+        let meta = RecordMeta::read(&doc).map_err(|_| not_found())?;
+        if !a.principal.can_read(&meta) {
+            return Err(not_found());
+        }
+        let record = Record::read(&doc).map_err(|e| e.to_string());
+        let history = history::history(&doc);
+        let heads: Vec<String> = doc.get_heads().iter().map(ToString::to_string).collect();
+        Ok(Json(json!({
+            "id": id, "url": id.url(), "kind": meta.kind, "grid": meta.grid,
+            "record": record.as_ref().ok(), "invalid": record.as_ref().err(),
+            "heads": heads, "history": history,
+        })))
+    })
+    .await
 }

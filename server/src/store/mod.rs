@@ -3,6 +3,8 @@
 
 pub mod redb_store;
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 use shared::aggregate::Contribution;
 use shared::ids::{DocumentId, Scope};
@@ -99,6 +101,37 @@ pub struct Account {
     pub password_hash: String,
 }
 
+/// The key a token is stored under: its SHA-256, hex. The database never holds a token
+/// itself, so a copy of it (a backup, a stolen disk) signs nobody in.
+pub fn token_key(token: &str) -> String {
+    use sha2::Digest;
+    shared::hex::encode(&sha2::Sha256::digest(token.as_bytes()))
+}
+
+/// What [`Storage::page`] lists.
+#[derive(Clone, Debug)]
+pub struct PageQuery<'a> {
+    /// Whose documents.
+    pub scope: &'a Scope,
+    /// Only documents of this kind (`household`, `visit`, `issue`).
+    pub kind: Option<&'a str>,
+    /// Only documents of this grid (empty when it lies outside the scope).
+    pub grid: Option<&'a str>,
+    /// Only documents last changed before this feed position (the previous page's `next`).
+    pub before: Option<u64>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+/// A page of documents.
+#[derive(Clone, Debug, Default)]
+pub struct Page {
+    /// The documents with their rows, newest change first.
+    pub rows: Vec<(DocumentId, DocRow)>,
+    /// Where the next page starts (`before`), when there may be one.
+    pub next: Option<u64>,
+}
+
 /// A login token.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TokenRow {
@@ -153,16 +186,25 @@ pub trait Storage: Send + Sync + 'static {
         scope: &Scope,
         kind: Option<&str>,
     ) -> Result<Vec<(DocumentId, DocRow)>, StoreError>;
+    /// One page of the documents of a scope, newest change first, through the scope's
+    /// per-grid index (a city-wide page reads the feed itself).
+    fn page(&self, query: &PageQuery<'_>) -> Result<Page, StoreError>;
     /// How many documents are stored.
     fn doc_count(&self) -> Result<u64, StoreError>;
     /// An account.
     fn account(&self, user: &str) -> Result<Option<Account>, StoreError>;
     /// Creates or replaces accounts.
     fn put_accounts(&self, accounts: &[Account]) -> Result<(), StoreError>;
-    /// Stores a token.
-    fn put_token(&self, token: &str, row: &TokenRow) -> Result<(), StoreError>;
-    /// A token.
-    fn token(&self, token: &str) -> Result<Option<TokenRow>, StoreError>;
+    /// Stores a token under its key ([`token_key`]).
+    fn put_token(&self, key: &str, row: &TokenRow) -> Result<(), StoreError>;
+    /// A token, by its key.
+    fn token(&self, key: &str) -> Result<Option<TokenRow>, StoreError>;
+    /// Revokes every token of `user`; returns how many were live.
+    fn revoke_user_tokens(&self, user: &str) -> Result<usize, StoreError>;
+    /// Quarantined changes stored per user (`None`: no user).
+    fn quarantine_counts(&self) -> Result<HashMap<Option<String>, usize>, StoreError>;
+    /// Removes one quarantined change; returns it.
+    fn discard_quarantine(&self, id: u64) -> Result<Option<QuarantineRow>, StoreError>;
     /// The quarantine, newest first.
     fn quarantine(&self, limit: usize) -> Result<Vec<QuarantineRow>, StoreError>;
 }

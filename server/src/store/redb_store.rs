@@ -1,5 +1,6 @@
 //! The embedded store on redb: one file in the data folder, ACID, fsync on commit.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use automerge::Automerge;
@@ -10,7 +11,9 @@ use shared::sync::feed::{bucket_digests, bucket_of};
 use shared::sync::{FeedAnswer, FeedQuery, Quarantine};
 use shared::wire::{Cursor, DocDigest};
 
-use super::{Account, ChunkWrite, DocRow, QuarantineRow, Storage, StoreError, TokenRow};
+use super::{
+    Account, ChunkWrite, DocRow, Page, PageQuery, QuarantineRow, Storage, StoreError, TokenRow,
+};
 
 const CHUNKS: TableDefinition<'_, (&[u8], u64), &[u8]> = TableDefinition::new("chunks");
 const DOCS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("docs");
@@ -102,6 +105,22 @@ impl RedbStore {
                 }
             }
         };
+        // Tokens were once stored as themselves: store each under its hash instead, once.
+        if tx.open_table(META)?.get("tokens")?.is_none() {
+            let mut t = tx.open_table(TOKENS)?;
+            let mut old = Vec::new();
+            for item in t.iter()? {
+                let (k, v) = item?;
+                old.push((k.value().to_owned(), v.value().to_vec()));
+            }
+            for (token, row) in old {
+                t.remove(token.as_str())?;
+                t.insert(super::token_key(&token).as_str(), row.as_slice())?;
+            }
+            drop(t);
+            tx.open_table(META)?
+                .insert("tokens", b"sha256".as_slice())?;
+        }
         // Create every table so readers never meet a missing one.
         tx.open_table(CHUNKS)?;
         tx.open_table(DOCS)?;
@@ -347,6 +366,82 @@ impl Storage for RedbStore {
         Ok(out)
     }
 
+    fn page(&self, q: &PageQuery<'_>) -> Result<Page, StoreError> {
+        let tx = self.db.begin_read()?;
+        let docs = tx.open_table(DOCS)?;
+        let before = q.before.unwrap_or(u64::MAX);
+        // Candidates, newest first: (feed position, document key).
+        let mut candidates: Vec<(u64, [u8; 16])> = Vec::new();
+        let key16 = |entry: &[u8]| -> [u8; 16] {
+            let mut k = [0u8; 16];
+            k.copy_from_slice(&entry[..16]);
+            k
+        };
+        let prefixes: Vec<(String, bool)> = match (q.grid, q.scope) {
+            (Some(g), scope) => {
+                if !grid_in_scope(Some(g), scope) {
+                    return Ok(Page::default());
+                }
+                vec![(g.to_owned(), true)]
+            }
+            (None, Scope::City) => Vec::new(),
+            (None, Scope::Street(s)) => vec![(format!("{s}/"), false)],
+            (None, Scope::Community(c)) => vec![(format!("{c}/"), false)],
+            (None, Scope::Grids(gs)) => gs.iter().map(|g| (g.to_string(), true)).collect(),
+        };
+        let mut rows = Vec::new();
+        let mut next = None;
+        let mut take = |seq: u64, key: [u8; 16]| -> Result<bool, StoreError> {
+            if rows.len() == q.limit {
+                next = Some(seq + 1);
+                return Ok(false);
+            }
+            if let Some(v) = docs.get(key.as_slice())? {
+                let row: DocRow = parse(v.value())?;
+                if in_scope(&row, q.scope) && q.kind.is_none_or(|k| row.kind.as_deref() == Some(k))
+                {
+                    rows.push((DocumentId::from_bytes(key), row));
+                }
+            }
+            Ok(true)
+        };
+        if prefixes.is_empty() {
+            let feed = tx.open_table(FEED)?;
+            for item in feed.range(..before)?.rev() {
+                let (k, v) = item?;
+                if !take(k.value(), key16(v.value()))? {
+                    break;
+                }
+            }
+        } else {
+            let grid_feed = tx.open_table(GRID_FEED)?;
+            for (prefix, exact) in &prefixes {
+                for item in grid_feed.range((prefix.as_str(), 0)..)? {
+                    let (k, v) = item?;
+                    let (grid, seq) = k.value();
+                    let inside = if *exact {
+                        grid == prefix.as_str()
+                    } else {
+                        grid.starts_with(prefix.as_str())
+                    };
+                    if !inside {
+                        break;
+                    }
+                    if seq < before {
+                        candidates.push((seq, key16(v.value())));
+                    }
+                }
+            }
+            candidates.sort_unstable_by_key(|c| std::cmp::Reverse(c.0));
+            for (seq, key) in candidates {
+                if !take(seq, key)? {
+                    break;
+                }
+            }
+        }
+        Ok(Page { rows, next })
+    }
+
     fn doc_count(&self) -> Result<u64, StoreError> {
         let tx = self.db.begin_read()?;
         Ok(tx.open_table(DOCS)?.len()?)
@@ -384,6 +479,52 @@ impl Storage for RedbStore {
         t.get(token)?.map(|v| parse(v.value())).transpose()
     }
 
+    fn revoke_user_tokens(&self, user: &str) -> Result<usize, StoreError> {
+        let tx = self.db.begin_write()?;
+        let mut live = 0;
+        {
+            let mut t = tx.open_table(TOKENS)?;
+            let mut hits = Vec::new();
+            for item in t.iter()? {
+                let (k, v) = item?;
+                let row: TokenRow = parse(v.value())?;
+                if row.user == user && !row.revoked {
+                    hits.push((k.value().to_owned(), row));
+                }
+            }
+            for (key, mut row) in hits {
+                row.revoked = true;
+                live += 1;
+                t.insert(key.as_str(), json(&row)?.as_slice())?;
+            }
+        }
+        tx.commit()?;
+        Ok(live)
+    }
+
+    fn quarantine_counts(&self) -> Result<HashMap<Option<String>, usize>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(QUARANTINE)?;
+        let mut out = HashMap::new();
+        for item in t.iter()? {
+            let (_, v) = item?;
+            let row: QuarantineRow = parse(v.value())?;
+            *out.entry(row.user).or_default() += 1;
+        }
+        Ok(out)
+    }
+
+    fn discard_quarantine(&self, id: u64) -> Result<Option<QuarantineRow>, StoreError> {
+        let tx = self.db.begin_write()?;
+        let row = {
+            let mut t = tx.open_table(QUARANTINE)?;
+            let removed = t.remove(id)?;
+            removed.map(|v| parse(v.value())).transpose()?
+        };
+        tx.commit()?;
+        Ok(row)
+    }
+
     fn quarantine(&self, limit: usize) -> Result<Vec<QuarantineRow>, StoreError> {
         let tx = self.db.begin_read()?;
         let t = tx.open_table(QUARANTINE)?;
@@ -397,141 +538,5 @@ impl Storage for RedbStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use shared::ids::GridId;
-    use shared::model::{RecordKind, RecordMeta};
-
-    #[test]
-    fn chunks_compact_and_the_feed_lists_only_newer_changes() {
-        let dir = std::env::temp_dir().join(format!("gv-redb-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let store = RedbStore::open(&dir).expect("open");
-        let grid: GridId = "s01/c01/g01".parse().expect("grid");
-        let mut doc = Automerge::new();
-        let id = DocumentId::from_bytes([3; 16]);
-        for i in 0..40i64 {
-            let before = doc.get_heads();
-            doc.transact::<_, _, automerge::AutomergeError>(|tx| {
-                automerge::transaction::Transactable::put(tx, automerge::ROOT, "n", i)
-            })
-            .expect("edit");
-            let w = ChunkWrite {
-                doc: id,
-                chunk: doc.save_after(&before),
-                heads: shared::sync::heads_digest(&doc.get_heads()),
-                meta: Some(RecordMeta {
-                    kind: RecordKind::Household,
-                    grid: grid.clone(),
-                }),
-                contribution: None,
-            };
-            store.commit(&[w], &[], 0).expect("commit");
-        }
-        let row = store.row(&id).expect("row").expect("present");
-        assert!(row.chunks <= COMPACT_AFTER, "compacted: {}", row.chunks);
-        let loaded =
-            Automerge::load(&store.load(&id).expect("load").expect("present")).expect("valid");
-        assert_eq!(loaded.get_heads(), doc.get_heads());
-        let cursor = Cursor {
-            epoch: store.epoch().to_owned(),
-            seq: 40,
-        };
-        let since = |c: &Cursor| {
-            store
-                .answer(&FeedQuery::Since {
-                    scope: Scope::City,
-                    cursor: Some(c.clone()),
-                })
-                .expect("answer")
-        };
-        assert!(matches!(since(&cursor), FeedAnswer::Changes { docs, .. } if docs.is_empty()));
-        let earlier = Cursor {
-            seq: 39,
-            ..cursor.clone()
-        };
-        assert!(matches!(since(&earlier), FeedAnswer::Changes { docs, .. } if docs.len() == 1));
-        let other = Cursor {
-            epoch: "other".into(),
-            seq: 1,
-        };
-        assert!(matches!(since(&other), FeedAnswer::Buckets { .. }));
-        drop(store);
-        let reopened = RedbStore::open(&dir).expect("reopen");
-        assert_eq!(reopened.seq().expect("seq"), 40);
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[test]
-    fn area_feeds_list_exactly_the_documents_changed_after_the_cursor() {
-        let dir = std::env::temp_dir().join(format!("gv-redb-area-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let store = RedbStore::open(&dir).expect("open");
-        let grids: Vec<GridId> = ["s01/c01/g01", "s01/c01/g02", "s01/c02/g01", "s02/c01/g01"]
-            .iter()
-            .map(|g| g.parse().expect("grid"))
-            .collect();
-        // Twelve documents, three per grid, each changed at several times: (doc, seq) log.
-        let mut docs: Vec<(DocumentId, Automerge)> = (0..12u8)
-            .map(|i| (DocumentId::from_bytes([i + 1; 16]), Automerge::new()))
-            .collect();
-        let mut last_seq = std::collections::HashMap::new();
-        for round in 0..30u64 {
-            let i = ((round * 7 + 3) % 12) as usize;
-            let (id, doc) = &mut docs[i];
-            let before = doc.get_heads();
-            doc.transact::<_, _, automerge::AutomergeError>(|tx| {
-                automerge::transaction::Transactable::put(tx, automerge::ROOT, "n", round as i64)
-            })
-            .expect("edit");
-            let w = ChunkWrite {
-                doc: *id,
-                chunk: doc.save_after(&before),
-                heads: shared::sync::heads_digest(&doc.get_heads()),
-                meta: Some(RecordMeta {
-                    kind: RecordKind::Household,
-                    grid: grids[i % 4].clone(),
-                }),
-                contribution: None,
-            };
-            store.commit(&[w], &[], 0).expect("commit");
-            last_seq.insert(i, round + 1);
-        }
-        let scopes: Vec<Scope> = [
-            "street:s01",
-            "community:s01/c01",
-            "grids:s01/c02/g01",
-            "city",
-        ]
-        .iter()
-        .map(|s| s.parse().expect("scope"))
-        .collect();
-        for scope in &scopes {
-            for at in [0u64, 5, 17, 29, 30] {
-                let answer = store
-                    .answer(&FeedQuery::Since {
-                        scope: scope.clone(),
-                        cursor: Some(Cursor {
-                            epoch: store.epoch().to_owned(),
-                            seq: at,
-                        }),
-                    })
-                    .expect("answer");
-                let FeedAnswer::Changes { docs: got, .. } = answer else {
-                    panic!("a listing for {scope} at {at}");
-                };
-                let mut got: Vec<DocumentId> = got.iter().map(|d| d.doc).collect();
-                got.sort();
-                let mut want: Vec<DocumentId> = last_seq
-                    .iter()
-                    .filter(|(i, seq)| **seq > at && scope.contains(&grids[**i % 4]))
-                    .map(|(i, _)| docs[*i].0)
-                    .collect();
-                want.sort();
-                assert_eq!(got, want, "{scope} since {at}");
-            }
-        }
-        drop(store);
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-}
+#[path = "redb_tests.rs"]
+mod tests;

@@ -1,52 +1,15 @@
-//! The vocabulary of an issue's events: the levels that handle issues, what an event does, and
-//! one event of the append-only list. The issue record (`issue.rs`) and its lifecycle fold
-//! (`lifecycle.rs`) both speak it.
+//! The vocabulary of an issue's events: what an event does (levels live with roles, in
+//! `role.rs`), where an issue stands, and one event of the append-only list. The issue record
+//! (`issue.rs`) and its lifecycle fold (`lifecycle.rs`) both speak it.
 
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
 use super::SchemaError;
+pub use super::role::Level;
+use super::role::Role;
 use crate::time::Millis;
-
-/// The level that handles an issue, lowest first: small matters stay in the grid.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    /// The grid (网格).
-    Grid,
-    /// The community (社区).
-    Community,
-    /// The street office (街道).
-    Street,
-    /// A city department (市直部门).
-    City,
-}
-
-impl Level {
-    /// All levels, lowest first.
-    pub const ALL: [Self; 4] = [Self::Grid, Self::Community, Self::Street, Self::City];
-
-    /// The code stored in records.
-    pub const fn code(self) -> &'static str {
-        match self {
-            Self::Grid => "grid",
-            Self::Community => "community",
-            Self::Street => "street",
-            Self::City => "city",
-        }
-    }
-}
-
-impl FromStr for Level {
-    type Err = SchemaError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|l| l.code() == s)
-            .ok_or_else(|| SchemaError::invalid("level", format!("unknown level {s:?}")))
-    }
-}
 
 /// What an event does to an issue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -112,6 +75,38 @@ impl FromStr for EventKind {
     }
 }
 
+/// Where an issue stands (上报 → 受理 → 派遣 → 处置 → 核查 → 结案).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Reported to a level, waiting to be accepted.
+    Reported,
+    /// Accepted by the level.
+    Accepted,
+    /// Assigned to someone to handle.
+    Dispatched,
+    /// Handled, waiting for verification.
+    Handled,
+    /// Verified, waiting to be closed.
+    Verified,
+    /// Closed.
+    Closed,
+}
+
+impl Status {
+    /// The code used in exports and APIs.
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::Reported => "reported",
+            Self::Accepted => "accepted",
+            Self::Dispatched => "dispatched",
+            Self::Handled => "handled",
+            Self::Verified => "verified",
+            Self::Closed => "closed",
+        }
+    }
+}
+
 /// One entry of an issue's append-only event list.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IssueEvent {
@@ -121,8 +116,11 @@ pub struct IssueEvent {
     pub kind: EventKind,
     /// When (device time).
     pub at: Millis,
-    /// Who (user ID).
+    /// Who (user ID): always the writer of the change that added the event.
     pub actor: String,
+    /// The actor's role when they acted (events written before roles were recorded have
+    /// none).
+    pub role: Option<Role>,
     /// A remark.
     pub note: String,
     /// The target level of an `escalate`.

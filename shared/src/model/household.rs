@@ -5,7 +5,7 @@ use automerge::{ObjType, ROOT, ReadDoc, ScalarValue, Value};
 use serde::Serialize;
 
 use super::field::{self, Field};
-use super::{RecordKind, SchemaError, check_len, put_header};
+use super::{RecordKind, SchemaError, put_header};
 use crate::ids::GridId;
 
 /// Building, unit and room of a household. Each part is a scalar: concurrent edits conflict.
@@ -71,8 +71,6 @@ pub struct HouseholdDraft {
     pub notes: String,
 }
 
-const MAX_MEMBERS: i64 = 200;
-
 impl Household {
     /// Reads and validates a household document.
     pub fn read<D: ReadDoc>(doc: &D) -> Result<Self, SchemaError> {
@@ -85,17 +83,9 @@ impl Household {
             room: field::req_string(doc, &addr, "room")?,
         };
         let head = field::req_string(doc, &ROOT, "head")?;
-        check_len("head", &head.value, 64)?;
         let contact =
             field::string(doc, &ROOT, "contact")?.unwrap_or_else(|| Field::plain(String::new()));
-        check_len("contact", &contact.value, 32)?;
         let members = field::int(doc, &ROOT, "members")?.unwrap_or_else(|| Field::plain(0));
-        if !(0..=MAX_MEMBERS).contains(&members.value) {
-            return Err(SchemaError::invalid(
-                "members",
-                format!("must be 0..={MAX_MEMBERS}"),
-            ));
-        }
         let mut tags = Vec::new();
         if let Some(map) = field::object(doc, &ROOT, "tags", ObjType::Map)? {
             for key in doc.keys(&map) {
@@ -104,7 +94,6 @@ impl Household {
                     Ok(Some((Value::Scalar(v), _))) if *v == ScalarValue::Boolean(true)
                 );
                 if on {
-                    check_len("tags", &key, 32)?;
                     tags.push(key);
                 }
             }
@@ -113,7 +102,6 @@ impl Household {
         let notes = field::string(doc, &ROOT, "notes")?
             .map(|f| f.value)
             .unwrap_or_default();
-        check_len("notes", &notes, 4000)?;
         Ok(Self {
             grid,
             address,

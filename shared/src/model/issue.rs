@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 pub use super::event::{EventKind, IssueEvent, Level};
 use super::field::{self};
 use super::lifecycle::{self, IssueState};
-use super::{Area, RecordKind, SchemaError, check_len, doc_ref, put_header};
+use super::role::Role;
+use super::{Area, RecordKind, SchemaError, doc_ref, put_header};
 use crate::ids::{DocumentId, GridId};
 use crate::time::Millis;
 
@@ -98,7 +99,6 @@ fn read_event<D: ReadDoc>(doc: &D, obj: &automerge::ObjId) -> Result<IssueEvent,
             .filter(|s| !s.is_empty()))
     };
     let note = opt("note")?.unwrap_or_default();
-    check_len("events.note", &note, 2000)?;
     Ok(IssueEvent {
         id: field::req_string(doc, obj, "id")?.value,
         kind: field::req_string(doc, obj, "kind")?.value.parse()?,
@@ -108,6 +108,12 @@ fn read_event<D: ReadDoc>(doc: &D, obj: &automerge::ObjId) -> Result<IssueEvent,
                 .value,
         ),
         actor: field::req_string(doc, obj, "actor")?.value,
+        role: opt("role")?
+            .map(|r| {
+                r.parse::<Role>()
+                    .map_err(|e| SchemaError::invalid("events.role", e.to_string()))
+            })
+            .transpose()?,
         note,
         level: opt("level")?.map(|s| s.parse()).transpose()?,
         assignee: opt("assignee")?,
@@ -121,11 +127,9 @@ impl Issue {
         let source = field::req_string(doc, &ROOT, "source")?.value.parse()?;
         let area = field::req_string(doc, &ROOT, "area")?.value.parse()?;
         let description = field::req_string(doc, &ROOT, "description")?.value;
-        check_len("description", &description, 4000)?;
         let location = field::string(doc, &ROOT, "location")?
             .map(|f| f.value)
             .unwrap_or_default();
-        check_len("location", &location, 200)?;
         let list = field::object(doc, &ROOT, "events", ObjType::List)?
             .ok_or(SchemaError::Missing("events"))?;
         let mut events = (0..doc.length(&list))
@@ -161,6 +165,9 @@ pub fn append_event<T: Transactable + ReadDoc>(
     tx.put(&obj, "kind", event.kind.code())?;
     tx.put(&obj, "at", event.at.0)?;
     tx.put(&obj, "actor", event.actor.as_str())?;
+    if let Some(role) = event.role {
+        tx.put(&obj, "role", role.code())?;
+    }
     tx.put(&obj, "note", event.note.as_str())?;
     if let Some(level) = event.level {
         tx.put(&obj, "level", level.code())?;
@@ -188,4 +195,68 @@ impl IssueDraft {
         tx.put_object(ROOT, "events", ObjType::List)?;
         append_event(tx, &self.report)
     }
+}
+
+/// An event that new changes added, with the issue as the change that added it saw it (its
+/// causal past): what the server judges the event against.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Added {
+    /// The event.
+    pub event: IssueEvent,
+    /// The change that added it.
+    pub change: automerge::ChangeHash,
+    /// The issue as of that change's dependencies (`None`: the change created the issue).
+    pub seen: Option<Issue>,
+}
+
+/// The events of `doc` added by the changes not in `before`, grouped by change in the order
+/// the changes were made, each with the issue its writer saw.
+pub fn added_events(
+    doc: &automerge::Automerge,
+    before: &[automerge::ChangeHash],
+) -> Result<Vec<Added>, SchemaError> {
+    let changes = doc.get_changes(before);
+    if changes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Some(list) = field::object(doc, &ROOT, "events", ObjType::List)? else {
+        return Ok(Vec::new());
+    };
+    let mut found: Vec<(usize, IssueEvent)> = Vec::new();
+    for i in 0..doc.length(&list) {
+        let obj = field::list_map(doc, &list, i, "events")?;
+        let automerge::ObjId::Id(counter, actor, _) = &obj else {
+            continue;
+        };
+        let made_by = changes.iter().position(|c| {
+            c.actor_id() == actor && c.start_op().get() <= *counter && *counter <= c.max_op()
+        });
+        if let Some(c) = made_by {
+            found.push((c, read_event(doc, &obj)?));
+        }
+    }
+    found.sort_by_key(|(c, _)| *c);
+    let mut out = Vec::with_capacity(found.len());
+    let mut seen_of: Option<(usize, Option<Issue>)> = None;
+    for (c, event) in found {
+        if seen_of.as_ref().is_none_or(|(at, _)| *at != c) {
+            let deps = changes[c].deps();
+            let seen = if deps.is_empty() {
+                None
+            } else {
+                let past = doc
+                    .fork_at(deps)
+                    .map_err(|e| SchemaError::Automerge(e.to_string()))?;
+                Issue::read(&past).ok()
+            };
+            seen_of = Some((c, seen));
+        }
+        let seen = seen_of.as_ref().and_then(|(_, s)| s.clone());
+        out.push(Added {
+            event,
+            change: changes[c].hash(),
+            seen,
+        });
+    }
+    Ok(out)
 }

@@ -9,40 +9,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::SchemaError;
+pub use super::event::Status;
 use super::event::{EventKind, IssueEvent, Level};
+use super::rules::{self, Standing};
 use crate::time::Millis;
-
-/// Where an issue stands (上报 → 受理 → 派遣 → 处置 → 核查 → 结案).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// Reported to a level, waiting to be accepted.
-    Reported,
-    /// Accepted by the level.
-    Accepted,
-    /// Assigned to someone to handle.
-    Dispatched,
-    /// Handled, waiting for verification.
-    Handled,
-    /// Verified, waiting to be closed.
-    Verified,
-    /// Closed.
-    Closed,
-}
-
-impl Status {
-    /// The code used in exports and APIs.
-    pub const fn code(self) -> &'static str {
-        match self {
-            Self::Reported => "reported",
-            Self::Accepted => "accepted",
-            Self::Dispatched => "dispatched",
-            Self::Handled => "handled",
-            Self::Verified => "verified",
-            Self::Closed => "closed",
-        }
-    }
-}
 
 /// The state derived from an issue's events.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,8 +33,10 @@ pub struct IssueState {
     pub closed_at: Option<Millis>,
     /// The level at which it was closed (if closed now).
     pub closed_level: Option<Level>,
-    /// IDs of events that did not apply to the state they met.
+    /// IDs of events that did not apply to the state they met (forbidden ones included).
     pub ignored: Vec<String>,
+    /// IDs of events their actor's role may not take where they landed ([`rules::allows`]).
+    pub forbidden: Vec<String>,
 }
 
 impl IssueState {
@@ -77,6 +49,62 @@ impl IssueState {
     pub fn is_open(&self) -> bool {
         self.status != Status::Closed
     }
+
+    /// Where it stands, for the rules table.
+    pub fn standing(&self) -> Standing {
+        Standing {
+            level: self.level,
+            status: self.status,
+            closed: self.closed_level.zip(self.closed_at),
+        }
+    }
+
+    /// The state right after its `report` event.
+    pub fn reported(report: &IssueEvent) -> Self {
+        Self {
+            status: Status::Reported,
+            level: Level::Grid,
+            assignee: None,
+            step_started: report.at,
+            deadline: None,
+            reported_at: report.at,
+            closed_at: None,
+            closed_level: None,
+            ignored: Vec::new(),
+            forbidden: Vec::new(),
+        }
+    }
+
+    /// Applies one more event (after the report), as the fold does; then the deadline.
+    pub fn step(&mut self, e: &IssueEvent) -> Step {
+        let outcome = if e
+            .role
+            .is_some_and(|role| !rules::allows(role, e, &self.standing()))
+        {
+            self.forbidden.push(e.id.clone());
+            self.ignored.push(e.id.clone());
+            Step::Forbidden
+        } else if apply(self, e) {
+            Step::Applied
+        } else {
+            self.ignored.push(e.id.clone());
+            Step::Ignored
+        };
+        self.deadline =
+            step_limit(self.status, self.level).map(|limit| self.step_started.plus(limit));
+        outcome
+    }
+}
+
+/// What one event did in the fold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// It changed the state as meant (or was a comment).
+    Applied,
+    /// It did not fit the state it met (closing a closed issue): kept, changing nothing.
+    Ignored,
+    /// Its actor's role may not take it where it landed: kept, changing nothing.
+    Forbidden,
 }
 
 /// How long each step may take before it is overdue (超时督办).
@@ -100,30 +128,23 @@ pub fn sort_events(events: &mut [IssueEvent]) {
     events.sort_by(|a, b| (a.at, &a.id, a.kind.code()).cmp(&(b.at, &b.id, b.kind.code())));
 }
 
+/// [`sort_events`] over references.
+pub fn sort_events_by_ref(events: &mut [&IssueEvent]) {
+    events.sort_by(|a, b| (a.at, &a.id, a.kind.code()).cmp(&(b.at, &b.id, b.kind.code())));
+}
+
 /// Folds sorted events into the issue's state. The first `report` event opens the issue;
-/// there must be one.
+/// there must be one. An event whose role may not take it where it lands is ignored
+/// ([`rules::allows`]); events written before roles were recorded carry none and are taken.
 pub fn fold(events: &[IssueEvent]) -> Result<IssueState, SchemaError> {
     let report = events
         .iter()
         .find(|e| e.kind == EventKind::Report)
         .ok_or(SchemaError::Missing("events.report"))?;
-    let mut s = IssueState {
-        status: Status::Reported,
-        level: Level::Grid,
-        assignee: None,
-        step_started: report.at,
-        deadline: None,
-        reported_at: report.at,
-        closed_at: None,
-        closed_level: None,
-        ignored: Vec::new(),
-    };
+    let mut s = IssueState::reported(report);
     for e in events {
-        if std::ptr::eq(e, report) {
-            continue;
-        }
-        if !apply(&mut s, e) {
-            s.ignored.push(e.id.clone());
+        if !std::ptr::eq(e, report) {
+            s.step(e);
         }
     }
     s.deadline = step_limit(s.status, s.level).map(|limit| s.step_started.plus(limit));
@@ -149,7 +170,8 @@ fn apply(s: &mut IssueState, e: &IssueEvent) -> bool {
         },
         (EventKind::Escalate, Closed) => return false,
         (EventKind::Escalate, _) => match e.level {
-            Some(level) if level > s.level => {
+            // Level by level: one up from where the issue is.
+            Some(level) if level > s.level && level == rules::escalation_target(s.level) => {
                 s.level = level;
                 s.assignee = None;
                 Reported
@@ -186,6 +208,7 @@ mod tests {
             kind,
             at: Millis(at),
             actor: "u".into(),
+            role: None,
             note: String::new(),
             level: None,
             assignee: None,

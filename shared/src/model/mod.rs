@@ -1,17 +1,22 @@
 //! Records as typed views over Automerge documents: households, visits and issues.
 //!
 //! Every record is one Automerge document whose root map holds `type` (`household`, `visit` or
-//! `issue`), `schema` (1) and `grid`. [`Record::read`] validates a whole document and returns a
-//! typed view or a [`SchemaError`]; the `create` and `set_*` functions write through any
+//! `issue`), `schema` (1) and `grid`. [`Record::read`] checks a whole document's structure
+//! (what no merge can break: types, required fields, codes) and returns a typed view or a
+//! [`SchemaError`]; value rules that two valid concurrent edits can break together (lengths,
+//! ranges, cross-field consistency) are [`checks::problems`] of a read record, flagged for
+//! correction, never refused; the `create` and `set_*` functions write through any
 //! [`automerge::transaction::Transactable`]. Scalars that peers set concurrently come back as a
 //! [`Field`] carrying every candidate.
 
+pub mod checks;
 pub mod event;
 pub mod field;
 pub mod history;
 pub mod household;
 pub mod issue;
 pub mod lifecycle;
+pub mod role;
 pub mod rules;
 pub mod visit;
 
@@ -21,11 +26,12 @@ use std::str::FromStr;
 use automerge::{ROOT, ReadDoc};
 use serde::{Deserialize, Serialize};
 
+pub use checks::{Problem, Rule, problems};
 pub use field::{Candidate, Field};
 pub use household::{Address, Household, HouseholdDraft};
 pub use issue::{EventKind, Issue, IssueDraft, IssueEvent, IssueSource, Level};
 pub use lifecycle::{IssueState, Status};
-pub use rules::Role;
+pub use role::Role;
 pub use visit::{Location, Outcome, Visit, VisitDraft, VisitItem};
 
 use crate::ids::{DocumentId, GridId, IdError};
@@ -246,16 +252,4 @@ pub(crate) fn put_header<T: automerge::transaction::Transactable>(
     tx.put(ROOT, "schema", SCHEMA_VERSION)?;
     tx.put(ROOT, "grid", grid.as_str())?;
     Ok(())
-}
-
-/// Rejects text longer than `max` characters.
-pub(crate) fn check_len(field: &'static str, s: &str, max: usize) -> Result<(), SchemaError> {
-    if s.chars().count() > max {
-        Err(SchemaError::invalid(
-            field,
-            format!("longer than {max} characters"),
-        ))
-    } else {
-        Ok(())
-    }
 }

@@ -1,114 +1,44 @@
-//! Who may take which issue action: the one table of roles, levels and actions. The app's
-//! buttons read it; the server's policy will enforce it.
+//! Who may take which issue action, where: the one table of roles, levels and actions
+//! (逐级化解: issues move up level by level). The app's buttons, the server's write-time check
+//! and the lifecycle fold all read [`allows`], so two concurrent events cannot add up to what
+//! neither writer may do: the fold ignores an event that is not allowed where it lands.
+//!
+//! - Anyone whose scope holds an issue reports and comments.
+//! - A grid worker acts at grid level: accepts, handles, closes, escalates to the community.
+//! - A volunteer handles at grid level, but does not accept, close or escalate.
+//! - A supervisor (community, street, city) acts on issues at their own level: accepts,
+//!   dispatches, handles, verifies, closes, escalates one level up, reopens; and may reopen a
+//!   closure made one level below within [`REOPEN_WINDOW`].
+//!
+//! Scope ("in their own grids", "in their community") is the policy's part: the table knows
+//! roles and levels only.
 
-use std::fmt;
-use std::str::FromStr;
+use super::event::{EventKind, IssueEvent, Level, Status};
+use super::role::Role;
+use crate::time::Millis;
 
-use serde::{Deserialize, Serialize};
+/// How long after a closure one level below a supervisor may still reopen it.
+pub const REOPEN_WINDOW: i64 = 7 * Millis::DAY;
 
-use super::event::{EventKind, Level};
-use super::lifecycle::Status;
-
-/// What a user does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// A grid worker or volunteer: records visits in their grids.
-    Worker,
-    /// A community secretary.
-    CommunitySupervisor,
-    /// A street office supervisor.
-    StreetSupervisor,
-    /// A city office supervisor.
-    CitySupervisor,
-    /// City IT.
-    Admin,
+/// Where an issue stands, as far as the table cares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Standing {
+    /// The level responsible now.
+    pub level: Level,
+    /// The status now.
+    pub status: Status,
+    /// Where and when it was closed, if it is closed.
+    pub closed: Option<(Level, Millis)>,
 }
 
-/// A role code that names no role.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown role {0:?}")]
-pub struct UnknownRole(pub String);
-
-impl Role {
-    /// Every role.
-    pub const ALL: [Self; 5] = [
-        Self::Worker,
-        Self::CommunitySupervisor,
-        Self::StreetSupervisor,
-        Self::CitySupervisor,
-        Self::Admin,
-    ];
-
-    /// The code in accounts and the API (`community_supervisor`).
-    pub const fn code(self) -> &'static str {
-        match self {
-            Self::Worker => "worker",
-            Self::CommunitySupervisor => "community_supervisor",
-            Self::StreetSupervisor => "street_supervisor",
-            Self::CitySupervisor => "city_supervisor",
-            Self::Admin => "admin",
-        }
-    }
-
-    /// Whether this role supervises (sees the dashboard, acts on the issue queue).
-    pub fn is_supervisor(self) -> bool {
-        !matches!(self, Self::Worker)
-    }
-
-    /// The level a supervisor answers for: a community secretary's queue holds
-    /// community-level issues. `None` for a worker.
-    pub fn level(self) -> Option<Level> {
-        match self {
-            Self::Worker => None,
-            Self::CommunitySupervisor => Some(Level::Community),
-            Self::StreetSupervisor => Some(Level::Street),
-            Self::CitySupervisor | Self::Admin => Some(Level::City),
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code())
-    }
-}
-
-impl FromStr for Role {
-    type Err = UnknownRole;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|r| r.code() == s)
-            .ok_or_else(|| UnknownRole(s.chars().take(40).collect()))
-    }
-}
-
-/// The actions `role` may take on an issue in `status` at `level`, in the order the app shows
-/// them. Small matters stay in the grid: a worker accepts, handles, escalates to the community
-/// and closes at grid level, and comments above it; a supervisor acts on the issue as its
-/// status allows (the fold ignores an action the status does not allow).
-pub fn actions(role: Role, status: Status, level: Level) -> Vec<EventKind> {
-    use EventKind::*;
-    if !role.is_supervisor() {
-        let mut actions = Vec::new();
-        if level == Level::Grid {
-            match status {
-                Status::Reported => actions.extend([Accept, Escalate]),
-                Status::Accepted | Status::Dispatched => actions.extend([Handle, Escalate]),
-                Status::Handled | Status::Verified => actions.push(Close),
-                Status::Closed => actions.push(Reopen),
-            }
-        }
-        actions.push(Comment);
-        return actions;
-    }
-    match status {
-        Status::Reported => vec![Accept, Dispatch, Escalate, Close, Comment],
-        Status::Accepted | Status::Dispatched => vec![Dispatch, Handle, Escalate, Close, Comment],
-        Status::Handled => vec![Verify, Close, Reopen, Escalate, Comment],
-        Status::Verified => vec![Close, Reopen, Comment],
-        Status::Closed => vec![Reopen, Comment],
+/// The level a role acts at (`None`: it takes no issue actions but reporting and comments).
+pub fn acting_level(role: Role) -> Option<Level> {
+    match role {
+        Role::Worker | Role::Volunteer => Some(Level::Grid),
+        Role::CommunitySupervisor => Some(Level::Community),
+        Role::StreetSupervisor => Some(Level::Street),
+        Role::CitySupervisor => Some(Level::City),
+        Role::Admin => None,
     }
 }
 
@@ -121,46 +51,188 @@ pub fn escalation_target(level: Level) -> Level {
     }
 }
 
+fn below(level: Level) -> Option<Level> {
+    match level {
+        Level::Grid => None,
+        Level::Community => Some(Level::Grid),
+        Level::Street => Some(Level::Community),
+        Level::City => Some(Level::Street),
+    }
+}
+
+/// Whether `role` may take event `e` on an issue standing at `s`.
+pub fn allows(role: Role, e: &IssueEvent, s: &Standing) -> bool {
+    use EventKind::*;
+    if matches!(e.kind, Report | Comment) {
+        return true;
+    }
+    let Some(acting) = acting_level(role) else {
+        return false;
+    };
+    if e.kind == Reopen {
+        return role.is_supervisor()
+            && match s.closed {
+                Some((level, _)) if level == acting => true,
+                Some((level, at)) => below(acting) == Some(level) && e.at.0 <= at.0 + REOPEN_WINDOW,
+                // Sending handled work back at one's own level.
+                None => s.level == acting,
+            };
+    }
+    if s.level != acting {
+        return false;
+    }
+    match (role, e.kind) {
+        (Role::Volunteer, Handle) => true,
+        (Role::Volunteer, _) => false,
+        (Role::Worker, Dispatch | Verify) => false,
+        (_, Escalate) => acting != Level::City && e.level == Some(escalation_target(acting)),
+        _ => true,
+    }
+}
+
+/// Whether an event of `kind` changes an issue in `status` (the fold keeps the others in the
+/// timeline but ignores them).
+pub fn fits(kind: EventKind, status: Status) -> bool {
+    use EventKind::*;
+    use Status::*;
+    match kind {
+        Comment => true,
+        Report => false,
+        Accept => status == Reported,
+        Dispatch => matches!(status, Reported | Accepted | Dispatched),
+        Escalate | Close => status != Closed,
+        Handle => matches!(status, Accepted | Dispatched),
+        Verify => status == Handled,
+        Reopen => matches!(status, Closed | Handled | Verified),
+    }
+}
+
+/// The actions `role` may take now on an issue standing at `s`, in the order the app shows
+/// them.
+pub fn actions(role: Role, s: &Standing, now: Millis) -> Vec<EventKind> {
+    use EventKind::*;
+    [
+        Accept, Dispatch, Handle, Verify, Escalate, Close, Reopen, Comment,
+    ]
+    .into_iter()
+    .filter(|kind| {
+        let probe = IssueEvent {
+            id: String::new(),
+            kind: *kind,
+            at: now,
+            actor: String::new(),
+            role: Some(role),
+            note: String::new(),
+            level: (*kind == Escalate).then(|| escalation_target(s.level)),
+            assignee: None,
+        };
+        fits(*kind, s.status) && allows(role, &probe, s)
+    })
+    .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn workers_act_only_at_grid_level() {
-        assert_eq!(
-            actions(Role::Worker, Status::Reported, Level::Grid),
-            vec![EventKind::Accept, EventKind::Escalate, EventKind::Comment]
-        );
-        assert_eq!(
-            actions(Role::Worker, Status::Reported, Level::Community),
-            vec![EventKind::Comment]
-        );
-        assert!(actions(Role::Worker, Status::Closed, Level::Grid).contains(&EventKind::Reopen));
-    }
-
-    #[test]
-    fn supervisors_answer_for_their_level() {
-        assert_eq!(Role::CommunitySupervisor.level(), Some(Level::Community));
-        assert_eq!(Role::Worker.level(), None);
-        assert!(
-            actions(Role::StreetSupervisor, Status::Handled, Level::Street)
-                .contains(&EventKind::Verify)
-        );
-        assert_eq!(
-            actions(Role::CitySupervisor, Status::Closed, Level::Grid),
-            vec![EventKind::Reopen, EventKind::Comment]
-        );
-    }
-
-    #[test]
-    fn role_codes_round_trip() {
-        for r in Role::ALL {
-            assert_eq!(r.code().parse::<Role>(), Ok(r));
-            assert_eq!(
-                serde_json::to_value(r).expect("json"),
-                serde_json::json!(r.code())
-            );
+    fn at(level: Level, status: Status) -> Standing {
+        Standing {
+            level,
+            status,
+            closed: (status == Status::Closed).then_some((level, Millis(0))),
         }
-        assert!("mayor".parse::<Role>().is_err());
+    }
+
+    #[test]
+    fn workers_act_at_grid_level_and_volunteers_only_handle() {
+        use EventKind::*;
+        let now = Millis(1);
+        assert_eq!(
+            actions(Role::Worker, &at(Level::Grid, Status::Reported), now),
+            vec![Accept, Escalate, Close, Comment]
+        );
+        assert_eq!(
+            actions(Role::Worker, &at(Level::Grid, Status::Accepted), now),
+            vec![Handle, Escalate, Close, Comment]
+        );
+        assert_eq!(
+            actions(Role::Worker, &at(Level::Community, Status::Reported), now),
+            vec![Comment]
+        );
+        assert_eq!(
+            actions(Role::Volunteer, &at(Level::Grid, Status::Accepted), now),
+            vec![Handle, Comment]
+        );
+        assert_eq!(
+            actions(Role::Worker, &at(Level::Grid, Status::Closed), now),
+            vec![Comment],
+            "a worker does not reopen"
+        );
+    }
+
+    #[test]
+    fn supervisors_act_at_their_level_and_escalate_one_level_up() {
+        use EventKind::*;
+        let now = Millis(1);
+        let sec = Role::CommunitySupervisor;
+        assert_eq!(
+            actions(sec, &at(Level::Community, Status::Handled), now),
+            vec![Verify, Escalate, Close, Reopen, Comment]
+        );
+        assert_eq!(
+            actions(sec, &at(Level::Grid, Status::Handled), now),
+            vec![Comment],
+            "a grid-level issue is the grid's"
+        );
+        let to = |level| IssueEvent {
+            id: "e".into(),
+            kind: Escalate,
+            at: now,
+            actor: "sec".into(),
+            role: Some(sec),
+            note: String::new(),
+            level: Some(level),
+            assignee: None,
+        };
+        let s = at(Level::Community, Status::Accepted);
+        assert!(allows(sec, &to(Level::Street), &s));
+        assert!(!allows(sec, &to(Level::City), &s), "one level at a time");
+        assert!(
+            actions(
+                Role::CitySupervisor,
+                &at(Level::City, Status::Accepted),
+                now
+            )
+            .iter()
+            .all(|k| *k != Escalate)
+        );
+        assert_eq!(actions(Role::Admin, &s, now), vec![Comment]);
+    }
+
+    #[test]
+    fn a_grid_closure_may_be_reopened_by_the_community_within_seven_days() {
+        let closed = Standing {
+            level: Level::Grid,
+            status: Status::Closed,
+            closed: Some((Level::Grid, Millis(0))),
+        };
+        let reopen = |t| IssueEvent {
+            id: "r".into(),
+            kind: EventKind::Reopen,
+            at: Millis(t),
+            actor: "sec".into(),
+            role: Some(Role::CommunitySupervisor),
+            note: String::new(),
+            level: None,
+            assignee: None,
+        };
+        let sec = Role::CommunitySupervisor;
+        assert!(allows(sec, &reopen(REOPEN_WINDOW), &closed));
+        assert!(!allows(sec, &reopen(REOPEN_WINDOW + 1), &closed));
+        assert!(
+            !allows(Role::StreetSupervisor, &reopen(1), &closed),
+            "two levels below"
+        );
+        assert!(!allows(Role::Worker, &reopen(1), &closed));
     }
 }

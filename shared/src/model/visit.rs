@@ -5,7 +5,7 @@ use automerge::{ObjType, ROOT, ReadDoc};
 use serde::{Deserialize, Serialize};
 
 use super::field::{self, Field};
-use super::{Area, RecordKind, SchemaError, check_len, doc_ref, put_header};
+use super::{Area, RecordKind, SchemaError, doc_ref, put_header};
 use crate::ids::{DocumentId, GridId};
 use crate::time::Millis;
 
@@ -114,11 +114,6 @@ pub struct VisitDraft {
     pub notes: String,
 }
 
-/// Visits longer than this are data-entry mistakes.
-const MAX_VISIT: i64 = 12 * Millis::HOUR;
-/// Times after this (the year 2200) are not plausible.
-const MAX_TIME: i64 = 7_258_118_400_000;
-
 impl Visit {
     /// Reads and validates a visit document.
     pub fn read<D: ReadDoc>(doc: &D) -> Result<Self, SchemaError> {
@@ -135,17 +130,6 @@ impl Visit {
                 .value,
         );
         let ended_at = field::int(doc, &ROOT, "endedAt")?.map(|f| Millis(f.value));
-        if !(0..=MAX_TIME).contains(&started_at.0) {
-            return Err(SchemaError::invalid("startedAt", "not a plausible time"));
-        }
-        if let Some(end) = ended_at
-            && !(started_at.0..=started_at.0 + MAX_VISIT).contains(&end.0)
-        {
-            return Err(SchemaError::invalid(
-                "endedAt",
-                "must be after startedAt and within 12 hours",
-            ));
-        }
         let location = match field::object(doc, &ROOT, "location", ObjType::Map)? {
             None => None,
             Some(loc) => {
@@ -159,12 +143,6 @@ impl Visit {
                     lon: num("lon")?,
                     accuracy: field::float(doc, &loc, "accuracy")?.map_or(0.0, |f| f.value),
                 };
-                if !(-90.0..=90.0).contains(&l.lat)
-                    || !(-180.0..=180.0).contains(&l.lon)
-                    || !(0.0..=1.0e6).contains(&l.accuracy)
-                {
-                    return Err(SchemaError::invalid("location", "out of range"));
-                }
                 Some(l)
             }
         };
@@ -189,7 +167,6 @@ impl Visit {
                 let description = field::string(doc, &item, "description")?
                     .map(|f| f.value)
                     .unwrap_or_default();
-                check_len("items.description", &description, 2000)?;
                 items.push(VisitItem {
                     area: field::req_string(doc, &item, "area")?.value.parse()?,
                     description,
@@ -201,7 +178,6 @@ impl Visit {
         let notes = field::string(doc, &ROOT, "notes")?
             .map(|f| f.value)
             .unwrap_or_default();
-        check_len("notes", &notes, 4000)?;
         Ok(Self {
             grid,
             household,

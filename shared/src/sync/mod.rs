@@ -27,16 +27,20 @@
 
 pub mod driver;
 mod effects;
+mod events;
 pub mod feed;
 mod hub;
 #[cfg(feature = "sim")]
 mod memstore;
 pub mod policy;
+mod principal;
+mod refusal;
 
 pub use driver::{Batch, Driver, Durable};
 pub use effects::{ConnId, Direction, Effects, Event, Input, Persist, Quarantine};
+pub use events::FUTURE_SLACK;
 pub use feed::{BUCKETS, FeedAnswer, FeedQuery, heads_digest};
-pub use hub::{EditError, Hub, HubConfig};
+pub use hub::{EditError, Hub, HubConfig, HubLimits};
 #[cfg(feature = "sim")]
 pub use memstore::{MemStore, StoredDoc};
-pub use policy::{AccessPolicy, Principal, Refusal, Role, ScopePolicy, TrustServer};
+pub use policy::{AccessPolicy, Principal, Refusal, Role, ScopePolicy, TrustServer, Write};

@@ -76,12 +76,19 @@ pub fn visit(g: &str, household: DocumentId, at: Millis, outcome: Outcome) -> Vi
     }
 }
 
+/// An event by a grid worker.
 pub fn event(id: &str, kind: EventKind, at: Millis, actor: &str) -> IssueEvent {
+    event_as(id, kind, at, actor, Role::Worker)
+}
+
+/// An event by someone of `role`.
+pub fn event_as(id: &str, kind: EventKind, at: Millis, actor: &str, role: Role) -> IssueEvent {
     IssueEvent {
         id: id.into(),
         kind,
         at,
         actor: actor.into(),
+        role: Some(role),
         note: String::new(),
         level: None,
         assignee: None,

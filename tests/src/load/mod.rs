@@ -636,6 +636,7 @@ pub fn fill_gridvisit(data: &std::path::Path, records: u64) -> anyhow::Result<()
         &store,
         server::demo::Size::Full,
         crate::harness::ADMIN_PASSWORD,
+        server::demo::DEMO_PASSWORD,
     )?;
     Ok(())
 }

@@ -82,6 +82,36 @@ impl Hub {
             .collect()
     }
 
+    /// The heads the server is known to hold of a document (client).
+    pub fn acked(&self, id: &DocumentId) -> Option<&[ChangeHash]> {
+        self.client.acked.get(id).map(Vec::as_slice)
+    }
+
+    /// Whether the server holds a document exactly as it is here (client).
+    pub fn is_acked(&self, id: &DocumentId) -> bool {
+        self.doc(id)
+            .is_some_and(|d| self.client.acked.get(id) == Some(&sorted(d.get_heads())))
+    }
+
+    /// Drops a document's changes the server has not taken: it goes back to the heads the
+    /// server acknowledged, and its sync with every connection starts over (client). The app
+    /// then re-applies the edits it still wants, as new changes.
+    pub fn rewind(&mut self, id: &DocumentId) -> Result<(), super::EditError> {
+        let acked = self.client.acked.get(id).cloned().unwrap_or_default();
+        let actor = self.config.actor.clone();
+        let Some(Slot::Ready(d)) = self.docs.get_mut(id) else {
+            return Err(super::EditError::NotLoaded(*id));
+        };
+        let mut doc = d.doc.fork_at(&acked)?;
+        doc.set_actor(actor);
+        d.meta = crate::model::RecordMeta::read(&doc).ok();
+        d.record = None;
+        d.doc = doc;
+        d.syncs.clear();
+        self.client.refused.remove(id);
+        Ok(())
+    }
+
     /// Right after the handshake: with the extension, push only what the server has not
     /// acknowledged (the server lists the rest); plain automerge-repo asks about everything.
     pub(super) fn push_on_connect(&mut self, conn: ConnId, ext: bool, fx: &mut Effects) {

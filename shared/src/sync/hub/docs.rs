@@ -8,7 +8,7 @@ use super::{Doc, Hub, Slot};
 use crate::ids::DocumentId;
 use crate::model::{Record, RecordMeta};
 use crate::sync::effects::{ConnId, Effects, Event, Persist, Quarantine};
-use crate::sync::policy::Refusal;
+use crate::sync::policy::{Refusal, Write};
 use crate::time::Millis;
 use crate::wire::Message;
 
@@ -84,7 +84,14 @@ impl Hub {
             if d.syncs.is_empty() {
                 self.docs.remove(&id);
             }
-            if let Some(s) = self.conns.get_mut(&conn).and_then(|c| c.server_mut()) {
+            // Past its share of unknown documents a peer is answered but no longer subscribed:
+            // asking for random IDs cannot grow what the hub keeps for it.
+            let max = self.config.limits.max_unknown_docs;
+            if let Some(s) = self.conns.get_mut(&conn).and_then(|c| c.server_mut())
+                && !s.subscribed.contains(&id)
+                && s.unknown < max
+            {
+                s.unknown += 1;
                 s.subscribed.insert(id);
             }
             self.unavailable(conn, id, fx);
@@ -96,6 +103,8 @@ impl Hub {
             s.subscribed.insert(id);
         }
         let read_records = self.config.read_records;
+        let limits = self.config.limits;
+        let incoming: usize = msg.changes.iter().map(<[u8]>::len).sum();
         let Some(Slot::Ready(d)) = self.docs.get_mut(&id) else {
             return;
         };
@@ -114,19 +123,47 @@ impl Hub {
             }
             if trial.get_heads() == before {
                 // Nothing new is visible (changes may wait in the queue for missing
-                // dependencies, which the sync protocol asks for next).
+                // dependencies, which the sync protocol asks for next). Those waiting bytes
+                // are bounded per document.
+                if serving && d.orphan_bytes + incoming > limits.max_orphan_bytes {
+                    let max = limits.max_orphan_bytes;
+                    return self.fail(
+                        conn,
+                        format!(
+                            "{id}: more than {max} bytes of changes wait for missing dependencies"
+                        ),
+                        fx,
+                    );
+                }
+                d.orphan_bytes += incoming;
                 d.doc = trial;
                 d.syncs.insert(conn, state);
             } else {
-                let verdict = if serving {
+                let added_ops = if serving {
+                    trial.get_changes(&before).iter().map(|c| c.len()).sum()
+                } else {
+                    0
+                };
+                let verdict = if added_ops > limits.max_ops_per_message {
+                    Err(Refusal::TooLarge {
+                        ops: added_ops,
+                        max: limits.max_ops_per_message,
+                    })
+                } else if serving {
                     let previous = if exists {
                         d.record.clone().or_else(|| Record::read(&d.doc).ok())
                     } else {
                         None
                     };
                     Record::read(&trial).map_err(Refusal::from).and_then(|r| {
-                        self.policy
-                            .check_write(now, principal.as_ref(), previous.as_ref(), &r)?;
+                        self.policy.check_write(&Write {
+                            now,
+                            who: principal.as_ref(),
+                            before: previous.as_ref(),
+                            after: &r,
+                            doc: &trial,
+                            before_heads: &before,
+                        })?;
                         Ok((Some(r.meta()), Some(r)))
                     })
                 } else if read_records {
@@ -144,6 +181,7 @@ impl Hub {
                         return self.refuse(conn, id, user, refusal, chunk, fx);
                     }
                     Ok((meta, record)) => {
+                        d.orphan_bytes = 0;
                         d.doc = trial;
                         d.meta = meta.clone();
                         d.record = record.clone();

@@ -15,6 +15,8 @@
 mod client;
 mod docs;
 mod handshake;
+#[cfg(test)]
+mod limit_tests;
 mod server;
 #[cfg(test)]
 mod tests;
@@ -48,6 +50,8 @@ pub struct HubConfig {
     pub extension: bool,
     /// Largest frame accepted.
     pub max_frame: usize,
+    /// What one peer we serve may make this hub hold.
+    pub limits: HubLimits,
     /// Read every document that changes from the server as a record and hand it to the driver
     /// in [`Persist::record`] (the browser keeps a summary of each; a server-side change is
     /// always read, to validate it).
@@ -63,7 +67,32 @@ impl HubConfig {
             actor,
             extension: true,
             max_frame: DEFAULT_MAX_FRAME,
+            limits: HubLimits::default(),
             read_records: false,
+        }
+    }
+}
+
+/// What one peer we serve may make this hub hold or do, beyond the frame limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HubLimits {
+    /// Operations one message may add to a document (a change's expansion).
+    pub max_ops_per_message: usize,
+    /// Bytes of changes waiting for missing dependencies, per document.
+    pub max_orphan_bytes: usize,
+    /// Documents that do not exist a connection may ask about and stay subscribed to.
+    pub max_unknown_docs: usize,
+    /// Buckets one `gv-fetch-buckets` may name.
+    pub max_fetch_buckets: usize,
+}
+
+impl Default for HubLimits {
+    fn default() -> Self {
+        Self {
+            max_ops_per_message: 100_000,
+            max_orphan_bytes: 4 * 1024 * 1024,
+            max_unknown_docs: 1_000,
+            max_fetch_buckets: crate::sync::feed::BUCKETS,
         }
     }
 }
@@ -144,6 +173,8 @@ struct Doc {
     /// The record as last validated here (a server checks the next change against it).
     record: Option<Record>,
     syncs: HashMap<ConnId, sync::State>,
+    /// Bytes of changes received that wait for missing dependencies.
+    orphan_bytes: usize,
 }
 
 impl Doc {
@@ -154,6 +185,7 @@ impl Doc {
             meta,
             record: None,
             syncs: HashMap::new(),
+            orphan_bytes: 0,
         })
     }
 }

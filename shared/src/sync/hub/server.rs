@@ -19,6 +19,8 @@ pub(super) struct ServerConn {
     /// Documents the peer asked about (plain automerge-repo subscription): changes to them
     /// are pushed. A peer with the extension hears of every change in its scope.
     pub(super) subscribed: HashSet<DocumentId>,
+    /// How many documents that did not exist it asked about.
+    pub(super) unknown: usize,
 }
 
 impl ServerConn {
@@ -26,6 +28,7 @@ impl ServerConn {
         Self {
             principal,
             subscribed: HashSet::new(),
+            unknown: 0,
         }
     }
 
@@ -59,10 +62,28 @@ impl Hub {
     }
 
     /// `gv-fetch-buckets`: list the peer's documents in these buckets.
-    pub(super) fn on_fetch_buckets(&mut self, conn: ConnId, buckets: Vec<u64>, fx: &mut Effects) {
+    pub(super) fn on_fetch_buckets(
+        &mut self,
+        conn: ConnId,
+        mut buckets: Vec<u64>,
+        fx: &mut Effects,
+    ) {
         let Some(s) = self.conns.get(&conn).and_then(|c| c.server()) else {
             return;
         };
+        // Each bucket at most once, and only buckets that exist: one message cannot ask for
+        // the same listing a million times.
+        let max = self.config.limits.max_fetch_buckets;
+        let count = crate::sync::feed::BUCKETS as u64;
+        buckets.sort_unstable();
+        buckets.dedup();
+        if buckets.len() > max || buckets.iter().any(|b| *b >= count) {
+            return self.fail(
+                conn,
+                format!("gv-fetch-buckets names at most {max} distinct buckets below {count}"),
+                fx,
+            );
+        }
         let scope = s.scope();
         fx.queries
             .push((conn, FeedQuery::Buckets { scope, buckets }));

@@ -13,18 +13,18 @@ use crate::sync::policy::{Principal, Role, ScopePolicy, TrustServer};
 use crate::time::Millis;
 use crate::wire::{Cursor, DocDigest, ExtensionOffer, Kind, Message, PeerMetadata};
 
-const C: ConnId = ConnId(7);
-const NOW: Millis = Millis(1_795_363_200_000);
+pub(super) const C: ConnId = ConnId(7);
+pub(super) const NOW: Millis = Millis(1_795_363_200_000);
 
-fn peer(s: &str) -> PeerId {
+pub(super) fn peer(s: &str) -> PeerId {
     PeerId::new(s).expect("peer id")
 }
 
-fn config(name: &str) -> HubConfig {
+pub(super) fn config(name: &str) -> HubConfig {
     HubConfig::new(peer(name), None, ActorId::from(&[9u8; 16][..]))
 }
 
-fn worker() -> Principal {
+pub(super) fn worker() -> Principal {
     Principal {
         user: UserId::new("w1").expect("user"),
         role: Role::Worker,
@@ -32,18 +32,18 @@ fn worker() -> Principal {
     }
 }
 
-fn sent(fx: &Effects) -> Vec<Message> {
+pub(super) fn sent(fx: &Effects) -> Vec<Message> {
     fx.send
         .iter()
         .map(|(_, b)| Message::decode(b, usize::MAX).expect("our frames decode"))
         .collect()
 }
 
-fn kinds(fx: &Effects) -> Vec<Kind> {
+pub(super) fn kinds(fx: &Effects) -> Vec<Kind> {
     sent(fx).iter().map(Message::kind).collect()
 }
 
-fn join(ext: Option<Cursor>) -> Vec<u8> {
+pub(super) fn join(ext: Option<Cursor>) -> Vec<u8> {
     Message::Join {
         sender_id: peer("phone"),
         peer_metadata: Some(PeerMetadata {
@@ -59,14 +59,14 @@ fn join(ext: Option<Cursor>) -> Vec<u8> {
     .encode()
 }
 
-fn cursor(seq: u64) -> Cursor {
+pub(super) fn cursor(seq: u64) -> Cursor {
     Cursor {
         epoch: "e1".into(),
         seq,
     }
 }
 
-fn household_doc(grid: &str) -> Automerge {
+pub(super) fn household_doc(grid: &str) -> Automerge {
     let draft = HouseholdDraft {
         grid: grid.parse().expect("grid"),
         building: "1".into(),
@@ -84,7 +84,7 @@ fn household_doc(grid: &str) -> Automerge {
     doc
 }
 
-fn sync_frame(doc: &Automerge, id: DocumentId, request: bool) -> Vec<u8> {
+pub(super) fn sync_frame(doc: &Automerge, id: DocumentId, request: bool) -> Vec<u8> {
     // What a peer sends once it knows the other side has nothing: every change.
     let data = automerge::sync::Message {
         heads: doc.get_heads(),

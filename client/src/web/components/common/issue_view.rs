@@ -25,21 +25,29 @@ pub(crate) fn IssueView(props: &IdProps) -> Html {
     };
     let now = now();
     let s = &issue.state;
+    let role = ctx
+        .state
+        .session
+        .as_ref()
+        .and_then(|s| s.role())
+        .unwrap_or(Role::Volunteer);
     let act = |kind: EventKind| {
         let (ctx, note, error, assignee) =
             (ctx.clone(), note.clone(), error.clone(), assignee.clone());
         let level = s.level;
+        let latest = issue.events.iter().map(|e| e.at).max();
         move |_| {
             let lang = ctx.lang();
             let action = IssueAction {
                 kind,
                 level,
+                latest,
                 note: &note,
                 assignee: &assignee,
             };
             let event = match issue_event(
                 &action,
-                &ctx.state.user(),
+                (&ctx.state.user(), role),
                 crate::web::now(),
                 shared::hex::encode(&random_bytes::<8>()),
             ) {
@@ -50,9 +58,7 @@ pub(crate) fn IssueView(props: &IdProps) -> Html {
             wasm_bindgen_futures::spawn_local(async move {
                 let r = ctx
                     .engine
-                    .edit(id, false, move |tx| {
-                        shared::model::issue::append_event(tx, &event)
-                    })
+                    .change(id, crate::intent::Intent::Event { event })
                     .await;
                 match r {
                     Ok(()) => {
@@ -65,13 +71,7 @@ pub(crate) fn IssueView(props: &IdProps) -> Html {
         }
     };
     let supervisor = ctx.state.supervisor();
-    let role = ctx
-        .state
-        .session
-        .as_ref()
-        .and_then(|s| s.role())
-        .unwrap_or(Role::Worker);
-    let actions = actions(role, s.status, s.level);
+    let actions = actions(role, &s.standing(), now);
     let can_dispatch = actions.contains(&EventKind::Dispatch);
     html! {
         <section data-testid="issue" data-id={id.to_string()} data-status={s.status.code()} data-level={s.level.code()}>
@@ -101,6 +101,9 @@ pub(crate) fn IssueView(props: &IdProps) -> Html {
                         if let Some(l) = ev.level { <span>{ format!("→ {}", lang.level(l)) }</span> }
                         <span>{ &ev.actor }</span>
                         if !ev.note.is_empty() { <span class="note">{ &ev.note }</span> }
+                        if s.forbidden.contains(&ev.id) {
+                            <span class="forbidden" data-testid="forbidden">{ lang.t("（此层级无权办理，未生效）", "(not allowed at this level: no effect)") }</span>
+                        }
                     </li>
                 }) }
             </ol>

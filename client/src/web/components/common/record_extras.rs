@@ -19,6 +19,7 @@ pub(crate) fn RecordExtras(props: &IdProps) -> Html {
         return html! {};
     };
     let conflicts = view::conflicts(&opened.record);
+    let problems = shared::model::problems(&opened.record);
     let who = |actor: &str| {
         opened
             .users
@@ -28,6 +29,16 @@ pub(crate) fn RecordExtras(props: &IdProps) -> Html {
     };
     html! {
         <>
+            if !problems.is_empty() {
+                <div class="needs-correction" data-testid="needs-correction" role="status">
+                    <h3>{ lang.t("待更正：合并后的数值不符合规则", "Needs correction: the merged values break a rule") }</h3>
+                    <ul>
+                        { for problems.iter().map(|p| html! {
+                            <li data-field={p.field.clone()}><b>{ &p.field }</b>{ " " }{ lang.rule(&p.rule) }</li>
+                        }) }
+                    </ul>
+                </div>
+            }
             if !conflicts.is_empty() {
                 <div class="conflicts" data-testid="conflicts">
                     <h3>{ lang.t("并发修改冲突", "Conflicting edits") }</h3>
@@ -46,7 +57,8 @@ pub(crate) fn RecordExtras(props: &IdProps) -> Html {
                                             <button data-testid="resolve" data-value={value.clone()} onclick={move |_| {
                                                 let (engine, error, value) = (engine.clone(), error.clone(), value.clone());
                                                 wasm_bindgen_futures::spawn_local(async move {
-                                                    let r = engine.edit(id, false, move |tx| view::resolve(tx, field, &value)).await;
+                                                    let intent = crate::intent::Intent::Resolve { field: field.to_owned(), value };
+                                                    let r = engine.change(id, intent).await;
                                                     error.set(r.err().map(|e| e.to_string()));
                                                 });
                                             }}>{ lang.t("采用此值", "Keep this") }</button>

@@ -7,7 +7,7 @@ use shared::ids::DocumentId;
 use shared::model::{Household, Record};
 use yew::prelude::*;
 
-use crate::forms::{HouseholdFormState, TAGS, household_changes, write_household};
+use crate::forms::{HouseholdFormState, TAGS, household_changes};
 use crate::web::components::common::IdProps;
 use crate::web::components::input_value;
 use crate::web::hooks::{use_ctx, use_draft, use_record};
@@ -79,10 +79,8 @@ fn Form(props: &FormProps) -> Html {
             };
             let (ctx, error) = (ctx.clone(), error.clone());
             wasm_bindgen_futures::spawn_local(async move {
-                let write = move |tx: &mut automerge::transaction::Transaction<'_>| {
-                    write_household(tx, &changes)
-                };
-                match ctx.engine.edit(id, false, write).await {
+                let intent = crate::intent::Intent::Household { changes };
+                match ctx.engine.change(id, intent).await {
                     Ok(()) => {
                         let _ = ctx
                             .engine

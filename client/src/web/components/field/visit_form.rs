@@ -123,7 +123,13 @@ pub(crate) fn VisitForm(props: &HouseholdProps) -> Html {
             busy.set(true);
             wasm_bindgen_futures::spawn_local(async move {
                 let user = ctx.state.user();
-                let r = save_visit(&ctx.engine, household, &grid, &user, &f).await;
+                let role = ctx
+                    .state
+                    .session
+                    .as_ref()
+                    .and_then(|s| s.role())
+                    .unwrap_or(shared::model::Role::Volunteer);
+                let r = save_visit(&ctx.engine, household, &grid, (&user, role), &f).await;
                 busy.set(false);
                 let lang = ctx.lang();
                 match r {
@@ -184,7 +190,7 @@ async fn save_visit(
     engine: &EngineHandle,
     household: DocumentId,
     grid: &str,
-    user: &str,
+    (user, role): (&str, shared::model::Role),
     f: &VisitFormState,
 ) -> Result<(), Saving> {
     f.check().map_err(Saving::Form)?;
@@ -196,6 +202,7 @@ async fn save_visit(
         household,
         grid: &grid,
         user,
+        role,
         now: now(),
         location,
     };
@@ -208,13 +215,13 @@ async fn save_visit(
     .map_err(Saving::Form)?;
     for (id, draft) in plan.issues {
         engine
-            .edit(id, true, move |tx| draft.write(tx))
+            .create(id, move |tx| draft.write(tx))
             .await
             .map_err(Saving::Client)?;
     }
     let (id, visit) = plan.visit;
     engine
-        .edit(id, true, move |tx| visit.write(tx))
+        .create(id, move |tx| visit.write(tx))
         .await
         .map_err(Saving::Client)
 }

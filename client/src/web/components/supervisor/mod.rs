@@ -2,6 +2,7 @@
 //! with exports of what they show.
 
 mod charts;
+mod corrections;
 mod export_buttons;
 mod overview;
 mod queue;

@@ -159,6 +159,11 @@ pub(crate) fn Overview(props: &AreaProps) -> Html {
             lang.t("社区结案占比", "Closed at community"),
             pct(total.closed_at_community_share()),
         ),
+        (
+            "corrections",
+            lang.t("待更正记录", "Need correction"),
+            total.needs_correction.to_string(),
+        ),
     ];
     let drill = |key: String| ctx.go(Route::Area(key));
     let grid_detail = (depth >= 3).then(|| {

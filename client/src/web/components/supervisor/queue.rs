@@ -6,6 +6,7 @@ use shared::export::Table;
 use shared::model::Status;
 use yew::prelude::*;
 
+use super::corrections::Corrections;
 use super::export_buttons::export_buttons;
 use crate::view;
 use crate::web::components::common::issue_list;
@@ -20,6 +21,7 @@ enum Filter {
     Open,
     Overdue,
     Closed,
+    Corrections,
 }
 
 /// The issue queue of the supervisor's level, with the other views one tap away.
@@ -42,7 +44,7 @@ pub(crate) fn Queue() -> Html {
             Filter::MyLevel => open && Some(i.level) == mine,
             Filter::Open => open,
             Filter::Overdue => open && i.deadline.is_some_and(|d| now > d),
-            Filter::Closed => !open,
+            Filter::Closed | Filter::Corrections => !open,
         }
     });
     let table = Rc::new(Table {
@@ -89,9 +91,14 @@ pub(crate) fn Queue() -> Html {
                 { tab(Filter::Open, "全部未结", "All open") }
                 { tab(Filter::Overdue, "超时督办", "Overdue") }
                 { tab(Filter::Closed, "已结案", "Closed") }
+                { tab(Filter::Corrections, "待更正", "Needs correction") }
             </div>
-            { issue_list(&ctx, &issues) }
-            { export_buttons(lang, table, "gridvisit-issues") }
+            if f == Filter::Corrections {
+                <Corrections />
+            } else {
+                { issue_list(&ctx, &issues) }
+                { export_buttons(lang, table, "gridvisit-issues") }
+            }
         </section>
     }
 }

@@ -13,20 +13,24 @@ use automerge::ActorId;
 use futures::StreamExt;
 use futures::channel::mpsc;
 use shared::aggregate::{Contribution, Dashboard};
-use shared::ids::{DocumentId, PeerId, Scope, StorageId};
+use shared::ids::{DocumentId, PeerId, StorageId};
 use shared::model::Record;
-use shared::sync::{Batch, ConnId, Direction, Event, Hub, HubConfig, Input, TrustServer};
+use shared::sync::{Direction, Hub, HubConfig, Input, TrustServer};
 use shared::time::Calendar;
 use yew::UseReducerDispatcher;
 
-use super::driver::WebDriver;
+mod batch;
+mod connection;
+mod refusals;
+
 use super::handle::{Cmd, EngineHandle};
-use super::idb::{COMPACT_AFTER, Db};
+use super::idb::Db;
 use super::socket::Socket;
 use super::state::{Action, AppState, Opened};
-use super::{after_paint, http, mark, now, random, random_bytes, sleep};
+use super::{after_paint, http, mark, now, random_bytes, sleep};
 use crate::error::ClientError;
 use crate::i18n::Lang;
+use crate::intent::Intent;
 use crate::link::Connection;
 use crate::local::{MetaRow, decode_cursor, decode_heads};
 use crate::session::Session;
@@ -93,6 +97,11 @@ pub(crate) async fn boot() -> Result<(EngineHandle, AppState), ClientError> {
         watched: HashMap::new(),
         opened: Rc::default(),
         ui: None,
+        intents: HashMap::new(),
+        replay: HashMap::new(),
+        kv: Vec::new(),
+        settled: Vec::new(),
+        refusals: Vec::new(),
         dirty: false,
         publishing: false,
         ready: false,
@@ -126,6 +135,16 @@ struct Engine {
     watched: HashMap<DocumentId, usize>,
     opened: Rc<HashMap<DocumentId, Rc<Opened>>>,
     ui: Option<UseReducerDispatcher<AppState>>,
+    /// Edits the server has not acknowledged yet, per document (kept in IndexedDB).
+    intents: HashMap<DocumentId, Vec<Intent>>,
+    /// Documents whose edits are being applied again one at a time after a refusal.
+    replay: HashMap<DocumentId, refusals::Replay>,
+    /// Key-value writes for the next batch's transaction (the intents).
+    kv: Vec<(String, Option<String>)>,
+    /// Documents the server acknowledged in the last batches.
+    settled: Vec<DocumentId>,
+    /// Our changes the server refused in the last batches, with why.
+    refusals: Vec<(DocumentId, String)>,
     /// Lists changed since the last publish.
     dirty: bool,
     /// A publish is scheduled.
@@ -151,6 +170,7 @@ impl Engine {
         while let Some(cmd) = rx.next().await {
             let Cmd::Frame(conn, bytes) = cmd else {
                 self.serve(cmd).await;
+                self.follow_up().await;
                 continue;
             };
             // Frames that queued up while the last batch was being saved go as one batch.
@@ -175,6 +195,7 @@ impl Engine {
                     }
                 })
                 .await;
+            self.follow_up().await;
             if let Some(cmd) = other {
                 self.serve(cmd).await;
             }
@@ -220,6 +241,7 @@ impl Engine {
             .into_iter()
             .filter_map(|(id, heads)| Some((id.parse().ok()?, decode_heads(&heads)?)));
         self.hub.restore_client_state(cursor, acked);
+        self.load_intents().await;
         self.ready = true;
         self.dispatch(Action::Ready);
         let watched: Vec<DocumentId> = self.watched.keys().copied().collect();
@@ -311,24 +333,9 @@ impl Engine {
                     })
                     .await;
             }
-            Cmd::Edit {
-                id,
-                create,
-                write,
-                reply,
-            } => {
-                let user = self
-                    .session
-                    .as_ref()
-                    .map(|s| s.user.clone())
-                    .unwrap_or_default();
-                let t = now();
-                let edited = if create {
-                    self.hub.create(t, &user, id, write)
-                } else {
-                    self.hub.edit(t, &user, id, write)
-                };
-                let result = match edited {
+            Cmd::Create { id, write, reply } => {
+                let user = self.user();
+                let result = match self.hub.create(now(), &user, id, write) {
                     Ok(fx) => {
                         self.perform(|batch, hub, driver, t| batch.add(hub, driver, t, fx))
                             .await
@@ -336,6 +343,9 @@ impl Engine {
                     Err(e) => Err(e.into()),
                 };
                 let _ = reply.send(result);
+            }
+            Cmd::Change { id, intent, reply } => {
+                let _ = reply.send(self.change(id, intent).await);
             }
             Cmd::SignedIn(session, reply) => {
                 let result = match serde_json::to_string(&session) {
@@ -379,160 +389,11 @@ impl Engine {
         }
     }
 
-    /// Performs one batch through the IndexedDB driver, then updates lists, open records,
-    /// the connection and what the bar shows.
-    async fn perform(
-        &mut self,
-        gather: impl FnOnce(&mut Batch, &mut Hub, &mut WebDriver<'_>, shared::time::Millis),
-    ) -> Result<(), ClientError> {
-        let t = now();
-        let mut driver = WebDriver {
-            db: &self.db,
-            socket: self.socket.as_ref(),
-            chunks: &mut self.chunks,
-            dashboard: &self.dashboard,
-            written: Vec::new(),
-            events: Vec::new(),
-        };
-        let mut batch = Batch::new();
-        gather(&mut batch, &mut self.hub, &mut driver, t);
-        let result = batch.perform(&mut self.hub, &mut driver, t).await;
-        let (written, events) = (driver.written, driver.events);
-        if let Err(e) = &result {
-            // Nothing of the batch left the device.
-            self.show_error(e);
-        }
-        let mut changed = Vec::new();
-        for w in &written {
-            self.apply_metas(&w.metas);
-            changed.extend(w.metas.iter().map(|m| m.id));
-        }
-        for event in &events {
-            match event {
-                Event::CursorSaved { .. } => self.conn.caught_up(),
-                Event::PeerReady { .. } => self.conn.peer_ready(),
-                Event::Refused { reason, doc, .. } => {
-                    self.show_error(&format!("服务器拒绝了 {doc} 的修改 · Refused: {reason}"));
-                }
-                Event::RemoteError { message, .. } => {
-                    self.show_error(&format!("服务器 · Server: {message}"));
-                }
-                _ => {}
-            }
-        }
-        self.compact(&changed).await;
-        self.reopen(&changed);
-        self.report();
-        result
-    }
-
-    /// Documents past [`COMPACT_AFTER`] chunks get one new save instead.
-    async fn compact(&mut self, changed: &[DocumentId]) {
-        for id in changed {
-            if self.chunks.get(id).copied().unwrap_or(0) <= COMPACT_AFTER {
-                continue;
-            }
-            let Some(save) = self.hub.doc(id).map(automerge::Automerge::save) else {
-                continue;
-            };
-            match self.db.compact(id, &save).await {
-                Ok(()) => {
-                    self.chunks.insert(*id, 0);
-                }
-                Err(e) => self.show_error(&e),
-            }
-        }
-    }
-
-    fn apply_metas(&mut self, metas: &[MetaRow]) {
-        if metas.is_empty() {
-            return;
-        }
-        let summaries = Rc::make_mut(&mut self.summaries);
-        for m in metas {
-            match &m.summary {
-                Some(s) => summaries.insert(m.id, s.clone()),
-                None => summaries.remove(&m.id),
-            };
-            self.dashboard
-                .apply_contribution(m.id, m.contribution.clone());
-        }
-        self.dirty = true;
-    }
-
-    /// Re-reads the open records among `changed`.
-    fn reopen(&mut self, changed: &[DocumentId]) {
-        let ids: Vec<DocumentId> = changed
-            .iter()
-            .filter(|id| self.watched.contains_key(id))
-            .copied()
-            .collect();
-        if ids.is_empty() {
-            return;
-        }
-        let opened = Rc::make_mut(&mut self.opened);
-        for id in ids {
-            match Opened::of(&self.hub, &id) {
-                Some(o) => opened.insert(id, Rc::new(o)),
-                None => opened.remove(&id),
-            };
-        }
-        self.dispatch(Action::Opened(self.opened.clone()));
-    }
-
-    fn watch(&mut self, id: DocumentId, on: bool) {
-        let count = self.watched.entry(id).or_default();
-        if on {
-            *count += 1;
-            if *count == 1 {
-                self.reopen(&[id]);
-            }
-        } else {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                self.watched.remove(&id);
-                Rc::make_mut(&mut self.opened).remove(&id);
-                self.dispatch(Action::Opened(self.opened.clone()));
-            }
-        }
-    }
-
-    fn figures(&self) -> shared::aggregate::Figures {
-        let scope = self
-            .session
+    fn user(&self) -> String {
+        self.session
             .as_ref()
-            .and_then(|s| s.scope.parse::<Scope>().ok())
-            .unwrap_or(Scope::City);
-        self.dashboard.figures(now(), &scope)
-    }
-
-    /// The bar at once; the lists and figures within 50 ms, once for a burst.
-    fn report(&mut self) {
-        let pending = if self.ready {
-            self.hub.unsynced().len()
-        } else {
-            0
-        };
-        self.dispatch(Action::Link(self.conn.status(pending), pending));
-        if self.dirty && !self.publishing {
-            self.publishing = true;
-            let q = self.queue.clone();
-            wasm_bindgen_futures::spawn_local(async move {
-                sleep(50).await;
-                let _ = q.unbounded_send(Cmd::Publish);
-            });
-        }
-    }
-
-    fn publish(&mut self) {
-        if !self.dirty {
-            return;
-        }
-        self.dirty = false;
-        self.dispatch(Action::Records {
-            summaries: self.summaries.clone(),
-            figures: Rc::new(self.figures()),
-        });
+            .map(|s| s.user.clone())
+            .unwrap_or_default()
     }
 
     fn dispatch(&self, action: Action) {
@@ -543,58 +404,5 @@ impl Engine {
 
     fn show_error(&self, e: &dyn std::fmt::Display) {
         self.dispatch(Action::Error(Some(e.to_string())));
-    }
-
-    fn is_current(&self, conn: ConnId) -> bool {
-        self.socket.as_ref().is_some_and(|s| s.conn == conn)
-    }
-
-    fn connect(&mut self) {
-        if !self.ready || !self.conn.may_connect() {
-            return;
-        }
-        let Some(token) = self.session.as_ref().map(|s| s.token.clone()) else {
-            return;
-        };
-        self.next_conn += 1;
-        match Socket::open(ConnId(self.next_conn), &token, &self.queue) {
-            Some(socket) => {
-                self.socket = Some(socket);
-                self.conn.connecting();
-            }
-            None => self.schedule_retry(),
-        }
-        self.report();
-    }
-
-    fn reconnect_now(&mut self) {
-        self.conn.reconnect_now();
-        self.connect();
-    }
-
-    fn schedule_retry(&mut self) {
-        let Some((delay, generation)) = self.conn.schedule_retry(random()) else {
-            return;
-        };
-        let q = self.queue.clone();
-        wasm_bindgen_futures::spawn_local(async move {
-            sleep(delay as i32).await;
-            let _ = q.unbounded_send(Cmd::Retry(generation));
-        });
-    }
-
-    /// After a close: is the login still good? (A rejected token means "sign in again".)
-    fn check_token(&self) {
-        let Some(token) = self.session.as_ref().map(|s| s.token.clone()) else {
-            return;
-        };
-        let q = self.queue.clone();
-        wasm_bindgen_futures::spawn_local(async move {
-            let rejected = matches!(
-                http::request("GET", "/api/me", Some(&token), None).await,
-                Ok((401, _))
-            );
-            let _ = q.unbounded_send(Cmd::TokenChecked(rejected));
-        });
     }
 }

@@ -1,0 +1,180 @@
+//! Tests of the redb store: compaction, the feed, tokens at rest.
+
+use super::*;
+use shared::ids::GridId;
+use shared::model::{RecordKind, RecordMeta};
+
+#[test]
+fn chunks_compact_and_the_feed_lists_only_newer_changes() {
+    let dir = std::env::temp_dir().join(format!("gv-redb-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = RedbStore::open(&dir).expect("open");
+    let grid: GridId = "s01/c01/g01".parse().expect("grid");
+    let mut doc = Automerge::new();
+    let id = DocumentId::from_bytes([3; 16]);
+    for i in 0..40i64 {
+        let before = doc.get_heads();
+        doc.transact::<_, _, automerge::AutomergeError>(|tx| {
+            automerge::transaction::Transactable::put(tx, automerge::ROOT, "n", i)
+        })
+        .expect("edit");
+        let w = ChunkWrite {
+            doc: id,
+            chunk: doc.save_after(&before),
+            heads: shared::sync::heads_digest(&doc.get_heads()),
+            meta: Some(RecordMeta {
+                kind: RecordKind::Household,
+                grid: grid.clone(),
+            }),
+            contribution: None,
+        };
+        store.commit(&[w], &[], 0).expect("commit");
+    }
+    let row = store.row(&id).expect("row").expect("present");
+    assert!(row.chunks <= COMPACT_AFTER, "compacted: {}", row.chunks);
+    let loaded = Automerge::load(&store.load(&id).expect("load").expect("present")).expect("valid");
+    assert_eq!(loaded.get_heads(), doc.get_heads());
+    let cursor = Cursor {
+        epoch: store.epoch().to_owned(),
+        seq: 40,
+    };
+    let since = |c: &Cursor| {
+        store
+            .answer(&FeedQuery::Since {
+                scope: Scope::City,
+                cursor: Some(c.clone()),
+            })
+            .expect("answer")
+    };
+    assert!(matches!(since(&cursor), FeedAnswer::Changes { docs, .. } if docs.is_empty()));
+    let earlier = Cursor {
+        seq: 39,
+        ..cursor.clone()
+    };
+    assert!(matches!(since(&earlier), FeedAnswer::Changes { docs, .. } if docs.len() == 1));
+    let other = Cursor {
+        epoch: "other".into(),
+        seq: 1,
+    };
+    assert!(matches!(since(&other), FeedAnswer::Buckets { .. }));
+    drop(store);
+    let reopened = RedbStore::open(&dir).expect("reopen");
+    assert_eq!(reopened.seq().expect("seq"), 40);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn area_feeds_list_exactly_the_documents_changed_after_the_cursor() {
+    let dir = std::env::temp_dir().join(format!("gv-redb-area-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = RedbStore::open(&dir).expect("open");
+    let grids: Vec<GridId> = ["s01/c01/g01", "s01/c01/g02", "s01/c02/g01", "s02/c01/g01"]
+        .iter()
+        .map(|g| g.parse().expect("grid"))
+        .collect();
+    // Twelve documents, three per grid, each changed at several times: (doc, seq) log.
+    let mut docs: Vec<(DocumentId, Automerge)> = (0..12u8)
+        .map(|i| (DocumentId::from_bytes([i + 1; 16]), Automerge::new()))
+        .collect();
+    let mut last_seq = std::collections::HashMap::new();
+    for round in 0..30u64 {
+        let i = ((round * 7 + 3) % 12) as usize;
+        let (id, doc) = &mut docs[i];
+        let before = doc.get_heads();
+        doc.transact::<_, _, automerge::AutomergeError>(|tx| {
+            automerge::transaction::Transactable::put(tx, automerge::ROOT, "n", round as i64)
+        })
+        .expect("edit");
+        let w = ChunkWrite {
+            doc: *id,
+            chunk: doc.save_after(&before),
+            heads: shared::sync::heads_digest(&doc.get_heads()),
+            meta: Some(RecordMeta {
+                kind: RecordKind::Household,
+                grid: grids[i % 4].clone(),
+            }),
+            contribution: None,
+        };
+        store.commit(&[w], &[], 0).expect("commit");
+        last_seq.insert(i, round + 1);
+    }
+    let scopes: Vec<Scope> = [
+        "street:s01",
+        "community:s01/c01",
+        "grids:s01/c02/g01",
+        "city",
+    ]
+    .iter()
+    .map(|s| s.parse().expect("scope"))
+    .collect();
+    for scope in &scopes {
+        for at in [0u64, 5, 17, 29, 30] {
+            let answer = store
+                .answer(&FeedQuery::Since {
+                    scope: scope.clone(),
+                    cursor: Some(Cursor {
+                        epoch: store.epoch().to_owned(),
+                        seq: at,
+                    }),
+                })
+                .expect("answer");
+            let FeedAnswer::Changes { docs: got, .. } = answer else {
+                panic!("a listing for {scope} at {at}");
+            };
+            let mut got: Vec<DocumentId> = got.iter().map(|d| d.doc).collect();
+            got.sort();
+            let mut want: Vec<DocumentId> = last_seq
+                .iter()
+                .filter(|(i, seq)| **seq > at && scope.contains(&grids[**i % 4]))
+                .map(|(i, _)| docs[*i].0)
+                .collect();
+            want.sort();
+            assert_eq!(got, want, "{scope} since {at}");
+        }
+    }
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn tokens_stored_as_themselves_by_an_older_release_are_rehashed_on_open() {
+    let dir = std::env::temp_dir().join(format!("gv-redb-tokens-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let row = TokenRow {
+        user: "w1".into(),
+        expires_at: 1,
+        revoked: false,
+    };
+    {
+        let store = RedbStore::open(&dir).expect("open");
+        // What the previous release wrote: the token as the key, and no migration flag.
+        let tx = store.db.begin_write().expect("tx");
+        tx.open_table(TOKENS)
+            .expect("tokens")
+            .insert("raw-token", json(&row).expect("json").as_slice())
+            .expect("insert");
+        tx.open_table(META)
+            .expect("meta")
+            .remove("tokens")
+            .expect("remove");
+        tx.commit().expect("commit");
+    }
+    let store = RedbStore::open(&dir).expect("reopen");
+    assert_eq!(store.token("raw-token").expect("read"), None);
+    assert_eq!(
+        store
+            .token(&super::super::token_key("raw-token"))
+            .expect("read"),
+        Some(row)
+    );
+    // Opening again changes nothing.
+    drop(store);
+    let store = RedbStore::open(&dir).expect("reopen");
+    assert!(
+        store
+            .token(&super::super::token_key("raw-token"))
+            .expect("read")
+            .is_some()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
