@@ -80,20 +80,36 @@ pub struct Blocked {
     pub pending: usize,
 }
 
-/// The sign-in guard: a phone keeps one user's unsynced changes until they sync, so another
-/// user cannot sign in over them (the same user can, to refresh an expired login).
-pub fn may_sign_in(
-    current: Option<&Session>,
-    pending: usize,
-    username: &str,
-) -> Result<(), Blocked> {
-    match current {
-        Some(s) if s.user != username && pending > 0 => Err(Blocked {
-            user: s.user.clone(),
+/// What a sign-in does with the records this device holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignIn {
+    /// They are this user's (or there are none): keep them.
+    Keep,
+    /// They are another user's and all synced: remove them first, so this user never sees
+    /// them.
+    Wipe,
+}
+
+/// The sign-in guard of a shared phone. `owner` is whose records the device holds (they stay
+/// after a sign-out while changes wait). Another user cannot sign in over unsynced changes;
+/// over synced ones they can, and the records go first. The same user signs in again freely
+/// (an expired login).
+pub fn may_sign_in(owner: Option<&str>, pending: usize, username: &str) -> Result<SignIn, Blocked> {
+    match owner {
+        Some(o) if o != username && pending > 0 => Err(Blocked {
+            user: o.to_owned(),
             pending,
         }),
-        _ => Ok(()),
+        Some(o) if o != username => Ok(SignIn::Wipe),
+        _ => Ok(SignIn::Keep),
     }
+}
+
+/// Whether signing out keeps the user's records on the device: only while changes wait
+/// (they sync when the user signs in again); otherwise the next user of the phone finds it
+/// empty.
+pub fn keeps_records_on_sign_out(pending: usize) -> bool {
+    pending > 0
 }
 
 #[cfg(test)]
@@ -112,21 +128,28 @@ mod tests {
     }
 
     #[test]
-    fn another_user_cannot_sign_in_over_unsynced_changes() {
-        let li = session("li");
+    fn another_user_cannot_sign_in_over_unsynced_changes_and_never_sees_synced_ones() {
+        let li = Some("li");
         assert_eq!(
-            may_sign_in(Some(&li), 3, "wang"),
+            may_sign_in(li, 3, "wang"),
             Err(Blocked {
                 user: "li".into(),
                 pending: 3
             })
         );
-        assert_eq!(may_sign_in(Some(&li), 3, "li"), Ok(()), "the same user");
-        assert_eq!(may_sign_in(Some(&li), 0, "wang"), Ok(()), "all synced");
-        assert_eq!(may_sign_in(None, 3, "wang"), Ok(()), "nobody signed in");
-        let text = may_sign_in(Some(&li), 3, "wang")
-            .expect_err("blocked")
-            .to_string();
+        assert_eq!(may_sign_in(li, 3, "li"), Ok(SignIn::Keep), "the same user");
+        assert_eq!(
+            may_sign_in(li, 0, "wang"),
+            Ok(SignIn::Wipe),
+            "all synced: wiped"
+        );
+        assert_eq!(
+            may_sign_in(None, 0, "wang"),
+            Ok(SignIn::Keep),
+            "a new phone"
+        );
+        assert!(keeps_records_on_sign_out(1) && !keeps_records_on_sign_out(0));
+        let text = may_sign_in(li, 3, "wang").expect_err("blocked").to_string();
         assert!(text.contains("未同步") && text.contains("waiting to sync"));
     }
 

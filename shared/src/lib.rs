@@ -19,6 +19,8 @@
 
 pub mod aggregate;
 pub mod export;
+#[cfg(feature = "sim")]
+pub mod fuzzing;
 pub mod hex;
 pub mod ids;
 pub mod model;

@@ -490,6 +490,61 @@ const scenarios = {
     console.log(JSON.stringify({ issue, events: held.length }));
   },
 
+  /**
+   * One phone, two workers. Signing out with everything synced leaves nothing of the first
+   * worker's on the phone; with a change waiting, the records stay, another worker cannot
+   * sign in over them, and the first worker's sign-in syncs the change.
+   */
+  async 'shared-phone'() {
+    const p = await phone();
+    const OTHER = 'w-s01-c01-g02';
+    const stored = () => p.page.evaluate(() => new Promise((resolve, reject) => {
+      const open = indexedDB.open('gridvisit');
+      open.onerror = () => reject(open.error);
+      open.onsuccess = () => {
+        const db = open.result;
+        const tx = db.transaction(['docs', 'chunks', 'meta', 'acked'], 'readonly');
+        const counts = {};
+        let left = 4;
+        for (const name of ['docs', 'chunks', 'meta', 'acked']) {
+          const req = tx.objectStore(name).count();
+          req.onsuccess = () => { counts[name] = req.result; if (--left === 0) { db.close(); resolve(counts); } };
+        }
+      };
+    }));
+    const signOut = async () => {
+      await p.page.click('[data-testid=sign-out]');
+      await p.page.waitForSelector('[data-testid=signin]', { timeout: T });
+    };
+    await signIn(p.page, WORKER);
+    const first = await householdIds(p.page);
+    assert.ok(first.length > 0);
+    assert.ok((await stored()).meta > 0);
+    await signOut();
+    assert.deepEqual(await stored(), { docs: 0, chunks: 0, meta: 0, acked: 0 }, 'nothing of the first worker stays');
+    await signIn(p.page, OTHER);
+    const second = await householdIds(p.page);
+    assert.ok(second.length > 0);
+    assert.ok(!second.some((id) => first.includes(id)), 'the second worker sees only their grid');
+
+    // A change waits: signing out keeps it, and only its writer may sign in.
+    await goOffline(p.context, p.page);
+    await recordVisit(p.page, second[0], { outcome: 'not_home' });
+    assert.ok((await pending(p.page)) > 0);
+    p.page.once('dialog', (d) => d.accept());
+    await signOut();
+    await p.page.fill('input[name=username]', WORKER);
+    await p.page.fill('input[name=password]', PASSWORD);
+    await p.page.click('[data-testid=signin] button[type=submit]');
+    const refusal = await p.page.waitForSelector('[data-testid=signin] .error', { timeout: T });
+    assert.match(await refusal.textContent(), new RegExp(OTHER));
+    await p.context.setOffline(false);
+    await p.page.fill('input[name=username]', OTHER);
+    await p.page.click('[data-testid=signin] button[type=submit]');
+    await waitSynced(p.page);
+    console.log(JSON.stringify({ first: first.length, second: second.length }));
+  },
+
   /** Text with script and image-onerror payloads renders as text and runs nothing. */
   async 'inert-text'() {
     const w = await phone();

@@ -125,6 +125,12 @@ async fn a_refused_edit_is_named_and_the_next_edit_to_that_record_still_reaches_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_next_user_of_a_shared_phone_never_sees_the_previous_users_records() {
+    let srv = with_app().await;
+    scenario("shared-phone", &srv.http(), None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn script_and_onerror_payloads_render_as_text() {
     let srv = with_app().await;
     scenario("inert-text", &srv.http(), None).await;

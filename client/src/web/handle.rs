@@ -111,7 +111,7 @@ impl EngineHandle {
         username: &str,
         password: &str,
     ) -> Result<(), ClientError> {
-        may_sign_in(state.session.as_ref(), state.pending, username)?;
+        may_sign_in(state.owner.as_deref(), state.pending, username)?;
         let body = serde_json::json!({ "username": username, "password": password }).to_string();
         let (status, text) = http::request("POST", "/api/login", None, Some(&body)).await?;
         match status {
@@ -126,7 +126,8 @@ impl EngineHandle {
         answer.await.map_err(|_| ClientError::Stopped)?
     }
 
-    /// Signs out (the phone keeps its records; they are in this user's scope).
+    /// Signs out: the phone forgets this user's records once they are synced (a shared
+    /// phone), and keeps them while changes wait.
     pub(crate) async fn sign_out(&self) {
         let (reply, answer) = oneshot::channel();
         self.send(Cmd::SignOut(reply));

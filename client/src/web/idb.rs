@@ -31,6 +31,8 @@ const CHUNKS: &str = "chunks";
 const META: &str = "meta";
 const ACKED: &str = "acked";
 const KV: &str = "kv";
+/// What stays when a user's records are wiped: the device, not its user.
+const KEPT_ON_WIPE: [&str; 2] = ["device", "lang"];
 
 /// Chunks a document may collect before it is compacted into one save.
 pub(crate) const COMPACT_AFTER: u32 = 32;
@@ -287,6 +289,32 @@ impl Db {
             .filter_map(|(k, v)| Some((k.as_string()?, v.as_string()?)))
             .filter(|(k, _)| k.starts_with(prefix))
             .collect())
+    }
+
+    /// Removes every record, acknowledgement, cursor, draft, intent and the session: what a
+    /// user leaves on a shared phone. Only the device's identity and language stay.
+    pub(crate) async fn wipe_records(&self) -> Result<(), ClientError> {
+        let keys: Vec<String> = self
+            .with_prefix("")
+            .await?
+            .into_iter()
+            .map(|(k, _)| k)
+            .filter(|k| !KEPT_ON_WIPE.contains(&k.as_str()))
+            .collect();
+        let run = async {
+            let tx = self
+                .0
+                .transaction(&[DOCS, CHUNKS, META, ACKED, KV], TransactionMode::ReadWrite)?;
+            for store in [DOCS, CHUNKS, META, ACKED] {
+                tx.store(store)?.clear().await?;
+            }
+            let kv = tx.store(KV)?;
+            for k in &keys {
+                kv.delete(k.as_str().into()).await?;
+            }
+            tx.commit().await
+        };
+        run.await.map_err(storage)
     }
 
     pub(crate) async fn get(&self, key: &str) -> Result<Option<String>, ClientError> {

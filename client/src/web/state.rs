@@ -68,6 +68,8 @@ impl Opened {
 #[derive(Clone, Debug)]
 pub(crate) struct AppState {
     pub(crate) session: Option<Session>,
+    /// Whose records this device holds (they stay after a sign-out while changes wait).
+    pub(crate) owner: Option<String>,
     pub(crate) lang: Lang,
     pub(crate) link: Link,
     /// Changes waiting for the server.
@@ -88,6 +90,7 @@ impl AppState {
     /// The state before the engine reported anything.
     pub(crate) fn new(
         session: Option<Session>,
+        owner: Option<String>,
         lang: Lang,
         summaries: Rc<BTreeMap<DocumentId, Summary>>,
         figures: Rc<Figures>,
@@ -99,6 +102,7 @@ impl AppState {
                 Link::SignIn
             },
             session,
+            owner,
             lang,
             pending: 0,
             ready: false,
@@ -167,7 +171,12 @@ impl Reducible for AppState {
                 next.pending = pending;
             }
             Action::Ready => next.ready = true,
-            Action::Session(s) => next.session = s,
+            Action::Session(s) => {
+                if let Some(s) = &s {
+                    next.owner = Some(s.user.clone());
+                }
+                next.session = s;
+            }
             Action::Lang(l) => next.lang = l,
             Action::Notice(n) => next.notice = n,
             Action::Error(e) => next.error = e,

@@ -5,6 +5,7 @@
 //!
 //! ```text
 //! loadgen steady     [--workers 2000] [--seconds 60] [--burst 1000]   visits, bursts, patchy links
+//!                    [--kills 20] [--abuse]      SIGKILLs of the server; silent sockets + a flood
 //! loadgen throughput [--workers 2000] [--seconds 20]                 as fast as acknowledged
 //! loadgen storm      [--workers 10000] [--offline-pct 10]             all reconnect after an outage
 //! loadgen idle       [--workers 10000]                                memory per open socket
@@ -152,20 +153,42 @@ async fn drive(
     Ok((p, bytes, dropped, unanswered))
 }
 
-async fn steady(
-    kind: Kind,
-    dir: &TempDir,
+/// A steady run: phones, their rate and links, and what is done to the server meanwhile.
+#[derive(Clone, Copy)]
+struct Steady {
     workers: u64,
     seconds: u64,
+    /// Changes per second in all during the burst.
     burst: f64,
+    /// How long a phone stays online, on average.
     online: Duration,
-) -> anyhow::Result<Row> {
-    let server = Server::start(kind, &dir.0.join(kind_dir(kind))).await?;
+    /// SIGKILLs of the server during the run.
+    kills: u64,
+    /// Silent sockets and a flooding token beside the phones.
+    abuse: bool,
+}
+
+async fn steady(kind: Kind, dir: &TempDir, run: Steady) -> anyhow::Result<Row> {
+    let Steady {
+        workers,
+        seconds,
+        burst,
+        online,
+        kills,
+        abuse,
+    } = run;
+    let mut server = Server::start(kind, &dir.0.join(kind_dir(kind))).await?;
     let grids = server::demo::layout(server::demo::Size::Full);
     let tokens = load::tokens(&server, &grids).await?;
     let phones = load::fleet(&server, workers, true, &tokens).await?;
     let probes = SharedProbes::default();
-    let sups = load::supervisors(&server, &phones, &probes).await?;
+    // Supervisors hold one connection for the run; with kills they are left out (the phones,
+    // which reconnect as the app does, are what the audit checks).
+    let sups = if kills == 0 {
+        load::supervisors(&server, &phones, &probes).await?
+    } else {
+        Vec::new()
+    };
     let (peak, sampler) = meter(&server);
     let plan = Arc::new(Plan {
         seconds: seconds as f64,
@@ -180,6 +203,14 @@ async fn steady(
         offline: (Duration::from_secs(3), Duration::from_secs(20)),
     });
     let start = Instant::now();
+    let cpu_start = server.pid().map_or(0.0, load::abuse::cpu_seconds);
+    let abusers = if abuse {
+        let flood = tokens.iter().flatten().next().cloned().unwrap_or_default();
+        let until = start + Duration::from_secs(seconds);
+        Some(load::abuse::start(&server, &tokens, &flood, 200, 1_000, until).await)
+    } else {
+        None
+    };
     let before: usize = phones.iter().map(|p| p.made.len()).sum();
     let mut tasks = Vec::new();
     for (i, p) in phones.into_iter().enumerate() {
@@ -194,6 +225,19 @@ async fn steady(
             i as u64 + 1,
         )));
     }
+    // SIGKILL at even spacing over the run, restarted on the same data and port each time.
+    if kills > 0 {
+        anyhow::ensure!(kind.native(), "--kills applies to gridvisit only");
+        let every = Duration::from_secs_f64(seconds as f64 / (kills + 1) as f64);
+        for k in 0..kills {
+            tokio::time::sleep_until((start + every * (k as u32 + 1)).into()).await;
+            server.restart_in_place().await?;
+            load::phase(&format!(
+                "killed with SIGKILL and restarted ({}/{kills})",
+                k + 1
+            ));
+        }
+    }
     let mut phones = Vec::new();
     let mut reconnects = Vec::new();
     let mut dropped = 0;
@@ -204,6 +248,21 @@ async fn steady(
         reconnects.extend(bytes);
         dropped += d;
         unanswered += u;
+    }
+    let cpu_run = server.pid().map_or(0.0, load::abuse::cpu_seconds) - cpu_start;
+    if let Some(a) = abusers {
+        load::phase(&format!(
+            "abuse: {} silent sockets accepted, {} frames flooded",
+            a.silent.load(std::sync::atomic::Ordering::Relaxed),
+            a.flooded.load(std::sync::atomic::Ordering::Relaxed)
+        ));
+        a.stop();
+    }
+    if kills == 0 {
+        load::phase(&format!(
+            "server CPU over the run: {cpu_run:.1} s (user + system), {:.0}% of one core",
+            cpu_run / seconds as f64 * 100.0
+        ));
     }
     let settled = load::settle(&server, &phones, Duration::from_secs(60)).await?;
     dropped += settled.dropped;
@@ -528,6 +587,13 @@ enum Scenario {
         /// Changes per second during the 5 s burst.
         #[arg(long, default_value_t = 1_000)]
         burst: u64,
+        /// Times the server is killed with SIGKILL (and restarted) during the run.
+        #[arg(long, default_value_t = 0)]
+        kills: u64,
+        /// Beside the phones: 200 sockets that never read and one token flooding 1,000
+        /// frames/s.
+        #[arg(long)]
+        abuse: bool,
     },
     /// The steady scenario, small and patchier (what CI runs).
     Smoke {
@@ -597,12 +663,21 @@ async fn run(scenario: Scenario) -> anyhow::Result<bool> {
             workers,
             seconds,
             burst,
+            kills,
+            abuse,
         } => (
             format!(
                 "steady: {workers} workers, {seconds} s, one visit (two changes) per worker per minute, a 5 s burst at {burst} changes/s, patchy links"
             ),
             common.against,
-            Job::Steady(workers, seconds, burst as f64, Duration::from_secs(60)),
+            Job::Steady(Steady {
+                workers,
+                seconds,
+                burst: burst as f64,
+                online: Duration::from_secs(60),
+                kills,
+                abuse,
+            }),
         ),
         // The smoke run is patchier, so every phone goes offline and back at least once.
         Scenario::Smoke {
@@ -615,7 +690,14 @@ async fn run(scenario: Scenario) -> anyhow::Result<bool> {
                 "smoke: {workers} workers, {seconds} s, one visit (two changes) per worker per minute, a 5 s burst at {burst} changes/s, patchy links"
             ),
             common.against,
-            Job::Steady(workers, seconds, burst as f64, Duration::from_secs(4)),
+            Job::Steady(Steady {
+                workers,
+                seconds,
+                burst: burst as f64,
+                online: Duration::from_secs(4),
+                kills: 0,
+                abuse: false,
+            }),
         ),
         Scenario::Throughput {
             common,
@@ -667,7 +749,7 @@ async fn run(scenario: Scenario) -> anyhow::Result<bool> {
     for kind in kinds {
         eprintln!("loadgen: {scenario} against {}", kind.name());
         let row = match job {
-            Job::Steady(w, s, b, o) => steady(kind, &dir, w, s, b, o).await,
+            Job::Steady(run) => steady(kind, &dir, run).await,
             Job::Throughput(w, s) => throughput(kind, &dir, w, s).await,
             Job::Storm(w, p) => storm(kind, &dir, w, p).await,
             Job::Idle(w) => idle(kind, &dir, w).await,
@@ -689,7 +771,7 @@ async fn run(scenario: Scenario) -> anyhow::Result<bool> {
 
 #[derive(Clone, Copy)]
 enum Job {
-    Steady(u64, u64, f64, Duration),
+    Steady(Steady),
     Throughput(u64, u64),
     Storm(u64, u64),
     Idle(u64),

@@ -5,6 +5,7 @@
 //! replica converged. The same workload runs against gridvisit (with its extension, signed in)
 //! and, as plain automerge-repo clients, against the JS reference server and samod.
 
+pub mod abuse;
 pub mod servers;
 
 use std::collections::{HashMap, HashSet};

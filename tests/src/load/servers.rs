@@ -72,12 +72,18 @@ fn loadgen_exe() -> anyhow::Result<PathBuf> {
 impl Server {
     /// Starts a server of `kind` on `data` (created if missing) and waits until it listens.
     pub async fn start(kind: Kind, data: &Path) -> anyhow::Result<Self> {
+        Self::start_on(kind, data, 0).await
+    }
+
+    /// [`Server::start`] on a given port (0: any free one; gridvisit only).
+    pub async fn start_on(kind: Kind, data: &Path, port: u16) -> anyhow::Result<Self> {
         std::fs::create_dir_all(data)?;
+        let listen = format!("127.0.0.1:{port}");
         let mut cmd = match kind {
             Kind::Gridvisit => {
                 let mut c = Command::new(loadgen_exe()?);
                 c.arg("serve-gridvisit")
-                    .args(["--listen", "127.0.0.1:0", "--demo", "full"])
+                    .args(["--listen", listen.as_str(), "--demo", "full"])
                     .arg("--demo-accounts-only")
                     .args(["--admin-password", ADMIN_PASSWORD, "--data"])
                     .arg(data)
@@ -159,6 +165,11 @@ impl Server {
         }
     }
 
+    /// The server process's ID.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// Resident memory of the server process, in bytes.
     pub fn rss(&self) -> u64 {
         self.child.id().map_or(0, rss_of)
@@ -180,6 +191,14 @@ impl Server {
     pub async fn restart(&mut self) -> anyhow::Result<()> {
         self.kill().await;
         *self = Self::start(self.kind, &self.data.clone()).await?;
+        Ok(())
+    }
+
+    /// Starts the same gridvisit server again on the same data and the same port, so phones
+    /// reconnect to the address they know.
+    pub async fn restart_in_place(&mut self) -> anyhow::Result<()> {
+        self.kill().await;
+        *self = Self::start_on(self.kind, &self.data.clone(), self.port).await?;
         Ok(())
     }
 }

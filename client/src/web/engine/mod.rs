@@ -45,6 +45,17 @@ pub(crate) async fn boot() -> Result<(EngineHandle, AppState), ClientError> {
         .get("session")
         .await?
         .and_then(|s| serde_json::from_str(&s).ok());
+    // Whose records these are; databases from before the owner was kept name the session's.
+    let owner = match db.get("owner").await? {
+        Some(o) => Some(o),
+        None => match &session {
+            Some(s) => {
+                db.put("owner", Some(&s.user)).await?;
+                Some(s.user.clone())
+            }
+            None => None,
+        },
+    };
     let device = match db.get("device").await? {
         Some(d) => d,
         None => {
@@ -117,7 +128,10 @@ pub(crate) async fn boot() -> Result<(EngineHandle, AppState), ClientError> {
         }
         .run(rx),
     );
-    Ok((handle, AppState::new(session, lang, summaries, figures)))
+    Ok((
+        handle,
+        AppState::new(session, owner, lang, summaries, figures),
+    ))
 }
 
 struct Engine {
@@ -348,10 +362,38 @@ impl Engine {
                 let _ = reply.send(self.change(id, intent).await);
             }
             Cmd::SignedIn(session, reply) => {
-                let result = match serde_json::to_string(&session) {
-                    Ok(json) => self.db.put("session", Some(&json)).await,
-                    Err(e) => Err(ClientError::BadReply(e.to_string())),
+                let owner = self.db.get("owner").await.ok().flatten();
+                let pending = self.hub.unsynced().len();
+                let plan =
+                    match crate::session::may_sign_in(owner.as_deref(), pending, &session.user) {
+                        Ok(plan) => plan,
+                        Err(blocked) => {
+                            let _ = reply.send(Err(blocked.into()));
+                            return;
+                        }
+                    };
+                let wipe = plan == crate::session::SignIn::Wipe;
+                let mut result = if wipe {
+                    self.db.wipe_records().await
+                } else {
+                    Ok(())
                 };
+                if result.is_ok() {
+                    result = match serde_json::to_string(&session) {
+                        Ok(json) => self.db.put("session", Some(&json)).await,
+                        Err(e) => Err(ClientError::BadReply(e.to_string())),
+                    };
+                }
+                if result.is_ok() {
+                    result = self.db.put("owner", Some(&session.user)).await;
+                }
+                if result.is_ok() && wipe {
+                    // The previous user's records are gone from storage: start again from it,
+                    // so nothing of theirs stays in memory either.
+                    let _ = reply.send(Ok(()));
+                    reload();
+                    return;
+                }
                 if result.is_ok() {
                     self.session = Some(session.clone());
                     self.conn.signed_in();
@@ -365,11 +407,22 @@ impl Engine {
                 if let Some(t) = self.session.as_ref().map(|s| s.token.clone()) {
                     let _ = http::request("POST", "/api/logout", Some(&t), None).await;
                 }
-                let _ = self.db.put("session", None).await;
+                let pending = self.hub.unsynced().len();
                 self.session = None;
                 self.conn.signed_out();
                 if let Some(s) = &self.socket {
                     s.close();
+                }
+                if crate::session::keeps_records_on_sign_out(pending) {
+                    let _ = self.db.put("session", None).await;
+                } else {
+                    // A shared phone: the next user finds nothing of this one's.
+                    if let Err(e) = self.db.wipe_records().await {
+                        self.show_error(&e);
+                    }
+                    let _ = reply.send(());
+                    reload();
+                    return;
                 }
                 self.dispatch(Action::Session(None));
                 self.report();
@@ -404,5 +457,12 @@ impl Engine {
 
     fn show_error(&self, e: &dyn std::fmt::Display) {
         self.dispatch(Action::Error(Some(e.to_string())));
+    }
+}
+
+/// Starts the app again from what storage holds (after a wipe).
+fn reload() {
+    if let Some(w) = web_sys::window() {
+        let _ = w.location().reload();
     }
 }
