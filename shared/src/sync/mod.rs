@@ -30,6 +30,7 @@ mod effects;
 mod events;
 pub mod feed;
 mod hub;
+mod inflate;
 #[cfg(feature = "sim")]
 mod memstore;
 pub mod policy;

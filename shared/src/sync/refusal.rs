@@ -92,6 +92,12 @@ pub enum Refusal {
         /// The limit.
         max: usize,
     },
+    /// One message's compressed changes inflate past what a hub inflates at once.
+    #[error("one message's compressed changes inflate to more than {max} bytes")]
+    Inflates {
+        /// The limit.
+        max: usize,
+    },
     /// The connection is not authenticated.
     #[error("not signed in")]
     Anonymous,

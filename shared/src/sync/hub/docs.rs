@@ -116,6 +116,24 @@ impl Hub {
             }
             d.syncs.insert(conn, state);
         } else {
+            // Inflated with a limit first: automerge's loader has none.
+            if serving {
+                let mut budget = limits.max_inflated_bytes;
+                if msg
+                    .changes
+                    .iter()
+                    .any(|c| crate::sync::inflate::check(c, &mut budget).is_err())
+                {
+                    let chunk: Vec<u8> = msg.changes.iter().flatten().copied().collect();
+                    let refusal = Refusal::Inflates {
+                        max: limits.max_inflated_bytes,
+                    };
+                    if !exists && d.syncs.is_empty() {
+                        self.docs.remove(&id);
+                    }
+                    return self.refuse(conn, id, user, refusal, chunk, fx);
+                }
+            }
             // Applied to a copy first: a refused change must leave no trace.
             let mut trial = d.doc.clone();
             if let Err(e) = trial.receive_sync_message(&mut state, msg) {

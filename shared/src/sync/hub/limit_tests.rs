@@ -199,3 +199,50 @@ fn a_bucket_fetch_names_each_existing_bucket_at_most_once() {
     assert!(errors(&fx).iter().any(|e| e.contains("buckets")));
     assert_eq!(fx.close, vec![C]);
 }
+
+#[test]
+fn a_compressed_change_that_would_inflate_past_the_limit_is_refused_before_it_is_loaded() {
+    let mut hub = limited(HubLimits {
+        max_inflated_bytes: 1024 * 1024,
+        ..HubLimits::default()
+    });
+    let id = DocumentId::from_bytes([3; 16]);
+    // A compressed-change chunk (type 2) of 64 MiB of zeros: about 64 KB on the wire.
+    let bomb = miniz_oxide::deflate::compress_to_vec(&vec![0u8; 64 * 1024 * 1024], 10);
+    let mut chunk = vec![0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, 2];
+    let mut n = bomb.len() as u64;
+    loop {
+        let b = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            chunk.push(b);
+            break;
+        }
+        chunk.push(b | 0x80);
+    }
+    chunk.extend_from_slice(&bomb);
+    let data = automerge::sync::Message {
+        heads: vec![automerge::ChangeHash([7; 32])],
+        need: vec![],
+        have: vec![],
+        changes: vec![chunk].into(),
+        flags: None,
+        version: automerge::sync::MessageVersion::V1,
+    }
+    .encode();
+    let bytes = Message::Sync {
+        target_id: peer("server"),
+        document_id: id,
+        data,
+        sender_id: peer("phone"),
+    }
+    .encode();
+    let fx = fresh(&mut hub, C, id, bytes);
+    assert!(
+        errors(&fx).iter().any(|e| e.contains("inflate")),
+        "{:?}",
+        errors(&fx)
+    );
+    assert_eq!(fx.quarantine.len(), 1);
+    assert!(fx.close.is_empty(), "a refused change keeps the connection");
+}

@@ -84,6 +84,9 @@ pub struct HubLimits {
     pub max_unknown_docs: usize,
     /// Buckets one `gv-fetch-buckets` may name.
     pub max_fetch_buckets: usize,
+    /// Bytes the compressed changes of one message may inflate to (checked before automerge
+    /// inflates them).
+    pub max_inflated_bytes: usize,
 }
 
 impl Default for HubLimits {
@@ -93,6 +96,7 @@ impl Default for HubLimits {
             max_orphan_bytes: 4 * 1024 * 1024,
             max_unknown_docs: 1_000,
             max_fetch_buckets: crate::sync::feed::BUCKETS,
+            max_inflated_bytes: 64 * 1024 * 1024,
         }
     }
 }
