@@ -411,16 +411,19 @@ mod tests {
         for _ in 0..3 {
             s.to_server.unbounded_send(frame()).expect("send");
         }
-        // Received on a blocking thread, so the runtime's workers stay free for the socket.
+        // Received on a blocking thread, so the runtime's workers stay free for the socket. The
+        // `Open` command is kept: it holds the connection's outbox, and a dropped outbox closes
+        // the socket as an engine that let go of the connection would.
         let commands = std::sync::Arc::new(std::sync::Mutex::new(commands));
+        let kept = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let next = |wait: Duration| {
-            let commands = commands.clone();
+            let (commands, kept) = (commands.clone(), kept.clone());
             async move {
                 tokio::task::spawn_blocking(move || {
                     let rx = commands.lock().expect("lock");
                     loop {
                         match rx.recv_timeout(wait) {
-                            Ok(Cmd::Open { .. }) => continue,
+                            Ok(open @ Cmd::Open { .. }) => kept.lock().expect("lock").push(open),
                             Ok(cmd) => return Some(cmd),
                             Err(_) => return None,
                         }
