@@ -60,13 +60,15 @@ fn decoded(store: &dyn Storage, row: &QuarantineRow) -> Value {
         .map(|c| c.hash().to_string())
         .collect();
     let chunk = shared::hex::decode(&row.chunk_hex).unwrap_or_default();
-    let changes: Vec<Value> = match base.load_incremental(&chunk) {
-        Ok(_) => history::history(&base)
+    let loaded = shared::sync::untrusted(|| base.load_incremental(&chunk).map(|_| ()));
+    let changes: Vec<Value> = match loaded.map_err(|e| e.to_string()) {
+        Ok(Ok(())) => history::history(&base)
             .into_iter()
             .filter(|e| !known.contains(&e.hash))
             .map(|e| json!({ "hash": e.hash, "user": e.user, "at": e.at, "fields": e.what }))
             .collect(),
-        Err(e) => vec![json!({ "undecodable": e.to_string() })],
+        Ok(Err(e)) => vec![json!({ "undecodable": e.to_string() })],
+        Err(e) => vec![json!({ "undecodable": e })],
     };
     let mut v = serde_json::to_value(row).unwrap_or(Value::Null);
     if let Value::Object(m) = &mut v {

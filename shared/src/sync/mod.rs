@@ -29,6 +29,7 @@ pub mod driver;
 mod effects;
 mod events;
 pub mod feed;
+mod guard;
 mod hub;
 mod inflate;
 #[cfg(feature = "sim")]
@@ -41,6 +42,7 @@ pub use driver::{Batch, Driver, Durable};
 pub use effects::{ConnId, Direction, Effects, Event, Input, Persist, Quarantine};
 pub use events::FUTURE_SLACK;
 pub use feed::{BUCKETS, FeedAnswer, FeedQuery, heads_digest};
+pub use guard::{Panicked, untrusted};
 pub use hub::{EditError, Hub, HubConfig, HubLimits};
 #[cfg(feature = "sim")]
 pub use memstore::{MemStore, StoredDoc};

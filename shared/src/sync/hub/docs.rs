@@ -136,8 +136,15 @@ impl Hub {
             }
             // Applied to a copy first: a refused change must leave no trace.
             let mut trial = d.doc.clone();
-            if let Err(e) = trial.receive_sync_message(&mut state, msg) {
-                return self.fail(conn, format!("cannot apply sync message for {id}: {e}"), fx);
+            let applied = crate::sync::untrusted(|| trial.receive_sync_message(&mut state, msg));
+            match applied {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    return self.fail(conn, format!("cannot apply sync message for {id}: {e}"), fx);
+                }
+                Err(e) => {
+                    return self.fail(conn, format!("cannot apply sync message for {id}: {e}"), fx);
+                }
             }
             if trial.get_heads() == before {
                 // Nothing new is visible (changes may wait in the queue for missing
@@ -276,7 +283,10 @@ impl Hub {
         let has_changes = !msg.changes.is_empty();
         let mut empty = self.empty();
         let mut state = sync::State::new();
-        if empty.receive_sync_message(&mut state, msg).is_err() {
+        if !matches!(
+            crate::sync::untrusted(|| empty.receive_sync_message(&mut state, msg)),
+            Ok(Ok(()))
+        ) {
             return self.fail(conn, format!("invalid automerge sync message for {id}"), fx);
         }
         let Some(c) = self.conns.get(&conn) else {

@@ -246,3 +246,39 @@ fn a_compressed_change_that_would_inflate_past_the_limit_is_refused_before_it_is
     assert_eq!(fx.quarantine.len(), 1);
     assert!(fx.close.is_empty(), "a refused change keeps the connection");
 }
+
+#[test]
+fn a_change_on_which_automerge_panics_is_refused_and_the_hub_goes_on() {
+    // Found by the `record` fuzzer: automerge 0.12 unwraps an actor lookup on this change.
+    let crash = include_bytes!("../../../../fuzz/regressions/record/automerge-load-panic-749aa0e1");
+    let mut hub = limited(HubLimits::default());
+    let id = DocumentId::from_bytes([4; 16]);
+    let data = automerge::sync::Message {
+        heads: vec![automerge::ChangeHash([7; 32])],
+        need: vec![],
+        have: vec![],
+        changes: vec![crash.to_vec()].into(),
+        flags: None,
+        version: automerge::sync::MessageVersion::V1,
+    }
+    .encode();
+    let bytes = Message::Sync {
+        target_id: peer("server"),
+        document_id: id,
+        data,
+        sender_id: peer("phone"),
+    }
+    .encode();
+    let fx = fresh(&mut hub, C, id, bytes);
+    assert!(
+        errors(&fx).iter().any(|e| e.contains("cannot apply")),
+        "{:?}",
+        errors(&fx)
+    );
+    assert!(fx.persist.is_empty());
+    // The other phone's connection still works.
+    let doc = household_doc("s01/c01/g01");
+    let other = DocumentId::from_bytes([5; 16]);
+    let fx = fresh(&mut hub, ConnId(8), other, sync_frame(&doc, other, false));
+    assert_eq!(fx.persist.len(), 1);
+}
