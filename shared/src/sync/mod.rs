@@ -31,6 +31,7 @@ mod events;
 pub mod feed;
 mod guard;
 mod hub;
+#[cfg(not(target_arch = "wasm32"))]
 mod inflate;
 #[cfg(feature = "sim")]
 mod memstore;

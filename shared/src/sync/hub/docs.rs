@@ -116,7 +116,9 @@ impl Hub {
             }
             d.syncs.insert(conn, state);
         } else {
-            // Inflated with a limit first: automerge's loader has none.
+            // Inflated with a limit first: automerge's loader has none. (The browser build
+            // serves no one and has no inflater.)
+            #[cfg(not(target_arch = "wasm32"))]
             if serving {
                 let mut budget = limits.max_inflated_bytes;
                 if msg
