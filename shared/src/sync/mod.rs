@@ -32,7 +32,7 @@ pub mod feed;
 mod guard;
 mod hub;
 #[cfg(not(target_arch = "wasm32"))]
-mod inflate;
+pub mod inflate;
 #[cfg(feature = "sim")]
 mod memstore;
 pub mod policy;

@@ -98,6 +98,9 @@ pub enum Refusal {
         /// The limit.
         max: usize,
     },
+    /// A bundle chunk, which automerge's sync never sends.
+    #[error("bundle chunks are not accepted from peers (automerge's sync never sends them)")]
+    Bundle,
     /// The connection is not authenticated.
     #[error("not signed in")]
     Anonymous,

@@ -121,14 +121,17 @@ impl Hub {
             #[cfg(not(target_arch = "wasm32"))]
             if serving {
                 let mut budget = limits.max_inflated_bytes;
-                if msg
+                let screened = msg
                     .changes
                     .iter()
-                    .any(|c| crate::sync::inflate::check(c, &mut budget).is_err())
-                {
+                    .try_for_each(|c| crate::sync::inflate::check(c, &mut budget));
+                if let Err(unaccepted) = screened {
                     let chunk: Vec<u8> = msg.changes.iter().flatten().copied().collect();
-                    let refusal = Refusal::Inflates {
-                        max: limits.max_inflated_bytes,
+                    let refusal = match unaccepted {
+                        crate::sync::inflate::Unaccepted::TooLarge => Refusal::Inflates {
+                            max: limits.max_inflated_bytes,
+                        },
+                        crate::sync::inflate::Unaccepted::Bundle => Refusal::Bundle,
                     };
                     if !exists && d.syncs.is_empty() {
                         self.docs.remove(&id);

@@ -282,3 +282,34 @@ fn a_change_on_which_automerge_panics_is_refused_and_the_hub_goes_on() {
     let fx = fresh(&mut hub, ConnId(8), other, sync_frame(&doc, other, false));
     assert_eq!(fx.persist.len(), 1);
 }
+
+#[test]
+fn a_bundle_that_automerge_would_expand_into_gigabytes_is_refused_before_it_is_loaded() {
+    // Found by the `record` fuzzer: 211 bytes that made automerge 0.12 allocate 2.3 GB.
+    let bomb = include_bytes!("../../../../fuzz/regressions/record/automerge-load-oom-217893ca");
+    let mut hub = limited(HubLimits::default());
+    let id = DocumentId::from_bytes([6; 16]);
+    let data = automerge::sync::Message {
+        heads: vec![automerge::ChangeHash([7; 32])],
+        need: vec![],
+        have: vec![],
+        changes: vec![bomb.to_vec()].into(),
+        flags: None,
+        version: automerge::sync::MessageVersion::V1,
+    }
+    .encode();
+    let bytes = Message::Sync {
+        target_id: peer("server"),
+        document_id: id,
+        data,
+        sender_id: peer("phone"),
+    }
+    .encode();
+    let fx = fresh(&mut hub, C, id, bytes);
+    assert!(
+        errors(&fx).iter().any(|e| e.contains("bundle")),
+        "{:?}",
+        errors(&fx)
+    );
+    assert_eq!(fx.quarantine.len(), 1);
+}
