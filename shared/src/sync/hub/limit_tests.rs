@@ -53,6 +53,27 @@ fn fresh(hub: &mut Hub, conn: ConnId, id: DocumentId, bytes: Vec<u8>) -> Effects
     )
 }
 
+/// A `sync` frame about `id` carrying `chunks` as its changes (heads that the server lacks,
+/// so it applies them).
+fn sync_with_chunks(id: DocumentId, chunks: Vec<Vec<u8>>) -> Vec<u8> {
+    let data = automerge::sync::Message {
+        heads: vec![automerge::ChangeHash([7; 32])],
+        need: vec![],
+        have: vec![],
+        changes: chunks.into(),
+        flags: None,
+        version: automerge::sync::MessageVersion::V1,
+    }
+    .encode();
+    Message::Sync {
+        target_id: peer("server"),
+        document_id: id,
+        data,
+        sender_id: peer("phone"),
+    }
+    .encode()
+}
+
 fn errors(fx: &Effects) -> Vec<String> {
     sent(fx)
         .into_iter()
@@ -221,22 +242,7 @@ fn a_compressed_change_that_would_inflate_past_the_limit_is_refused_before_it_is
         chunk.push(b | 0x80);
     }
     chunk.extend_from_slice(&bomb);
-    let data = automerge::sync::Message {
-        heads: vec![automerge::ChangeHash([7; 32])],
-        need: vec![],
-        have: vec![],
-        changes: vec![chunk].into(),
-        flags: None,
-        version: automerge::sync::MessageVersion::V1,
-    }
-    .encode();
-    let bytes = Message::Sync {
-        target_id: peer("server"),
-        document_id: id,
-        data,
-        sender_id: peer("phone"),
-    }
-    .encode();
+    let bytes = sync_with_chunks(id, vec![chunk]);
     let fx = fresh(&mut hub, C, id, bytes);
     assert!(
         errors(&fx).iter().any(|e| e.contains("inflate")),
@@ -253,22 +259,7 @@ fn a_change_on_which_automerge_panics_is_refused_and_the_hub_goes_on() {
     let crash = include_bytes!("../../../../fuzz/regressions/record/automerge-load-panic-749aa0e1");
     let mut hub = limited(HubLimits::default());
     let id = DocumentId::from_bytes([4; 16]);
-    let data = automerge::sync::Message {
-        heads: vec![automerge::ChangeHash([7; 32])],
-        need: vec![],
-        have: vec![],
-        changes: vec![crash.to_vec()].into(),
-        flags: None,
-        version: automerge::sync::MessageVersion::V1,
-    }
-    .encode();
-    let bytes = Message::Sync {
-        target_id: peer("server"),
-        document_id: id,
-        data,
-        sender_id: peer("phone"),
-    }
-    .encode();
+    let bytes = sync_with_chunks(id, vec![crash.to_vec()]);
     let fx = fresh(&mut hub, C, id, bytes);
     assert!(
         errors(&fx).iter().any(|e| e.contains("cannot apply")),
@@ -289,22 +280,7 @@ fn a_bundle_that_automerge_would_expand_into_gigabytes_is_refused_before_it_is_l
     let bomb = include_bytes!("../../../../fuzz/regressions/record/automerge-load-oom-217893ca");
     let mut hub = limited(HubLimits::default());
     let id = DocumentId::from_bytes([6; 16]);
-    let data = automerge::sync::Message {
-        heads: vec![automerge::ChangeHash([7; 32])],
-        need: vec![],
-        have: vec![],
-        changes: vec![bomb.to_vec()].into(),
-        flags: None,
-        version: automerge::sync::MessageVersion::V1,
-    }
-    .encode();
-    let bytes = Message::Sync {
-        target_id: peer("server"),
-        document_id: id,
-        data,
-        sender_id: peer("phone"),
-    }
-    .encode();
+    let bytes = sync_with_chunks(id, vec![bomb.to_vec()]);
     let fx = fresh(&mut hub, C, id, bytes);
     assert!(
         errors(&fx).iter().any(|e| e.contains("bundle")),
