@@ -128,17 +128,7 @@ mod tests {
 
     #[test]
     fn two_valid_notes_merged_past_the_limit_need_correction_but_read() {
-        let draft = HouseholdDraft {
-            grid: "s01/c01/g01".parse().expect("grid"),
-            building: "1".into(),
-            unit: "1".into(),
-            room: "101".into(),
-            head: "王".into(),
-            contact: String::new(),
-            members: 2,
-            tags: vec![],
-            notes: String::new(),
-        };
+        let draft = HouseholdDraft::sample("s01/c01/g01");
         let mut a = automerge::Automerge::new();
         a.transact::<_, _, automerge::AutomergeError>(|tx| draft.write(tx))
             .expect("write");

@@ -71,6 +71,24 @@ pub struct HouseholdDraft {
     pub notes: String,
 }
 
+#[cfg(test)]
+impl HouseholdDraft {
+    /// A valid household of `grid` (room 101, two members) for the crate's tests.
+    pub(crate) fn sample(grid: &str) -> Self {
+        Self {
+            grid: grid.parse().expect("grid"),
+            building: "1".into(),
+            unit: "1".into(),
+            room: "101".into(),
+            head: "王".into(),
+            contact: String::new(),
+            members: 2,
+            tags: vec![],
+            notes: String::new(),
+        }
+    }
+}
+
 impl Household {
     /// Reads and validates a household document.
     pub fn read<D: ReadDoc>(doc: &D) -> Result<Self, SchemaError> {

@@ -3,10 +3,10 @@
 
 use automerge::Automerge;
 
-use super::tests::{C, NOW, config, household_doc, join, kinds, peer, sent, sync_frame, worker};
+use super::tests::{C, NOW, config, cursor, household_doc, kinds, peer, sent, serve, sync_frame};
 use super::{Hub, HubConfig, HubLimits};
 use crate::ids::DocumentId;
-use crate::sync::effects::{ConnId, Direction, Effects, Input};
+use crate::sync::effects::{ConnId, Effects, Input};
 use crate::sync::policy::ScopePolicy;
 use crate::wire::{Kind, Message};
 
@@ -17,21 +17,7 @@ fn limited(limits: HubLimits) -> Hub {
     };
     let mut hub = Hub::new(cfg, Box::new(ScopePolicy));
     for conn in [C, ConnId(8)] {
-        hub.handle(
-            NOW,
-            Input::Connected {
-                conn,
-                direction: Direction::Inbound,
-                principal: Some(worker()),
-            },
-        );
-        hub.handle(
-            NOW,
-            Input::Frame {
-                conn,
-                bytes: join(None),
-            },
-        );
+        serve(&mut hub, conn, None);
     }
     hub
 }
@@ -188,21 +174,7 @@ fn past_its_share_of_unknown_documents_a_peer_is_answered_but_not_subscribed() {
 fn a_bucket_fetch_names_each_existing_bucket_at_most_once() {
     // A peer with the extension (only it may fetch buckets).
     let mut hub = Hub::new(config("server"), Box::new(ScopePolicy));
-    hub.handle(
-        NOW,
-        Input::Connected {
-            conn: C,
-            direction: Direction::Inbound,
-            principal: Some(worker()),
-        },
-    );
-    hub.handle(
-        NOW,
-        Input::Frame {
-            conn: C,
-            bytes: join(Some(super::tests::cursor(1))),
-        },
-    );
+    serve(&mut hub, C, Some(cursor(1)));
     let fx = frame(
         &mut hub,
         C,

@@ -59,6 +59,26 @@ pub(super) fn join(ext: Option<Cursor>) -> Vec<u8> {
     .encode()
 }
 
+/// Connects a grid worker to a serving hub on `conn` and answers their `join` (with the
+/// extension when `ext` is given).
+pub(super) fn serve(hub: &mut Hub, conn: ConnId, ext: Option<Cursor>) -> Effects {
+    hub.handle(
+        NOW,
+        Input::Connected {
+            conn,
+            direction: Direction::Inbound,
+            principal: Some(worker()),
+        },
+    );
+    hub.handle(
+        NOW,
+        Input::Frame {
+            conn,
+            bytes: join(ext),
+        },
+    )
+}
+
 pub(super) fn cursor(seq: u64) -> Cursor {
     Cursor {
         epoch: "e1".into(),
@@ -67,17 +87,7 @@ pub(super) fn cursor(seq: u64) -> Cursor {
 }
 
 pub(super) fn household_doc(grid: &str) -> Automerge {
-    let draft = HouseholdDraft {
-        grid: grid.parse().expect("grid"),
-        building: "1".into(),
-        unit: "1".into(),
-        room: "101".into(),
-        head: "王".into(),
-        contact: String::new(),
-        members: 2,
-        tags: vec![],
-        notes: String::new(),
-    };
+    let draft = HouseholdDraft::sample(grid);
     let mut doc = Automerge::new();
     doc.transact::<_, _, automerge::AutomergeError>(|tx| draft.write(tx))
         .expect("write");
@@ -124,21 +134,7 @@ mod server_side {
 
     fn server(ext_cursor: Option<Cursor>) -> (Hub, Effects) {
         let mut hub = Hub::new(config("server"), Box::new(ScopePolicy));
-        hub.handle(
-            NOW,
-            Input::Connected {
-                conn: C,
-                direction: Direction::Inbound,
-                principal: Some(worker()),
-            },
-        );
-        let fx = hub.handle(
-            NOW,
-            Input::Frame {
-                conn: C,
-                bytes: join(ext_cursor),
-            },
-        );
+        let fx = serve(&mut hub, C, ext_cursor);
         (hub, fx)
     }
 
@@ -330,21 +326,7 @@ mod server_side {
     #[test]
     fn extension_messages_without_the_extension_end_the_connection() {
         let mut hub = Hub::new(config("server"), Box::new(ScopePolicy));
-        hub.handle(
-            NOW,
-            Input::Connected {
-                conn: C,
-                direction: Direction::Inbound,
-                principal: Some(worker()),
-            },
-        );
-        let fx = hub.handle(
-            NOW,
-            Input::Frame {
-                conn: C,
-                bytes: join(None),
-            },
-        );
+        let fx = serve(&mut hub, C, None);
         assert!(fx.queries.is_empty(), "a plain peer gets no listing");
         let fx = hub.handle(
             NOW,
