@@ -41,6 +41,11 @@ struct Cli {
     /// Hours a login token lasts.
     #[arg(long, env = "GRIDVISIT_TOKEN_TTL_HOURS", default_value_t = 168)]
     token_ttl_hours: i64,
+    /// Days of visits and closed issues a worker's phone holds (older ones are fetched on
+    /// demand).
+    #[arg(long, env = "GRIDVISIT_WINDOW_DAYS", default_value_t = shared::sync::DEFAULT_WINDOW_DAYS,
+          value_parser = clap::value_parser!(i64).range(1..=3660))]
+    window_days: i64,
 }
 
 /// Runs the server as the binary does, with the process arguments.
@@ -65,6 +70,7 @@ pub async fn main_from(args: impl IntoIterator<Item = std::ffi::OsString>) -> an
         app_dir: cli.app.clone(),
         secure_cookies: cli.secure_cookies,
         demo_password_allowed: loopback,
+        window_days: cli.window_days,
         ..Settings::default()
     };
     let state = crate::open(&cli.data, settings)

@@ -142,6 +142,8 @@ struct StoreDriver {
     now: Millis,
     /// Connections whose outbox was full during this batch.
     too_slow: Vec<ConnId>,
+    /// Supervisors' browsers watching the figures of an area.
+    watchers: crate::watchers::Watchers,
 }
 
 impl Engine {
@@ -167,6 +169,7 @@ impl Engine {
                 outboxes: HashMap::new(),
                 now: Millis(0),
                 too_slow: Vec::new(),
+                watchers: crate::watchers::Watchers::default(),
             },
         })
     }
@@ -176,7 +179,16 @@ impl Engine {
     pub fn run(mut self, rx: mpsc::Receiver<Cmd>) -> Result<(), EngineError> {
         let mut stop = false;
         while !stop {
-            let Ok(first) = rx.recv() else { break };
+            // Wait for input, or until figures are due to be pushed.
+            let wait = self.driver.watchers.due_in(now());
+            let first = match rx.recv_timeout(wait) {
+                Ok(c) => c,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    self.push_figures(now());
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            };
             let mut cmds = vec![first];
             while cmds.len() < BATCH {
                 match rx.try_recv() {
@@ -224,6 +236,7 @@ impl Engine {
                     }
                     Cmd::Closed { conn } => {
                         self.driver.outboxes.remove(&conn);
+                        self.driver.watchers.forget(conn);
                         Input::Disconnected { conn }
                     }
                     Cmd::Shutdown => {
@@ -235,6 +248,7 @@ impl Engine {
             }
             block_on(batch.perform(&mut self.hub, &mut self.driver, t))?;
             drop(credits);
+            self.push_figures(t);
             self.drop_slow(t)?;
             if self.hub.documents().count() > CACHE_DOCS {
                 self.hub.evict_idle();
@@ -244,10 +258,26 @@ impl Engine {
         Ok(())
     }
 
+    /// Pushes the figures due to the browsers watching an area.
+    fn push_figures(&mut self, t: Millis) {
+        let frames = {
+            let dashboard = self
+                .driver
+                .dashboard
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            self.driver.watchers.push(t, &dashboard)
+        };
+        for (conn, frame) in frames {
+            self.driver.send(conn, frame);
+        }
+    }
+
     /// A peer that does not read its frames is disconnected rather than buffered without
     /// bound: its outbox is told to close, and it resyncs when it reconnects.
     fn drop_slow(&mut self, t: Millis) -> Result<(), EngineError> {
         for conn in std::mem::take(&mut self.driver.too_slow) {
+            self.driver.watchers.forget(conn);
             if let Some(out) = self.driver.outboxes.remove(&conn) {
                 tracing::warn!(conn = conn.0, "peer too slow to read; disconnecting");
                 self.driver.metrics.too_slow.fetch_add(1, Ordering::Relaxed);
@@ -293,6 +323,9 @@ impl Driver for StoreDriver {
                 Event::PeerReady {
                     peer, extension, ..
                 } => tracing::debug!(%peer, extension, "peer ready"),
+                Event::Watch { conn, area, scope } => {
+                    self.watchers.watch(*conn, area.clone(), scope.clone());
+                }
                 _ => {}
             }
         }
@@ -342,6 +375,11 @@ impl Driver for StoreDriver {
             for (w, old) in writes.iter().zip(&previous) {
                 dashboard.replace(old.as_ref(), w.contribution.as_ref());
             }
+            self.watchers.changed(
+                writes
+                    .iter()
+                    .filter_map(|w| w.meta.as_ref().map(|m| &m.grid)),
+            );
             dashboard.prune(self.now);
             drop(dashboard);
             self.changed.send_modify(|v| *v += 1);

@@ -22,6 +22,7 @@ pub mod limits;
 pub mod metrics;
 pub mod settings;
 pub mod store;
+pub mod watchers;
 pub mod ws;
 
 use std::future::Future;
@@ -100,6 +101,7 @@ pub fn start(store: Arc<dyn Storage>, epoch: &str, settings: Settings) -> anyhow
         automerge::ActorId::from(&actor[..]),
     );
     config.max_frame = settings.max_frame;
+    config.window_days = settings.window_days;
     let hub = Hub::new(config, Box::new(ScopePolicy));
     let dashboard = Arc::new(Mutex::new(fold_stored(store.as_ref())?));
     let (changed_tx, changed) = watch::channel(0);

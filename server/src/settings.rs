@@ -44,6 +44,8 @@ pub struct Settings {
     pub secure_cookies: bool,
     /// Whether the published demo password signs in (only on a loopback address).
     pub demo_password_allowed: bool,
+    /// Days of visits and closed issues a worker's phone holds (DESIGN decision 10).
+    pub window_days: i64,
 }
 
 impl Default for Settings {
@@ -67,6 +69,7 @@ impl Default for Settings {
             login_window: Duration::from_secs(15 * 60),
             secure_cookies: false,
             demo_password_allowed: true,
+            window_days: shared::sync::DEFAULT_WINDOW_DAYS,
         }
     }
 }

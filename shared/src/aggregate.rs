@@ -55,6 +55,9 @@ pub enum Contribution {
         deadline: Option<Millis>,
         /// The level it was closed at.
         closed_level: Option<Level>,
+        /// When it was closed (rows written before this was kept lack it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        closed_at: Option<Millis>,
         /// It breaks a value rule.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         needs_correction: bool,
@@ -373,9 +376,26 @@ impl Dashboard {
                 open: i.state.status != Status::Closed,
                 deadline: i.state.deadline,
                 closed_level: i.state.closed_level,
+                closed_at: i.state.closed_at,
                 needs_correction,
             },
         }
+    }
+
+    /// The figures of an area as an overview shows them: the area's total, its own row and the
+    /// table of its parts one level down, nothing deeper (what a supervisor's browser is
+    /// pushed: a city's figures are its streets, not its 514 grids).
+    pub fn area_figures(&self, now: Millis, area: &Scope) -> Figures {
+        let mut f = self.figures(now, area);
+        match area {
+            Scope::City => {
+                f.communities.clear();
+                f.grids.clear();
+            }
+            Scope::Street(_) => f.grids.clear(),
+            Scope::Community(_) | Scope::Grids(_) => {}
+        }
+        f
     }
 
     /// The figures of the grids inside `scope` at `now`.

@@ -246,6 +246,35 @@ impl Scope {
     }
 }
 
+impl Scope {
+    /// The scope of an area inside this one: `""` is this scope itself; a street, community or
+    /// grid path names that area, if it lies inside. `None` for anything else.
+    pub fn area(&self, path: &str) -> Option<Self> {
+        if path.is_empty() {
+            return Some(self.clone());
+        }
+        let parts: Vec<&str> = path.split('/').collect();
+        if !parts.iter().all(|p| is_segment(p)) {
+            return None;
+        }
+        let inside = |street: &str, community: Option<&str>| match self {
+            Self::City => true,
+            Self::Street(s) => s == street,
+            Self::Community(c) => community == Some(c.as_str()),
+            Self::Grids(_) => false,
+        };
+        match parts.len() {
+            1 if inside(path, None) => Some(Self::Street(path.to_owned())),
+            2 if inside(parts[0], Some(path)) => Some(Self::Community(path.to_owned())),
+            3 => {
+                let g: GridId = path.parse().ok()?;
+                self.contains(&g).then(|| Self::Grids(vec![g]))
+            }
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -357,6 +386,24 @@ mod tests {
                 .contains(&g)
         );
         assert!("grids:S01".parse::<Scope>().is_err());
+        let street: Scope = "street:s01".parse().expect("scope");
+        assert_eq!(street.area(""), Some(street.clone()));
+        assert_eq!(
+            street.area("s01/c02"),
+            Some(Scope::Community("s01/c02".into()))
+        );
+        assert_eq!(
+            street.area("s01/c02/g03"),
+            Some(Scope::Grids(vec![g.clone()]))
+        );
+        assert_eq!(street.area("s02"), None);
+        assert_eq!(street.area("s02/c02"), None);
+        assert_eq!(street.area("s01/c02/g03/x"), None);
+        assert_eq!(street.area("s01/../c"), None);
+        assert_eq!(Scope::City.area("s09"), Some(Scope::Street("s09".into())));
+        let community: Scope = "community:s01/c02".parse().expect("scope");
+        assert_eq!(community.area("s01"), None);
+        assert_eq!(community.area("s01/c03/g01"), None);
         assert!("s01/c02".parse::<GridId>().is_err());
     }
 }

@@ -465,6 +465,7 @@ impl Driver for SimDriver<'_> {
                 persist.chunk.clone(),
                 &persist.heads,
                 persist.meta.as_ref().map(|m| m.grid.clone()),
+                persist.standing(&crate::time::Calendar::CHINA),
             );
         }
         self.quarantine.extend(batch.quarantine.iter().cloned());

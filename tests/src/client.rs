@@ -326,6 +326,7 @@ impl Driver for ClientDriver<'_> {
                 p.chunk.clone(),
                 &p.heads,
                 p.meta.as_ref().map(|m| m.grid.clone()),
+                p.standing(&shared::time::Calendar::CHINA),
             );
         }
         for e in batch.events {

@@ -74,6 +74,7 @@ pub(super) async fn export_csv(
                 &a.principal,
                 Some(&kind),
                 q.grid.as_deref(),
+                None,
                 before,
                 EXPORT_PAGE,
             ) {

@@ -13,11 +13,14 @@ use super::{AppError, User};
 use crate::AppState;
 use crate::store::{Page, PageQuery, Storage};
 
-/// A page of records: `?kind=&grid=&limit=&before=` (`before` is the previous page's `next`).
+/// A page of records: `?kind=&grid=&household=&limit=&before=` (`before` is the previous
+/// page's `next`; `household`: the visits of one household, older ones included, as a phone
+/// fetches them on demand).
 #[derive(Deserialize)]
 pub(super) struct ListQuery {
     pub(super) kind: Option<String>,
     pub(super) grid: Option<String>,
+    pub(super) household: Option<String>,
     limit: Option<usize>,
     pub(super) before: Option<u64>,
 }
@@ -36,6 +39,14 @@ impl ListQuery {
                 "unknown kind {k:?}: use household, visit or issue"
             ))),
         }
+    }
+
+    /// The household asked about, checked.
+    pub(super) fn household(&self) -> Result<Option<DocumentId>, AppError> {
+        self.household
+            .as_deref()
+            .map(|h| DocumentId::parse_any(h).map_err(|e| AppError::BadRequest(e.to_string())))
+            .transpose()
     }
 }
 
@@ -64,6 +75,7 @@ pub(super) fn page(
     principal: &Principal,
     kind: Option<&str>,
     grid: Option<&str>,
+    household: Option<DocumentId>,
     before: Option<u64>,
     limit: usize,
 ) -> Result<Page, AppError> {
@@ -71,6 +83,7 @@ pub(super) fn page(
         scope: &principal.scope,
         kind,
         grid,
+        household,
         before,
         limit,
     })?)
@@ -82,6 +95,7 @@ pub(super) async fn records(
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, AppError> {
     let kind = q.kind()?.map(str::to_owned);
+    let household = q.household()?;
     let limit = q.limit.unwrap_or(PAGE).clamp(1, MAX_PAGE);
     let store = state.store.clone();
     blocking(move || {
@@ -90,6 +104,7 @@ pub(super) async fn records(
             &a.principal,
             kind.as_deref(),
             q.grid.as_deref(),
+            household,
             q.before,
             limit,
         )?;

@@ -35,14 +35,17 @@ pub(super) struct UserView {
     name: String,
     role: Role,
     scope: String,
+    /// Days of visits and closed issues a phone holds.
+    window_days: i64,
 }
 
-fn view(a: &Account) -> UserView {
+fn view(a: &Account, window_days: i64) -> UserView {
     UserView {
         user: a.principal.user.to_string(),
         name: a.name.clone(),
         role: a.principal.role,
         scope: a.principal.scope.to_string(),
+        window_days,
     }
 }
 
@@ -128,7 +131,7 @@ pub(super) async fn login(
     let mut resp = Json(LoginReply {
         token,
         expires_at,
-        user: view(&account),
+        user: view(&account, state.settings.window_days),
     })
     .into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
@@ -158,6 +161,6 @@ pub(super) async fn logout(
     Ok(resp)
 }
 
-pub(super) async fn me(User(a): User) -> Json<UserView> {
-    Json(view(&a))
+pub(super) async fn me(State(state): State<AppState>, User(a): User) -> Json<UserView> {
+    Json(view(&a, state.settings.window_days))
 }

@@ -1,6 +1,7 @@
 //! Storage behind one trait: documents as change chunks with a change feed, accounts, tokens
 //! and the quarantine. [`redb_store::RedbStore`] is the embedded default.
 
+mod redb_feed;
 pub mod redb_store;
 
 use std::collections::HashMap;
@@ -88,6 +89,14 @@ pub struct DocRow {
     pub chunks: u64,
     /// Dashboard contribution.
     pub contribution: Option<Contribution>,
+    /// The supervisors' queues (levels, as bits) an issue has been open in.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub levels: u8,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_zero(v: &u8) -> bool {
+    *v == 0
 }
 
 /// A user account.
@@ -117,6 +126,8 @@ pub struct PageQuery<'a> {
     pub kind: Option<&'a str>,
     /// Only documents of this grid (empty when it lies outside the scope).
     pub grid: Option<&'a str>,
+    /// Only the visits of this household.
+    pub household: Option<DocumentId>,
     /// Only documents last changed before this feed position (the previous page's `next`).
     pub before: Option<u64>,
     /// At most this many.

@@ -7,19 +7,15 @@ use automerge::Automerge;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use shared::aggregate::Contribution;
 use shared::ids::{DocumentId, GridId, Scope};
-use shared::sync::feed::{bucket_digests, bucket_of};
 use shared::sync::{FeedAnswer, FeedQuery, Quarantine};
-use shared::wire::{Cursor, DocDigest};
 
 use super::{
     Account, ChunkWrite, DocRow, Page, PageQuery, QuarantineRow, Storage, StoreError, TokenRow,
 };
 
+use super::redb_feed::{DOCS, FEED, GRID_FEED, OPEN, feed_entry, open_key, standing_of};
+
 const CHUNKS: TableDefinition<'_, (&[u8], u64), &[u8]> = TableDefinition::new("chunks");
-const DOCS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("docs");
-const FEED: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("feed");
-/// The same feed per grid, so a worker's reconnect scans only its grids' changes.
-const GRID_FEED: TableDefinition<'_, (&str, u64), &[u8]> = TableDefinition::new("grid_feed");
 const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
 const ACCOUNTS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("accounts");
 const TOKENS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("tokens");
@@ -54,30 +50,6 @@ fn in_scope(row: &DocRow, scope: &Scope) -> bool {
 fn grid_in_scope(grid: Option<&str>, scope: &Scope) -> bool {
     grid.and_then(|g| g.parse::<GridId>().ok())
         .is_some_and(|g| scope.contains(&g))
-}
-
-/// A feed entry: the document's key, its heads digest and whether it has a grid (the per-grid
-/// feed stores the first 24 bytes).
-fn feed_entry(doc: &DocumentId, heads: [u8; 8], has_grid: bool) -> [u8; 25] {
-    let mut out = [0u8; 25];
-    out[..16].copy_from_slice(doc.as_bytes());
-    out[16..24].copy_from_slice(&heads);
-    out[24] = u8::from(has_grid);
-    out
-}
-
-fn scope_of(query: &FeedQuery) -> &Scope {
-    match query {
-        FeedQuery::Since { scope, .. } | FeedQuery::Buckets { scope, .. } => scope,
-    }
-}
-
-/// The part of a stored row a feed answer reads. Deserializing only this skips over the
-/// dashboard contribution, which keeps answering a live client's `gv-poll` cheap.
-#[derive(serde::Deserialize)]
-struct RowDigest {
-    grid: Option<String>,
-    heads: [u8; 8],
 }
 
 impl RedbStore {
@@ -121,11 +93,17 @@ impl RedbStore {
             tx.open_table(META)?
                 .insert("tokens", b"sha256".as_slice())?;
         }
+        // The index of open issues came later: build it once from the rows.
+        if tx.open_table(META)?.get("open_index")?.is_none() {
+            super::redb_feed::build_open_index(&tx)?;
+            tx.open_table(META)?.insert("open_index", b"1".as_slice())?;
+        }
         // Create every table so readers never meet a missing one.
         tx.open_table(CHUNKS)?;
         tx.open_table(DOCS)?;
         tx.open_table(FEED)?;
         tx.open_table(GRID_FEED)?;
+        tx.open_table(OPEN)?;
         tx.open_table(ACCOUNTS)?;
         tx.open_table(TOKENS)?;
         tx.open_table(QUARANTINE)?;
@@ -160,6 +138,7 @@ impl Storage for RedbStore {
             let mut docs = tx.open_table(DOCS)?;
             let mut feed = tx.open_table(FEED)?;
             let mut grid_feed = tx.open_table(GRID_FEED)?;
+            let mut open = tx.open_table(OPEN)?;
             let mut next = feed.last()?.map_or(0, |(k, _)| k.value());
             for w in chunks {
                 let key = w.doc.as_bytes().as_slice();
@@ -174,6 +153,9 @@ impl Storage for RedbStore {
                     if let Some(g) = &old.grid {
                         grid_feed.remove((g.as_str(), old.seq))?;
                     }
+                    if let Some((level, grid)) = open_key(old.contribution.as_ref()) {
+                        open.remove((level, grid.as_str(), key))?;
+                    }
                 }
                 let mut row = old.unwrap_or(DocRow {
                     seq: 0,
@@ -182,6 +164,7 @@ impl Storage for RedbStore {
                     heads: [0; 8],
                     chunks: 0,
                     contribution: None,
+                    levels: 0,
                 });
                 chunk_t.insert((key, row.chunks), w.chunk.as_slice())?;
                 row.chunks += 1;
@@ -203,11 +186,17 @@ impl Storage for RedbStore {
                     row.grid = Some(meta.grid.to_string());
                 }
                 row.contribution = w.contribution.clone();
+                let standing = standing_of(row.contribution.as_ref());
+                row.levels |= standing.queue_bits();
                 docs.insert(key, json(&row)?.as_slice())?;
-                let entry = feed_entry(&w.doc, row.heads, row.grid.is_some());
+                let (entry, grid_entry) =
+                    feed_entry(&w.doc, row.heads, row.grid.is_some(), standing, row.levels);
                 feed.insert(next, entry.as_slice())?;
                 if let Some(g) = &row.grid {
-                    grid_feed.insert((g.as_str(), next), &entry[..24])?;
+                    grid_feed.insert((g.as_str(), next), grid_entry.as_slice())?;
+                }
+                if let Some((level, grid)) = open_key(row.contribution.as_ref()) {
+                    open.insert((level, grid.as_str(), key), row.heads.as_slice())?;
                 }
             }
             let mut q = tx.open_table(QUARANTINE)?;
@@ -264,88 +253,7 @@ impl Storage for RedbStore {
 
     fn answer(&self, query: &FeedQuery) -> Result<FeedAnswer, StoreError> {
         let tx = self.db.begin_read()?;
-        let feed = tx.open_table(FEED)?;
-        let docs = tx.open_table(DOCS)?;
-        let seq = feed.last()?.map_or(0, |(k, _)| k.value());
-        let cursor = Cursor {
-            epoch: self.epoch.clone(),
-            seq,
-        };
-        let row_of = |key: &[u8]| -> Result<Option<RowDigest>, StoreError> {
-            docs.get(key)?.map(|v| parse(v.value())).transpose()
-        };
-        // Every document of the scope changed after `after`, with its heads, from the feeds
-        // alone: each entry carries the document's heads, so no row is decoded. (Entries written
-        // before they carried heads hold only the document's key; those rows are read.)
-        let grid_feed = tx.open_table(GRID_FEED)?;
-        let entries = |after: u64| -> Result<Vec<DocDigest>, StoreError> {
-            let mut out = Vec::new();
-            let mut take = |v: &[u8], in_feed: bool| -> Result<(), StoreError> {
-                let doc = doc_id(&v[..16.min(v.len())])?;
-                if v.len() >= 24 {
-                    // The feed lists documents without a grid too: no scope holds them.
-                    if !in_feed || v.get(24) == Some(&1) {
-                        let mut heads = [0u8; 8];
-                        heads.copy_from_slice(&v[16..24]);
-                        out.push(DocDigest { doc, heads });
-                    }
-                } else if let Some(row) = row_of(v)?
-                    && grid_in_scope(row.grid.as_deref(), scope_of(query))
-                {
-                    out.push(DocDigest {
-                        doc,
-                        heads: row.heads,
-                    });
-                }
-                Ok(())
-            };
-            // Grid paths sort by street, then community: a street or community is one
-            // contiguous range of the per-grid feed ('0' is the byte after '/').
-            let mut scan = |lo: &str, hi: &str, exact: bool| -> Result<(), StoreError> {
-                for item in grid_feed.range((lo, after + 1)..(hi, 0))? {
-                    let (k, v) = item?;
-                    let (g, s) = k.value();
-                    if s > after && (!exact || g == lo) {
-                        take(v.value(), false)?;
-                    }
-                }
-                Ok(())
-            };
-            match scope_of(query) {
-                Scope::City => {
-                    for item in feed.range(after + 1..)? {
-                        let (_, v) = item?;
-                        take(v.value(), true)?;
-                    }
-                }
-                Scope::Street(s) => scan(&format!("{s}/"), &format!("{s}0"), false)?,
-                Scope::Community(cm) => scan(&format!("{cm}/"), &format!("{cm}0"), false)?,
-                Scope::Grids(gs) => {
-                    for g in gs {
-                        let lo = g.as_str();
-                        scan(lo, &format!("{lo}\u{0}"), true)?;
-                    }
-                }
-            }
-            Ok(out)
-        };
-        match query {
-            FeedQuery::Since {
-                cursor: Some(c), ..
-            } if c.epoch == self.epoch && c.seq <= seq => Ok(FeedAnswer::Changes {
-                docs: entries(c.seq)?,
-                cursor,
-            }),
-            FeedQuery::Since { .. } => Ok(FeedAnswer::Buckets {
-                digests: bucket_digests(entries(0)?.iter().map(|d| (&d.doc, d.heads))),
-                cursor,
-            }),
-            FeedQuery::Buckets { buckets, .. } => {
-                let mut docs = entries(0)?;
-                docs.retain(|d| buckets.contains(&(bucket_of(&d.doc) as u64)));
-                Ok(FeedAnswer::Changes { docs, cursor })
-            }
-        }
+        super::redb_feed::answer(&tx, &self.epoch, query)
     }
 
     fn rows(
@@ -398,7 +306,12 @@ impl Storage for RedbStore {
             }
             if let Some(v) = docs.get(key.as_slice())? {
                 let row: DocRow = parse(v.value())?;
-                if in_scope(&row, q.scope) && q.kind.is_none_or(|k| row.kind.as_deref() == Some(k))
+                let of_household = q.household.is_none_or(|h| {
+                    matches!(&row.contribution, Some(Contribution::Visit { household, .. }) if *household == h)
+                });
+                if in_scope(&row, q.scope)
+                    && q.kind.is_none_or(|k| row.kind.as_deref() == Some(k))
+                    && of_household
                 {
                     rows.push((DocumentId::from_bytes(key), row));
                 }

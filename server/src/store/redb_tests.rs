@@ -2,7 +2,27 @@
 
 use super::*;
 use shared::ids::GridId;
-use shared::model::{RecordKind, RecordMeta};
+use shared::model::{Level, RecordKind, RecordMeta, Role};
+use shared::sync::{DEFAULT_WINDOW_DAYS, Holding};
+use shared::time::{Calendar, Millis};
+use shared::wire::Cursor;
+
+fn household(grid: &GridId) -> Contribution {
+    Contribution::Household {
+        grid: grid.clone(),
+        needs_correction: false,
+    }
+}
+
+const NOW: Millis = Millis(1_780_000_000_000);
+
+fn holding(role: Role, scope: Scope) -> Holding {
+    Holding::new(role, scope, NOW, DEFAULT_WINDOW_DAYS, &Calendar::CHINA)
+}
+
+fn field(scope: Scope) -> Holding {
+    holding(Role::Worker, scope)
+}
 
 #[test]
 fn chunks_compact_and_the_feed_lists_only_newer_changes() {
@@ -26,7 +46,7 @@ fn chunks_compact_and_the_feed_lists_only_newer_changes() {
                 kind: RecordKind::Household,
                 grid: grid.clone(),
             }),
-            contribution: None,
+            contribution: Some(household(&grid)),
         };
         store.commit(&[w], &[], 0).expect("commit");
     }
@@ -41,7 +61,7 @@ fn chunks_compact_and_the_feed_lists_only_newer_changes() {
     let since = |c: &Cursor| {
         store
             .answer(&FeedQuery::Since {
-                scope: Scope::City,
+                holding: field(Scope::City),
                 cursor: Some(c.clone()),
             })
             .expect("answer")
@@ -93,7 +113,7 @@ fn area_feeds_list_exactly_the_documents_changed_after_the_cursor() {
                 kind: RecordKind::Household,
                 grid: grids[i % 4].clone(),
             }),
-            contribution: None,
+            contribution: Some(household(&grids[i % 4])),
         };
         store.commit(&[w], &[], 0).expect("commit");
         last_seq.insert(i, round + 1);
@@ -111,7 +131,7 @@ fn area_feeds_list_exactly_the_documents_changed_after_the_cursor() {
         for at in [0u64, 5, 17, 29, 30] {
             let answer = store
                 .answer(&FeedQuery::Since {
-                    scope: scope.clone(),
+                    holding: field(scope.clone()),
                     cursor: Some(Cursor {
                         epoch: store.epoch().to_owned(),
                         seq: at,
@@ -133,6 +153,150 @@ fn area_feeds_list_exactly_the_documents_changed_after_the_cursor() {
         }
     }
     drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Writes one change of an empty document with this contribution.
+fn put(store: &RedbStore, id: DocumentId, grid: &GridId, c: Contribution) {
+    let mut doc = Automerge::new();
+    doc.transact::<_, _, automerge::AutomergeError>(|tx| {
+        automerge::transaction::Transactable::put(tx, automerge::ROOT, "n", 1)
+    })
+    .expect("edit");
+    let kind = match c {
+        Contribution::Household { .. } => RecordKind::Household,
+        Contribution::Visit { .. } => RecordKind::Visit,
+        Contribution::Issue { .. } => RecordKind::Issue,
+    };
+    let w = ChunkWrite {
+        doc: id,
+        chunk: doc.save(),
+        heads: shared::sync::heads_digest(&doc.get_heads()),
+        meta: Some(RecordMeta {
+            kind,
+            grid: grid.clone(),
+        }),
+        contribution: Some(c),
+    };
+    store.commit(&[w], &[], 0).expect("commit");
+}
+
+fn issue(grid: &GridId, open: bool, level: Level, closed_at: Option<Millis>) -> Contribution {
+    Contribution::Issue {
+        grid: grid.clone(),
+        level,
+        open,
+        deadline: None,
+        closed_level: (!open).then_some(level),
+        closed_at,
+        needs_correction: false,
+    }
+}
+
+fn listed(store: &RedbStore, holding: Holding, cursor: Option<u64>) -> Vec<DocumentId> {
+    let query = match cursor {
+        Some(seq) => FeedQuery::Since {
+            holding,
+            cursor: Some(Cursor {
+                epoch: store.epoch().to_owned(),
+                seq,
+            }),
+        },
+        None => FeedQuery::Buckets {
+            holding,
+            buckets: (0..shared::sync::BUCKETS as u64).collect(),
+        },
+    };
+    let FeedAnswer::Changes { docs, .. } = store.answer(&query).expect("answer") else {
+        panic!("a listing");
+    };
+    let mut ids: Vec<DocumentId> = docs.iter().map(|d| d.doc).collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn each_device_is_listed_what_it_holds_and_a_queue_hears_of_an_issue_that_left_it() {
+    let dir = std::env::temp_dir().join(format!("gv-redb-hold-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = RedbStore::open(&dir).expect("open");
+    let g: GridId = "s01/c01/g01".parse().expect("grid");
+    let other: GridId = "s02/c01/g01".parse().expect("grid");
+    let today = Calendar::CHINA.day(NOW);
+    let id = |n: u8| DocumentId::from_bytes([n; 16]);
+    let visit = |day: i64| Contribution::Visit {
+        grid: g.clone(),
+        household: id(1),
+        week: 0,
+        day,
+        met: true,
+        needs_correction: false,
+    };
+    put(&store, id(1), &g, household(&g));
+    put(&store, id(2), &g, visit(today));
+    put(&store, id(3), &g, visit(today - 100));
+    put(&store, id(4), &g, issue(&g, true, Level::Grid, None));
+    put(
+        &store,
+        id(5),
+        &g,
+        issue(&g, false, Level::Grid, Some(NOW.plus(-3 * Millis::DAY))),
+    );
+    put(
+        &store,
+        id(6),
+        &g,
+        issue(&g, false, Level::Grid, Some(NOW.plus(-90 * Millis::DAY))),
+    );
+    put(&store, id(7), &g, issue(&g, true, Level::Community, None));
+    put(
+        &store,
+        id(8),
+        &other,
+        issue(&other, true, Level::Community, None),
+    );
+    let phone = field(Scope::Grids(vec![g.clone()]));
+    assert_eq!(
+        listed(&store, phone.clone(), None),
+        vec![id(1), id(2), id(4), id(5), id(7)]
+    );
+    let community = || {
+        holding(
+            Role::CommunitySupervisor,
+            "community:s01/c01".parse().expect("scope"),
+        )
+    };
+    let city = holding(Role::CitySupervisor, Scope::City);
+    assert_eq!(listed(&store, community(), None), vec![id(7)]);
+    assert_eq!(listed(&store, city.clone(), None), Vec::<DocumentId>::new());
+    // The community escalates issue 7 to the street: the community's copy is stale, so it is
+    // listed to the community after its cursor; the phone still holds it; the city does not.
+    let seq = store.seq().expect("seq");
+    put(&store, id(7), &g, issue(&g, true, Level::Street, None));
+    assert_eq!(listed(&store, community(), Some(seq)), vec![id(7)]);
+    assert_eq!(listed(&store, phone, Some(seq)), vec![id(7)]);
+    assert_eq!(listed(&store, city, Some(seq)), Vec::<DocumentId>::new());
+    // Its full listing is the queue alone again.
+    assert_eq!(listed(&store, community(), None), Vec::<DocumentId>::new());
+    let street = holding(Role::StreetSupervisor, Scope::Street("s01".into()));
+    assert_eq!(listed(&store, street, None), vec![id(7)]);
+    drop(store);
+    // The index of open issues is rebuilt for a database written before it.
+    let reopened = RedbStore::open(&dir).expect("reopen");
+    {
+        let tx = reopened.db.begin_write().expect("tx");
+        tx.delete_table(OPEN).expect("drop index");
+        tx.open_table(META)
+            .expect("meta")
+            .remove("open_index")
+            .expect("marker");
+        tx.commit().expect("commit");
+    }
+    drop(reopened);
+    let rebuilt = RedbStore::open(&dir).expect("reopen");
+    let street = holding(Role::StreetSupervisor, Scope::Street("s01".into()));
+    assert_eq!(listed(&rebuilt, street, None), vec![id(7)]);
+    drop(rebuilt);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -7,6 +7,7 @@ use super::feed::{FeedAnswer, FeedQuery};
 use super::policy::{Principal, Refusal};
 use crate::ids::{DocumentId, PeerId};
 use crate::model::{Record, RecordMeta};
+use crate::time::Millis;
 use crate::wire::Cursor;
 
 /// Identifies one connection of a hub (chosen by the driver).
@@ -79,6 +80,13 @@ pub struct Persist {
     pub record: Option<Box<Record>>,
 }
 
+impl Persist {
+    /// Where the record stands for holding, when the hub read it.
+    pub fn standing(&self, cal: &crate::time::Calendar) -> Option<super::Standing> {
+        self.record.as_deref().map(|r| super::Standing::of(r, cal))
+    }
+}
+
 /// A change that was refused, kept aside for review.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Quarantine {
@@ -141,6 +149,25 @@ pub enum Event {
         message: String,
         /// The document, if the remote named one.
         doc: Option<DocumentId>,
+    },
+    /// A peer we serve asked for the figures of an area (server): push them to it now and
+    /// as they change, replacing what it watched before.
+    Watch {
+        /// The connection.
+        conn: ConnId,
+        /// The area's path as asked.
+        area: String,
+        /// The area.
+        scope: crate::ids::Scope,
+    },
+    /// Our server pushed the figures of the area we watch (client).
+    Figures {
+        /// The area's path.
+        area: String,
+        /// When the server computed them.
+        at: Millis,
+        /// `shared::aggregate::Figures` as JSON.
+        figures: Vec<u8>,
     },
     /// A change was refused and quarantined.
     Refused {

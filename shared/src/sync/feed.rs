@@ -11,7 +11,8 @@
 use automerge::ChangeHash;
 use sha2::{Digest, Sha256};
 
-use crate::ids::{DocumentId, Scope};
+use crate::ids::DocumentId;
+use crate::sync::holding::Holding;
 use crate::wire::{Cursor, DocDigest};
 
 /// How many buckets the digest fallback splits documents into.
@@ -64,17 +65,18 @@ pub fn differing_buckets(ours: &[u8], theirs: &[u8]) -> Vec<u64> {
 /// A question the engine asks the server's storage about its change feed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FeedQuery {
-    /// Documents in `scope` changed after `cursor`; with no usable cursor, the bucket digests.
+    /// Documents the device holds changed after `cursor`; with no usable cursor, the bucket
+    /// digests of what it should hold.
     Since {
-        /// Whose documents.
-        scope: Scope,
+        /// What the device holds.
+        holding: Holding,
         /// The client's cursor.
         cursor: Option<Cursor>,
     },
-    /// Every document in `scope` that falls in `buckets`.
+    /// Every document the device holds that falls in `buckets`.
     Buckets {
-        /// Whose documents.
-        scope: Scope,
+        /// What the device holds.
+        holding: Holding,
         /// Bucket numbers.
         buckets: Vec<u64>,
     },

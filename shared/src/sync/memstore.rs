@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use automerge::ChangeHash;
 
 use super::feed::{FeedAnswer, FeedQuery, bucket_digests, bucket_of, heads_digest};
-use crate::ids::{DocumentId, GridId, Scope};
+use super::holding::{Holding, Standing};
+use crate::ids::{DocumentId, GridId};
 use crate::wire::{Cursor, DocDigest};
 
 /// One stored document in [`MemStore`].
@@ -21,6 +22,8 @@ pub struct StoredDoc {
     pub grid: Option<GridId>,
     /// Digest of its heads.
     pub heads: [u8; 8],
+    /// Where it stands for holding (`Other` until it is a valid record).
+    pub standing: Option<Standing>,
 }
 
 /// An in-memory store with a change feed: what the in-memory network and tests use, and the
@@ -49,6 +52,7 @@ impl MemStore {
         chunk: Vec<u8>,
         heads: &[ChangeHash],
         grid: Option<GridId>,
+        standing: Option<Standing>,
     ) {
         self.seq += 1;
         let entry = self.docs.entry(doc).or_default();
@@ -57,6 +61,9 @@ impl MemStore {
         entry.heads = heads_digest(heads);
         if grid.is_some() {
             entry.grid = grid;
+        }
+        if standing.is_some() {
+            entry.standing = standing;
         }
     }
 
@@ -80,22 +87,23 @@ impl MemStore {
 
     fn in_scope<'a>(
         &'a self,
-        scope: &'a Scope,
+        holding: &'a Holding,
     ) -> impl Iterator<Item = (&'a DocumentId, &'a StoredDoc)> {
-        self.docs
-            .iter()
-            .filter(move |(_, d)| d.grid.as_ref().is_some_and(|g| scope.contains(g)))
+        self.docs.iter().filter(move |(_, d)| {
+            d.grid.as_ref().is_some_and(|g| holding.scope.contains(g))
+                && holding.holds(d.standing.unwrap_or(Standing::Other))
+        })
     }
 
     /// Answers a feed query.
     pub fn answer(&self, query: &FeedQuery) -> FeedAnswer {
         match query {
             FeedQuery::Since {
-                scope,
+                holding,
                 cursor: Some(c),
             } if c.epoch == self.epoch && c.seq <= self.seq => FeedAnswer::Changes {
                 docs: self
-                    .in_scope(scope)
+                    .in_scope(holding)
                     .filter(|(_, d)| d.seq > c.seq)
                     .map(|(id, d)| DocDigest {
                         doc: *id,
@@ -104,13 +112,13 @@ impl MemStore {
                     .collect(),
                 cursor: self.cursor(),
             },
-            FeedQuery::Since { scope, .. } => FeedAnswer::Buckets {
-                digests: bucket_digests(self.in_scope(scope).map(|(id, d)| (id, d.heads))),
+            FeedQuery::Since { holding, .. } => FeedAnswer::Buckets {
+                digests: bucket_digests(self.in_scope(holding).map(|(id, d)| (id, d.heads))),
                 cursor: self.cursor(),
             },
-            FeedQuery::Buckets { scope, buckets } => FeedAnswer::Changes {
+            FeedQuery::Buckets { holding, buckets } => FeedAnswer::Changes {
                 docs: self
-                    .in_scope(scope)
+                    .in_scope(holding)
                     .filter(|(id, _)| buckets.contains(&(bucket_of(id) as u64)))
                     .map(|(id, d)| DocDigest {
                         doc: *id,

@@ -30,6 +30,7 @@ mod effects;
 mod events;
 pub mod feed;
 mod guard;
+pub mod holding;
 mod hub;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod inflate;
@@ -44,6 +45,7 @@ pub use effects::{ConnId, Direction, Effects, Event, Input, Persist, Quarantine}
 pub use events::FUTURE_SLACK;
 pub use feed::{BUCKETS, FeedAnswer, FeedQuery, heads_digest};
 pub use guard::{Panicked, untrusted};
+pub use holding::{DEFAULT_WINDOW_DAYS, Holding, Keeps, Standing};
 pub use hub::{EditError, Hub, HubConfig, HubLimits};
 #[cfg(feature = "sim")]
 pub use memstore::{MemStore, StoredDoc};

@@ -83,3 +83,36 @@ pub(super) fn fetch_buckets_fields(buckets: &[u64]) -> Fields {
         Cbor::Array(buckets.iter().map(|b| Cbor::Uint(*b)).collect()),
     )]
 }
+
+/// Longest area path a `gv-watch` may name.
+const MAX_AREA: usize = 200;
+
+pub(super) fn watch(r: &Reader<'_>) -> Result<Message, WireError> {
+    let area = r.text("area")?;
+    if area.len() > MAX_AREA {
+        return Err(r.wrong("area"));
+    }
+    Ok(Message::GvWatch {
+        area: area.to_owned(),
+    })
+}
+
+pub(super) fn figures(r: &Reader<'_>) -> Result<Message, WireError> {
+    let at = match r.req("at")? {
+        Cbor::Uint(n) => i64::try_from(*n).map_err(|_| r.wrong("at"))?,
+        _ => return Err(r.wrong("at")),
+    };
+    Ok(Message::GvFigures {
+        area: r.text("area")?.to_owned(),
+        at,
+        figures: r.bytes("figures")?,
+    })
+}
+
+pub(super) fn figures_fields(area: &str, at: i64, figures: &[u8]) -> Fields {
+    vec![
+        field("area", Cbor::text(area)),
+        field("at", Cbor::Uint(at.max(0).unsigned_abs())),
+        field("figures", Cbor::Bytes(figures.to_vec())),
+    ]
+}

@@ -185,6 +185,21 @@ pub enum Message {
         /// Bucket numbers.
         buckets: Vec<u64>,
     },
+    /// Extension, client to server: push the figures of this area (`""`: the whole scope,
+    /// else a street, community or grid path inside it) from now on, instead of the last one.
+    GvWatch {
+        /// The area's path.
+        area: String,
+    },
+    /// Extension, server to client: the figures of the watched area, as of `at`.
+    GvFigures {
+        /// The area's path, as watched.
+        area: String,
+        /// When they were computed (ms since the epoch, server clock).
+        at: i64,
+        /// The figures as JSON (`shared::aggregate::Figures`).
+        figures: Vec<u8>,
+    },
 }
 
 /// The one table of message kinds: each variant of [`Message`], its `type` on the wire, and
@@ -254,6 +269,8 @@ kinds! {
     GvBuckets => "gv-buckets", true;
     GvPoll => "gv-poll", true;
     GvFetchBuckets => "gv-fetch-buckets", true;
+    GvWatch => "gv-watch", true;
+    GvFigures => "gv-figures", true;
 }
 
 impl std::fmt::Display for Kind {

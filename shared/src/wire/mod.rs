@@ -104,6 +104,8 @@ impl Message {
             Kind::GvBuckets => extension::buckets(&r),
             Kind::GvPoll => extension::poll(&r),
             Kind::GvFetchBuckets => extension::fetch_buckets(&r),
+            Kind::GvWatch => extension::watch(&r),
+            Kind::GvFigures => extension::figures(&r),
         }
     }
 
@@ -197,6 +199,8 @@ impl Message {
             Self::GvBuckets { digests, cursor } => extension::buckets_fields(digests, cursor),
             Self::GvPoll { cursor } => extension::poll_fields(cursor),
             Self::GvFetchBuckets { buckets } => extension::fetch_buckets_fields(buckets),
+            Self::GvWatch { area } => vec![reader::field("area", Cbor::text(area))],
+            Self::GvFigures { area, at, figures } => extension::figures_fields(area, *at, figures),
         };
         let mut all = Vec::with_capacity(fields.len() + 1);
         all.push(reader::field("type", Cbor::text(self.kind().as_str())));

@@ -10,6 +10,8 @@ use super::{Hub, Phase, Slot, sorted};
 use crate::ids::DocumentId;
 use crate::sync::effects::{ConnId, Effects, Event};
 use crate::sync::feed::{bucket_digests, bucket_of, differing_buckets, heads_digest};
+use crate::sync::holding::{Holding, Keeps, Standing};
+use crate::time::{Calendar, Millis};
 use crate::wire::{Cursor, DocDigest, Message};
 
 /// What a client keeps across connections (and, through its driver, across restarts).
@@ -21,6 +23,12 @@ pub(super) struct ClientState {
     pub(super) cursor: Option<Cursor>,
     /// Documents whose change the server refused, at these heads.
     refused: HashMap<DocumentId, Vec<ChangeHash>>,
+    /// What this device keeps of its scope (`None`: everything it has).
+    keeps: Option<Keeps>,
+    /// Documents kept besides (open on a screen or pinned), fetched on demand.
+    kept: HashSet<DocumentId>,
+    /// The area whose figures we watch, asked again on every connect.
+    watching: Option<String>,
 }
 
 /// One connection to a server, with the extension's progress on it.
@@ -65,6 +73,101 @@ impl Hub {
         self.client.acked = acked.into_iter().map(|(d, h)| (d, sorted(h))).collect();
     }
 
+    /// What this device keeps of its scope ([`crate::sync::holding`]); `None` keeps all it has
+    /// (client).
+    pub fn set_keeps(&mut self, keeps: Option<Keeps>) {
+        self.client.keeps = keeps;
+    }
+
+    /// Keeps a document outside the holding while it is open or pinned, and syncs it on every
+    /// connect; `false` lets it go again (client).
+    pub fn keep(&mut self, id: DocumentId, on: bool) {
+        if on {
+            self.client.kept.insert(id);
+        } else {
+            self.client.kept.remove(&id);
+        }
+    }
+
+    /// Asks our servers to push the figures of an area (`""`: the whole scope) from now on and
+    /// after every reconnect (client; a server without the extension is not asked).
+    pub fn watch(&mut self, area: &str) -> Effects {
+        self.client.watching = Some(area.to_owned());
+        let mut fx = Effects::default();
+        let servers: Vec<ConnId> = (self.conns.iter())
+            .filter(|(_, c)| c.is_client() && c.extension && c.phase == Phase::Ready)
+            .map(|(id, _)| *id)
+            .collect();
+        for conn in servers {
+            let msg = Message::GvWatch {
+                area: area.to_owned(),
+            };
+            self.send(conn, &msg, &mut fx);
+        }
+        fx
+    }
+
+    /// Notes where a document loaded from local storage stands, so the hub need not read it
+    /// (client).
+    pub fn note_standing(&mut self, id: &DocumentId, standing: Standing) {
+        if let Some(Slot::Ready(d)) = self.docs.get_mut(id) {
+            d.standing = Some(standing);
+        }
+    }
+
+    /// Whether this device should hold a document at `now` by its holding alone (client).
+    fn should_hold(&self, now: Millis, d: &super::Doc) -> bool {
+        let Some(keeps) = self.client.keeps else {
+            return true;
+        };
+        let holding = Holding {
+            keeps,
+            ..Holding::new(
+                crate::model::Role::Worker,
+                crate::ids::Scope::City,
+                now,
+                self.config.window_days,
+                &Calendar::CHINA,
+            )
+        };
+        holding.holds(d.standing())
+    }
+
+    /// Documents held here that this device no longer needs: outside its holding at `now`,
+    /// held by the server exactly as here, not kept, and not in the middle of a sync (client).
+    /// The driver deletes them from local storage, then calls [`Hub::forget`].
+    pub fn prunable(&self, now: Millis) -> Vec<DocumentId> {
+        if self.client.keeps.is_none() {
+            return Vec::new();
+        }
+        self.docs
+            .iter()
+            .filter_map(|(id, s)| match s {
+                Slot::Ready(d) if !d.doc.get_heads().is_empty() => Some((id, d)),
+                _ => None,
+            })
+            .filter(|(id, d)| {
+                !self.client.kept.contains(id)
+                    && self.client.acked.get(*id) == Some(&sorted(d.doc.get_heads()))
+                    && d.syncs.values().all(|st| !st.in_flight)
+                    && !self.should_hold(now, d)
+            })
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Drops a document from the hub and its bookkeeping (client; after [`Hub::prunable`]).
+    pub fn forget(&mut self, id: &DocumentId) {
+        self.docs.remove(id);
+        self.client.acked.remove(id);
+        self.client.refused.remove(id);
+        for c in self.conns.values_mut() {
+            if let Some(c) = c.client_mut() {
+                c.pending.remove(id);
+            }
+        }
+    }
+
     /// The cursor of the last complete sync (client).
     pub fn cursor(&self) -> Option<&Cursor> {
         self.client.cursor.as_ref()
@@ -106,6 +209,7 @@ impl Hub {
         doc.set_actor(actor);
         d.meta = crate::model::RecordMeta::read(&doc).ok();
         d.record = None;
+        d.standing = None;
         d.doc = doc;
         d.syncs.clear();
         self.client.refused.remove(id);
@@ -115,8 +219,18 @@ impl Hub {
     /// Right after the handshake: with the extension, push only what the server has not
     /// acknowledged (the server lists the rest); plain automerge-repo asks about everything.
     pub(super) fn push_on_connect(&mut self, conn: ConnId, ext: bool, fx: &mut Effects) {
+        if ext && let Some(area) = self.client.watching.clone() {
+            self.send(conn, &Message::GvWatch { area }, fx);
+        }
         let docs: Vec<DocumentId> = if ext {
-            self.unsynced()
+            // Kept documents outside the holding are not in the server's listings: ask.
+            let mut docs = self.unsynced();
+            let extra: Vec<DocumentId> = (self.client.kept.iter())
+                .filter(|id| !docs.contains(id))
+                .copied()
+                .collect();
+            docs.extend(extra);
+            docs
         } else {
             self.documents().map(|(id, _)| *id).collect()
         };
@@ -161,6 +275,7 @@ impl Hub {
     /// `gv-changes`: sync every listed document whose heads differ from ours.
     pub(super) fn on_changes(
         &mut self,
+        now: Millis,
         conn: ConnId,
         docs: Vec<DocDigest>,
         cursor: Cursor,
@@ -177,13 +292,13 @@ impl Hub {
         let Some(c) = self.conns.get_mut(&conn).and_then(|c| c.client_mut()) else {
             return;
         };
-        // Answering a bucket fetch: documents we hold in those buckets that the server did not
-        // list are documents it lacks (say, restored from a backup): push them.
+        // Answering a bucket fetch: documents we should hold in those buckets that the server
+        // did not list are documents it lacks (say, restored from a backup): push them.
         let fetched = std::mem::take(&mut c.fetched_buckets);
         if !fetched.is_empty() {
             let listed: HashSet<DocumentId> = docs.iter().map(|d| d.doc).collect();
             stale.extend(
-                self.documents()
+                self.held(now)
                     .map(|(id, _)| *id)
                     .filter(|id| fetched.contains(&(bucket_of(id) as u64)) && !listed.contains(id)),
             );
@@ -202,14 +317,15 @@ impl Hub {
     /// `gv-buckets`: our cursor could not be used; fetch the buckets whose digests differ.
     pub(super) fn on_buckets(
         &mut self,
+        now: Millis,
         conn: ConnId,
         digests: Vec<u8>,
         cursor: Cursor,
         fx: &mut Effects,
     ) {
         let ours = bucket_digests(
-            self.documents()
-                .map(|(id, d)| (id, heads_digest(&d.get_heads()))),
+            self.held(now)
+                .map(|(id, d)| (id, heads_digest(&d.doc.get_heads()))),
         );
         let buckets = differing_buckets(&ours, &digests);
         let Some(c) = self.conns.get_mut(&conn).and_then(|c| c.client_mut()) else {
@@ -223,6 +339,16 @@ impl Hub {
             c.fetched_buckets.clone_from(&buckets);
             self.send(conn, &Message::GvFetchBuckets { buckets }, fx);
         }
+    }
+
+    /// The documents this device should hold at `now`, with content: what its digests cover.
+    fn held(&self, now: Millis) -> impl Iterator<Item = (&DocumentId, &super::Doc)> {
+        self.docs.iter().filter_map(move |(id, s)| match s {
+            Slot::Ready(d) if !d.doc.get_heads().is_empty() && self.should_hold(now, d) => {
+                Some((id, d.as_ref()))
+            }
+            _ => None,
+        })
     }
 
     /// Bookkeeping after a message about `id` on a client side: acknowledgements and cursor

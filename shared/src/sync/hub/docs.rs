@@ -8,8 +8,9 @@ use super::{Doc, Hub, Slot};
 use crate::ids::DocumentId;
 use crate::model::{Record, RecordMeta};
 use crate::sync::effects::{ConnId, Effects, Event, Persist, Quarantine};
+use crate::sync::holding::Standing;
 use crate::sync::policy::{Refusal, Write};
-use crate::time::Millis;
+use crate::time::{Calendar, Millis};
 use crate::wire::Message;
 
 impl Hub {
@@ -109,6 +110,7 @@ impl Hub {
             return;
         };
         let before = d.doc.get_heads();
+        let mut before_standing = Standing::Other;
         let mut state = d.syncs.get(&conn).cloned().unwrap_or_default();
         if msg.changes.is_empty() {
             if let Err(e) = d.doc.receive_sync_message(&mut state, msg) {
@@ -185,6 +187,9 @@ impl Hub {
                     } else {
                         None
                     };
+                    before_standing = previous
+                        .as_ref()
+                        .map_or(Standing::Other, |r| Standing::of(r, &Calendar::CHINA));
                     Record::read(&trial).map_err(Refusal::from).and_then(|r| {
                         self.policy.check_write(&Write {
                             now,
@@ -214,6 +219,7 @@ impl Hub {
                         d.orphan_bytes = 0;
                         d.doc = trial;
                         d.meta = meta.clone();
+                        d.standing = record.as_ref().map(|r| Standing::of(r, &Calendar::CHINA));
                         d.record = record.clone();
                         d.syncs.insert(conn, state);
                         fx.persist.push(Persist {
@@ -227,7 +233,7 @@ impl Hub {
                         if let Some(c) = self.conns.get_mut(&conn).and_then(|c| c.client_mut()) {
                             c.touched();
                         }
-                        self.fan_out(id, Some(conn), fx);
+                        self.fan_out(now, id, Some(conn), before_standing, fx);
                     }
                 }
             }
@@ -356,14 +362,27 @@ impl Hub {
     }
 
     /// Pushes a changed document to every connection that should hear about it: our servers,
-    /// and the peers we serve that may see it and either asked about it or hear of their
-    /// whole scope (the extension).
-    pub(super) fn fan_out(&mut self, id: DocumentId, origin: Option<ConnId>, fx: &mut Effects) {
-        let meta = match self.docs.get(&id) {
-            Some(Slot::Ready(d)) => d.meta.clone(),
+    /// and the peers we serve that may see it and either asked about it or hold it, now or
+    /// before the change (`before`: where it stood then), by their holding (the extension).
+    pub(super) fn fan_out(
+        &mut self,
+        now: Millis,
+        id: DocumentId,
+        origin: Option<ConnId>,
+        before: Standing,
+        fx: &mut Effects,
+    ) {
+        let (meta, standing) = match self.docs.get(&id) {
+            Some(Slot::Ready(d)) => (
+                d.meta.clone(),
+                d.record
+                    .as_ref()
+                    .map_or(Standing::Other, |r| Standing::of(r, &Calendar::CHINA)),
+            ),
             _ => return,
         };
         let policy = self.policy.as_ref();
+        let window = self.config.window_days;
         let targets: Vec<ConnId> = self
             .conns
             .iter()
@@ -371,7 +390,11 @@ impl Hub {
             .filter(|(_, c)| match c.server() {
                 None => true,
                 Some(s) => {
-                    (s.subscribed.contains(&id) || c.extension) && s.can_read(policy, meta.as_ref())
+                    (s.subscribed.contains(&id)
+                        // Held now, or held before: its copy there is stale.
+                        || (c.extension
+                            && (s.holds(now, window, standing) || s.holds(now, window, before))))
+                        && s.can_read(policy, meta.as_ref())
                 }
             })
             .map(|(cid, _)| *cid)

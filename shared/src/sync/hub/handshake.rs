@@ -1,10 +1,10 @@
 //! The handshake: a client's `join`, the server's `peer`, and the extension negotiated in them.
 
 use super::{Conn, Hub, Phase, side_for};
-use crate::ids::Scope;
 use crate::sync::effects::{ConnId, Direction, Effects, Event};
 use crate::sync::feed::FeedQuery;
 use crate::sync::policy::Principal;
+use crate::time::Millis;
 use crate::wire::{EXTENSION_VERSION, ExtensionOffer, Message, PROTOCOL_VERSION};
 
 impl Hub {
@@ -44,7 +44,7 @@ impl Hub {
 
     /// Server side: answers `join` with `peer`, then (with the extension) asks storage what
     /// changed since the client's cursor.
-    pub(super) fn on_join(&mut self, conn: ConnId, join: Message, fx: &mut Effects) {
+    pub(super) fn on_join(&mut self, now: Millis, conn: ConnId, join: Message, fx: &mut Effects) {
         let Message::Join {
             sender_id,
             peer_metadata,
@@ -76,16 +76,17 @@ impl Hub {
         c.remote = Some(sender_id.clone());
         c.extension = ext;
         c.phase = Phase::Ready;
-        let scope = super::principal_of(c).map_or(Scope::Grids(Vec::new()), |p| p.scope.clone());
+        let holding = c.server().map(|s| s.holding(now, self.config.window_days));
         self.send(conn, &peer, fx);
         fx.events.push(Event::PeerReady {
             conn,
             peer: sender_id,
             extension: ext,
         });
-        if ext {
+        if ext && let Some(holding) = holding {
             let cursor = offered.and_then(|o| o.cursor);
-            fx.queries.push((conn, FeedQuery::Since { scope, cursor }));
+            fx.queries
+                .push((conn, FeedQuery::Since { holding, cursor }));
         }
     }
 

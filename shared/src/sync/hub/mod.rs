@@ -28,10 +28,11 @@ use automerge::transaction::{CommitOptions, Transaction};
 use automerge::{ActorId, Automerge, AutomergeError, ChangeHash};
 
 use super::effects::{ConnId, Direction, Effects, Event, Input, Persist};
+use super::holding::Standing;
 use super::policy::{AccessPolicy, Principal};
 use crate::ids::{DocumentId, PeerId, StorageId};
 use crate::model::{Record, RecordMeta, SchemaError};
-use crate::time::Millis;
+use crate::time::{Calendar, Millis};
 use crate::wire::{DEFAULT_MAX_FRAME, ExtensionOffer, Message, PeerMetadata};
 
 use client::{ClientConn, ClientState};
@@ -56,6 +57,8 @@ pub struct HubConfig {
     /// in [`Persist::record`] (the browser keeps a summary of each; a server-side change is
     /// always read, to validate it).
     pub read_records: bool,
+    /// Days of visits and closed issues a phone holds ([`crate::sync::holding`]).
+    pub window_days: i64,
 }
 
 impl HubConfig {
@@ -69,6 +72,7 @@ impl HubConfig {
             max_frame: DEFAULT_MAX_FRAME,
             limits: HubLimits::default(),
             read_records: false,
+            window_days: crate::sync::holding::DEFAULT_WINDOW_DAYS,
         }
     }
 }
@@ -179,6 +183,8 @@ struct Doc {
     syncs: HashMap<ConnId, sync::State>,
     /// Bytes of changes received that wait for missing dependencies.
     orphan_bytes: usize,
+    /// Where the record stands for holding, once known without reading it again (a client).
+    standing: Option<Standing>,
 }
 
 impl Doc {
@@ -190,6 +196,16 @@ impl Doc {
             record: None,
             syncs: HashMap::new(),
             orphan_bytes: 0,
+            standing: None,
+        })
+    }
+
+    /// Where the record stands: as noted, or read from the record (`Other` when invalid).
+    fn standing(&self) -> Standing {
+        self.standing.unwrap_or_else(|| match &self.record {
+            Some(r) => Standing::of(r, &Calendar::CHINA),
+            None => Record::read(&self.doc)
+                .map_or(Standing::Other, |r| Standing::of(&r, &Calendar::CHINA)),
         })
     }
 }
@@ -311,6 +327,7 @@ impl Hub {
             return Err(EditError::NotLoaded(id));
         };
         let before = d.doc.get_heads();
+        let before_standing = d.standing();
         let record = d
             .doc
             .transact_with(
@@ -328,6 +345,7 @@ impl Hub {
             .result;
         let meta = record.meta();
         d.meta = Some(meta.clone());
+        d.standing = Some(Standing::of(&record, &Calendar::CHINA));
         d.record = Some(record.clone());
         let mut fx = Effects::default();
         fx.persist.push(Persist {
@@ -341,7 +359,7 @@ impl Hub {
             doc: id,
             meta: Some(meta),
         });
-        self.fan_out(id, None, &mut fx);
+        self.fan_out(now, id, None, before_standing, &mut fx);
         Ok(fx)
     }
 
@@ -390,7 +408,7 @@ impl Hub {
         };
         let client = c.is_client();
         match (&c.phase, msg) {
-            (Phase::AwaitJoin, join @ Message::Join { .. }) => self.on_join(conn, join, fx),
+            (Phase::AwaitJoin, join @ Message::Join { .. }) => self.on_join(now, conn, join, fx),
             (Phase::AwaitPeer, peer @ Message::Peer { .. }) => self.on_peer(conn, peer, fx),
             (
                 _,
@@ -443,16 +461,24 @@ impl Hub {
                 self.fail(conn, format!("{} was not negotiated", m.kind()), fx);
             }
             (Phase::Ready, Message::GvChanges { docs, cursor }) if client => {
-                self.on_changes(conn, docs, cursor, fx);
+                self.on_changes(now, conn, docs, cursor, fx);
             }
             (Phase::Ready, Message::GvBuckets { digests, cursor }) if client => {
-                self.on_buckets(conn, digests, cursor, fx);
+                self.on_buckets(now, conn, digests, cursor, fx);
             }
             (Phase::Ready, Message::GvPoll { cursor }) if !client => {
-                self.on_poll(conn, cursor, fx);
+                self.on_poll(now, conn, cursor, fx);
             }
             (Phase::Ready, Message::GvFetchBuckets { buckets }) if !client => {
-                self.on_fetch_buckets(conn, buckets, fx);
+                self.on_fetch_buckets(now, conn, buckets, fx);
+            }
+            (Phase::Ready, Message::GvWatch { area }) if !client => self.on_watch(conn, area, fx),
+            (Phase::Ready, Message::GvFigures { area, at, figures }) if client => {
+                fx.events.push(Event::Figures {
+                    area,
+                    at: Millis(at),
+                    figures,
+                });
             }
             (phase, m) => {
                 let why = format!("unexpected {} message while {:?}", m.kind(), phase);

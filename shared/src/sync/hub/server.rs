@@ -6,9 +6,12 @@ use std::collections::HashSet;
 use super::{Doc, Hub, Slot, sorted};
 use crate::ids::{DocumentId, PeerId, Scope};
 use crate::model::RecordMeta;
+use crate::model::Role;
 use crate::sync::effects::{ConnId, Effects};
 use crate::sync::feed::{FeedAnswer, FeedQuery};
+use crate::sync::holding::{Holding, Standing};
 use crate::sync::policy::{AccessPolicy, Principal};
+use crate::time::{Calendar, Millis};
 use crate::wire::{Cursor, Message};
 
 /// A peer we serve.
@@ -38,24 +41,39 @@ impl ServerConn {
         meta.is_some_and(|m| policy.can_read(self.principal.as_ref(), m))
     }
 
-    fn scope(&self) -> Scope {
-        self.principal
-            .as_ref()
-            .map_or(Scope::Grids(Vec::new()), |p| p.scope.clone())
+    /// Whether this peer's device holds a record standing so (inside its scope, which the
+    /// caller checks) at `now`.
+    pub(super) fn holds(&self, now: Millis, window_days: i64, standing: Standing) -> bool {
+        let role = self.principal.as_ref().map_or(Role::Worker, |p| p.role);
+        Holding::new(role, Scope::City, now, window_days, &Calendar::CHINA).holds(standing)
+    }
+
+    /// What this peer's device should hold at `now` (an anonymous peer: nothing).
+    pub(super) fn holding(&self, now: Millis, window_days: i64) -> Holding {
+        match &self.principal {
+            Some(p) => Holding::new(p.role, p.scope.clone(), now, window_days, &Calendar::CHINA),
+            None => Holding::new(
+                Role::Worker,
+                Scope::Grids(Vec::new()),
+                now,
+                window_days,
+                &Calendar::CHINA,
+            ),
+        }
     }
 }
 
 impl Hub {
     /// `gv-poll`: what changed in the peer's scope since its cursor.
-    pub(super) fn on_poll(&mut self, conn: ConnId, cursor: Cursor, fx: &mut Effects) {
+    pub(super) fn on_poll(&mut self, now: Millis, conn: ConnId, cursor: Cursor, fx: &mut Effects) {
         let Some(s) = self.conns.get(&conn).and_then(|c| c.server()) else {
             return;
         };
-        let scope = s.scope();
+        let holding = s.holding(now, self.config.window_days);
         fx.queries.push((
             conn,
             FeedQuery::Since {
-                scope,
+                holding,
                 cursor: Some(cursor),
             },
         ));
@@ -64,6 +82,7 @@ impl Hub {
     /// `gv-fetch-buckets`: list the peer's documents in these buckets.
     pub(super) fn on_fetch_buckets(
         &mut self,
+        now: Millis,
         conn: ConnId,
         mut buckets: Vec<u64>,
         fx: &mut Effects,
@@ -84,9 +103,26 @@ impl Hub {
                 fx,
             );
         }
-        let scope = s.scope();
+        let holding = s.holding(now, self.config.window_days);
         fx.queries
-            .push((conn, FeedQuery::Buckets { scope, buckets }));
+            .push((conn, FeedQuery::Buckets { holding, buckets }));
+    }
+
+    /// `gv-watch`: the peer wants the figures of an area of its scope pushed; the driver, which
+    /// keeps the figures, does the pushing.
+    pub(super) fn on_watch(&mut self, conn: ConnId, area: String, fx: &mut Effects) {
+        let Some(s) = self.conns.get(&conn).and_then(|c| c.server()) else {
+            return;
+        };
+        let Some(scope) = s.principal.as_ref().and_then(|p| p.scope.area(&area)) else {
+            return self.fail(
+                conn,
+                format!("gv-watch: {area:?} is not an area of your scope"),
+                fx,
+            );
+        };
+        fx.events
+            .push(crate::sync::Event::Watch { conn, area, scope });
     }
 
     /// Storage answered a feed query: pass the listing on.

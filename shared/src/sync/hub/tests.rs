@@ -138,6 +138,17 @@ mod server_side {
         (hub, fx)
     }
 
+    fn worker_holding() -> crate::sync::Holding {
+        let w = worker();
+        crate::sync::Holding::new(
+            w.role,
+            w.scope,
+            NOW,
+            crate::sync::DEFAULT_WINDOW_DAYS,
+            &crate::time::Calendar::CHINA,
+        )
+    }
+
     #[test]
     fn a_join_with_the_extension_is_answered_and_asks_the_feed_about_the_scope() {
         let (_, fx) = server(Some(cursor(5)));
@@ -155,7 +166,7 @@ mod server_side {
             vec![(
                 C,
                 FeedQuery::Since {
-                    scope: worker().scope,
+                    holding: worker_holding(),
                     cursor: Some(cursor(5)),
                 }
             )]
@@ -197,7 +208,7 @@ mod server_side {
             vec![(
                 C,
                 FeedQuery::Buckets {
-                    scope: worker().scope,
+                    holding: worker_holding(),
                     buckets: vec![2, 9]
                 }
             )]

@@ -1,0 +1,277 @@
+//! The change feed of [`super::redb_store::RedbStore`]: its entries, the index of open issues,
+//! and answering a device's feed query with what that device holds
+//! ([`shared::sync::holding`]).
+//!
+//! Every feed entry carries the document's heads digest and its [`Standing`], so a listing
+//! filters by holding without decoding a row. A supervisor's first sync lists its queue from
+//! the index of open issues per level, never by scanning its area's whole feed.
+
+use redb::{ReadTransaction, ReadableTable, TableDefinition};
+use shared::aggregate::Contribution;
+use shared::ids::{DocumentId, GridId, Scope};
+use shared::model::Level;
+use shared::sync::feed::{bucket_digests, bucket_of};
+use shared::sync::{FeedAnswer, FeedQuery, Holding, Keeps, Standing};
+use shared::wire::{Cursor, DocDigest};
+
+use super::StoreError;
+
+pub(super) const FEED: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("feed");
+/// The same feed per grid, so a worker's reconnect scans only its grids' changes.
+pub(super) const GRID_FEED: TableDefinition<'_, (&str, u64), &[u8]> =
+    TableDefinition::new("grid_feed");
+/// Open issues by level and grid: (level, grid, document) → heads digest.
+pub(super) const OPEN: TableDefinition<'_, (u8, &str, &[u8]), &[u8]> =
+    TableDefinition::new("open_issues");
+pub(super) const DOCS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("docs");
+
+/// Bytes of a feed entry: key 16, heads 8, has-grid 1, standing 9, queue levels 1. The
+/// per-grid feed leaves out the has-grid byte.
+pub(super) const ENTRY: usize = 35;
+
+/// A feed entry and its per-grid form. `levels`: the queues the issue has been in
+/// ([`Holding::lists`]).
+pub(super) fn feed_entry(
+    doc: &DocumentId,
+    heads: [u8; 8],
+    has_grid: bool,
+    standing: Standing,
+    levels: u8,
+) -> ([u8; ENTRY], [u8; ENTRY - 1]) {
+    let mut out = [0u8; ENTRY];
+    out[..16].copy_from_slice(doc.as_bytes());
+    out[16..24].copy_from_slice(&heads);
+    out[24] = u8::from(has_grid);
+    out[25..34].copy_from_slice(&standing.encode());
+    out[34] = levels;
+    let mut grid = [0u8; ENTRY - 1];
+    grid[..24].copy_from_slice(&out[..24]);
+    grid[24..].copy_from_slice(&out[25..]);
+    (out, grid)
+}
+
+/// Where a stored contribution stands (`Other` for none).
+pub(super) fn standing_of(c: Option<&Contribution>) -> Standing {
+    c.map_or(Standing::Other, Contribution::standing)
+}
+
+/// The level byte of the open-issue index.
+pub(super) fn level_byte(l: Level) -> u8 {
+    match l {
+        Level::Grid => 0,
+        Level::Community => 1,
+        Level::Street => 2,
+        Level::City => 3,
+    }
+}
+
+/// The open-issue index key of a contribution, if it is an open issue.
+pub(super) fn open_key(c: Option<&Contribution>) -> Option<(u8, String)> {
+    match c? {
+        Contribution::Issue {
+            open: true,
+            level,
+            grid,
+            ..
+        } => Some((level_byte(*level), grid.to_string())),
+        _ => None,
+    }
+}
+
+fn doc_id(b: &[u8]) -> Result<DocumentId, StoreError> {
+    let arr: [u8; 16] = b.try_into().map_err(|_| StoreError::Key(b.len()))?;
+    Ok(DocumentId::from_bytes(arr))
+}
+
+fn grid_in_scope(grid: Option<&str>, scope: &Scope) -> bool {
+    grid.and_then(|g| g.parse::<GridId>().ok())
+        .is_some_and(|g| scope.contains(&g))
+}
+
+/// The part of a stored row an old feed entry needs read.
+#[derive(serde::Deserialize)]
+struct RowDigest {
+    grid: Option<String>,
+    heads: [u8; 8],
+    contribution: Option<Contribution>,
+    #[serde(default)]
+    levels: u8,
+}
+
+/// The key ranges of a scope in the per-grid feed and the open-issue index: grid paths sort by
+/// street, then community, so a street or community is one contiguous range ('0' is the byte
+/// after '/'). `None`: the whole city.
+fn ranges(scope: &Scope) -> Option<Vec<(String, String, bool)>> {
+    match scope {
+        Scope::City => None,
+        Scope::Street(s) => Some(vec![(format!("{s}/"), format!("{s}0"), false)]),
+        Scope::Community(c) => Some(vec![(format!("{c}/"), format!("{c}0"), false)]),
+        Scope::Grids(gs) => Some(
+            gs.iter()
+                .map(|g| (g.to_string(), format!("{g}\u{0}"), true))
+                .collect(),
+        ),
+    }
+}
+
+fn holding_of(query: &FeedQuery) -> &Holding {
+    match query {
+        FeedQuery::Since { holding, .. } | FeedQuery::Buckets { holding, .. } => holding,
+    }
+}
+
+/// Answers a feed query from the committed state `tx` reads.
+pub(super) fn answer(
+    tx: &ReadTransaction,
+    epoch: &str,
+    query: &FeedQuery,
+) -> Result<FeedAnswer, StoreError> {
+    let feed = tx.open_table(FEED)?;
+    let seq = feed.last()?.map_or(0, |(k, _)| k.value());
+    let cursor = Cursor {
+        epoch: epoch.to_owned(),
+        seq,
+    };
+    let holding = holding_of(query);
+    let listing = |after: u64| -> Result<Vec<DocDigest>, StoreError> {
+        match holding.keeps {
+            Keeps::Queue(level) if after == 0 => queue(tx, holding, level),
+            _ => changed(tx, holding, after),
+        }
+    };
+    match query {
+        FeedQuery::Since {
+            cursor: Some(c), ..
+        } if c.epoch == epoch && c.seq <= seq => Ok(FeedAnswer::Changes {
+            docs: listing(c.seq)?,
+            cursor,
+        }),
+        FeedQuery::Since { .. } => Ok(FeedAnswer::Buckets {
+            digests: bucket_digests(listing(0)?.iter().map(|d| (&d.doc, d.heads))),
+            cursor,
+        }),
+        FeedQuery::Buckets { buckets, .. } => {
+            let mut docs = listing(0)?;
+            docs.retain(|d| buckets.contains(&(bucket_of(&d.doc) as u64)));
+            Ok(FeedAnswer::Changes { docs, cursor })
+        }
+    }
+}
+
+/// A supervisor's whole queue: the open issues at its level in its area, from the index.
+fn queue(
+    tx: &ReadTransaction,
+    holding: &Holding,
+    level: Level,
+) -> Result<Vec<DocDigest>, StoreError> {
+    let open = tx.open_table(OPEN)?;
+    let l = level_byte(level);
+    let mut out = Vec::new();
+    let mut take = |v: (
+        redb::AccessGuard<'_, (u8, &str, &[u8])>,
+        redb::AccessGuard<'_, &[u8]>,
+    )| {
+        let (k, heads) = v;
+        let (_, _, doc) = k.value();
+        let mut h = [0u8; 8];
+        h.copy_from_slice(&heads.value()[..8]);
+        out.push(DocDigest {
+            doc: doc_id(doc)?,
+            heads: h,
+        });
+        Ok::<(), StoreError>(())
+    };
+    match ranges(&holding.scope) {
+        None => {
+            for item in open.range((l, "", [].as_slice())..(l + 1, "", [].as_slice()))? {
+                take(item?)?;
+            }
+        }
+        Some(rs) => {
+            for (lo, hi, _) in rs {
+                let range = (l, lo.as_str(), [].as_slice())..(l, hi.as_str(), [].as_slice());
+                for item in open.range(range)? {
+                    take(item?)?;
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Every document the device holds changed after `after`, with its heads, from the feeds
+/// alone. (Entries written before they carried a standing are completed from their rows.)
+fn changed(
+    tx: &ReadTransaction,
+    holding: &Holding,
+    after: u64,
+) -> Result<Vec<DocDigest>, StoreError> {
+    let feed = tx.open_table(FEED)?;
+    let grid_feed = tx.open_table(GRID_FEED)?;
+    let docs = tx.open_table(DOCS)?;
+    let mut out = Vec::new();
+    // `v` is an entry; `grid_at`: where its has-grid byte is (the main feed), if any.
+    let mut take = |v: &[u8], in_feed: bool| -> Result<(), StoreError> {
+        let doc = doc_id(&v[..16.min(v.len())])?;
+        let standing_at = if in_feed { 25 } else { 24 };
+        if v.len() > standing_at + 9 {
+            // The feed lists documents without a grid too: no scope holds them.
+            if in_feed && v[24] != 1 {
+                return Ok(());
+            }
+            let standing = Standing::decode(&v[standing_at..standing_at + 9]);
+            if holding.lists(standing, v[standing_at + 9]) {
+                let mut heads = [0u8; 8];
+                heads.copy_from_slice(&v[16..24]);
+                out.push(DocDigest { doc, heads });
+            }
+        } else if let Some(row) = docs.get(&v[..16])? {
+            let row: RowDigest = serde_json::from_slice(row.value())?;
+            if grid_in_scope(row.grid.as_deref(), &holding.scope)
+                && holding.lists(standing_of(row.contribution.as_ref()), row.levels)
+            {
+                out.push(DocDigest {
+                    doc,
+                    heads: row.heads,
+                });
+            }
+        }
+        Ok(())
+    };
+    match ranges(&holding.scope) {
+        None => {
+            for item in feed.range(after + 1..)? {
+                let (_, v) = item?;
+                take(v.value(), true)?;
+            }
+        }
+        Some(rs) => {
+            for (lo, hi, exact) in rs {
+                for item in grid_feed.range((lo.as_str(), after + 1)..(hi.as_str(), 0))? {
+                    let (k, v) = item?;
+                    let (g, s) = k.value();
+                    if s > after && (!exact || g == lo) {
+                        take(v.value(), false)?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Builds the open-issue index from the document rows, once (databases written before it).
+pub(super) fn build_open_index(tx: &redb::WriteTransaction) -> Result<u64, StoreError> {
+    let docs = tx.open_table(DOCS)?;
+    let mut open = tx.open_table(OPEN)?;
+    let mut n = 0;
+    for item in docs.iter()? {
+        let (k, v) = item?;
+        let row: RowDigest = serde_json::from_slice(v.value())?;
+        if let Some((level, grid)) = open_key(row.contribution.as_ref()) {
+            open.insert((level, grid.as_str(), k.value()), row.heads.as_slice())?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
