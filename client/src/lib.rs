@@ -20,11 +20,13 @@
 //! `cargo xtask app` builds it into `target/app`; the server serves that folder at `/`.
 
 pub mod error;
+pub mod figures;
 pub mod forms;
 pub mod i18n;
 pub mod intent;
 pub mod link;
 pub mod local;
+pub mod remote;
 pub mod session;
 pub mod view;
 

@@ -18,9 +18,21 @@ pub struct Session {
     pub role: String,
     /// Scope (`grids:s01/c01/g01`, `community:s01/c01`, …).
     pub scope: String,
+    /// Days of visits and closed issues this phone holds (the server's setting).
+    #[serde(default = "default_window")]
+    pub window_days: i64,
+}
+
+fn default_window() -> i64 {
+    shared::sync::DEFAULT_WINDOW_DAYS
 }
 
 impl Session {
+    /// What this device keeps of the scope ([`shared::sync::holding`]).
+    pub fn keeps(&self) -> Option<shared::sync::Keeps> {
+        self.role().map(shared::sync::Keeps::of)
+    }
+
     /// The role, if it is one this app knows.
     pub fn role(&self) -> Option<Role> {
         self.role.parse().ok()
@@ -51,6 +63,8 @@ struct UserView {
     name: String,
     role: String,
     scope: String,
+    #[serde(default = "default_window")]
+    window_days: i64,
 }
 
 impl Session {
@@ -64,6 +78,7 @@ impl Session {
             name: r.user.name,
             role: r.user.role,
             scope: r.user.scope,
+            window_days: r.user.window_days,
         })
     }
 }
@@ -124,6 +139,7 @@ mod tests {
             name: String::new(),
             role: "worker".into(),
             scope: "grids:s01/c01/g01".into(),
+            window_days: 56,
         }
     }
 

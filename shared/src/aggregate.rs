@@ -185,7 +185,7 @@ impl GridState {
 }
 
 /// The figures of one grid, community, street or the whole area. Counts add up across grids.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Tally {
     /// Households registered.
     pub households: u64,
@@ -258,7 +258,7 @@ fn ratio(a: u64, b: u64) -> f64 {
 }
 
 /// Figures for an area at one instant, with per-street, per-community and per-grid tables.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Figures {
     /// The whole area.
     pub total: Tally,

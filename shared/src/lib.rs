@@ -26,6 +26,7 @@ pub mod ids;
 pub mod model;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod summary;
 pub mod sync;
 pub mod time;
 pub mod wire;

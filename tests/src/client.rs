@@ -240,6 +240,21 @@ impl WsClient {
         self.apply(&mut st, fx);
     }
 
+    /// Asks the server to push the figures of an area (`""`: the whole scope).
+    pub fn watch_area(&self, area: &str) {
+        let mut st = self.lock();
+        let fx = st.hub.watch(area);
+        self.apply(&mut st, fx);
+    }
+
+    /// The last figures the server pushed here, for use inside [`WsClient::wait_for`].
+    pub fn last_figures(st: &State) -> Option<shared::aggregate::Figures> {
+        st.events.iter().rev().find_map(|e| match e {
+            Event::Figures { figures, .. } => serde_json::from_slice(figures).ok(),
+            _ => None,
+        })
+    }
+
     /// Sends raw bytes on the socket (for malformed-input tests).
     pub fn send_raw(&self, bytes: Vec<u8>) {
         if let Some((_, out)) = &self.lock().outbox {

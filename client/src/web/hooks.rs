@@ -111,3 +111,37 @@ where
     };
     (state, set)
 }
+
+/// Records the server lists (`queries`: paths from [`crate::remote::query`]), merged: fetched
+/// when the queries change, and again when `refresh` does. Offline says so.
+#[hook]
+pub(crate) fn use_server_records(queries: Vec<String>, refresh: u64) -> crate::remote::Fetched {
+    use crate::remote::{Fetched, add_page};
+    let ctx = use_ctx();
+    let fetched = use_state(|| Fetched::Loading);
+    {
+        let fetched = fetched.clone();
+        let token = ctx.state.session.as_ref().map(|s| s.token.clone());
+        use_effect_with((queries, refresh), move |(queries, _)| {
+            let queries = queries.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                let mut all = std::collections::BTreeMap::new();
+                for q in &queries {
+                    match super::http::request("GET", q, token.as_deref(), None).await {
+                        Ok((200, body)) => {
+                            if let Err(e) = add_page(&body, &mut all) {
+                                return fetched.set(Fetched::Failed(e));
+                            }
+                        }
+                        Ok((status, body)) => {
+                            return fetched.set(Fetched::Failed(format!("{status}: {body}")));
+                        }
+                        Err(_) => return fetched.set(Fetched::Offline),
+                    }
+                }
+                fetched.set(Fetched::Got(all));
+            });
+        });
+    }
+    (*fetched).clone()
+}

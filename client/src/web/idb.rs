@@ -274,6 +274,31 @@ impl Db {
         run.await.map_err(storage)
     }
 
+    /// Removes documents the phone no longer holds (the server has them): their saves,
+    /// chunks, meta rows and acknowledgements, in one transaction.
+    pub(crate) async fn forget(&self, docs: &[DocumentId]) -> Result<(), ClientError> {
+        let run = async {
+            let tx = self
+                .0
+                .transaction(&[DOCS, CHUNKS, META, ACKED], TransactionMode::ReadWrite)?;
+            for doc in docs {
+                let id = doc.to_string();
+                for store in [DOCS, META, ACKED] {
+                    tx.store(store)?.delete(id.as_str().into()).await?;
+                }
+                let range = KeyRange::bound(
+                    &chunk_key(&id, 0.0),
+                    &chunk_key(&id, f64::MAX),
+                    Some(false),
+                    Some(false),
+                )?;
+                tx.store(CHUNKS)?.delete(range.into()).await?;
+            }
+            tx.commit().await
+        };
+        run.await.map_err(storage)
+    }
+
     /// Every key-value row whose key starts with `prefix`: `(key, value)`.
     pub(crate) async fn with_prefix(
         &self,

@@ -10,6 +10,7 @@ use shared::model::Record;
 use shared::model::history::HistoryEntry;
 use yew::Reducible;
 
+use crate::figures::AreaFigures;
 use crate::i18n::Lang;
 use crate::link::Link;
 use crate::session::Session;
@@ -80,6 +81,8 @@ pub(crate) struct AppState {
     pub(crate) error: Option<String>,
     pub(crate) summaries: Rc<BTreeMap<DocumentId, Summary>>,
     pub(crate) figures: Rc<Figures>,
+    /// A supervisor's figures of the area it watches, from the server (or its cache).
+    pub(crate) area: Option<Rc<AreaFigures>>,
     pub(crate) records: Rc<HashMap<DocumentId, Rc<Opened>>>,
     pub(crate) route: Route,
     /// Bumped by every change: screens compare it to know whether anything changed.
@@ -110,6 +113,7 @@ impl AppState {
             error: None,
             summaries,
             figures,
+            area: None,
             records: Rc::default(),
             route: Route::Home,
             version: 0,
@@ -154,6 +158,8 @@ pub(crate) enum Action {
     },
     /// The open records after a batch.
     Opened(Rc<HashMap<DocumentId, Rc<Opened>>>),
+    /// The server's figures of the watched area.
+    Area(Rc<AreaFigures>),
     Navigate(Route),
 }
 
@@ -185,6 +191,7 @@ impl Reducible for AppState {
                 next.figures = figures;
             }
             Action::Opened(records) => next.records = records,
+            Action::Area(a) => next.area = Some(a),
             Action::Navigate(route) => next.route = route,
         }
         next.version += 1;

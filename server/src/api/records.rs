@@ -21,6 +21,8 @@ pub(super) struct ListQuery {
     pub(super) kind: Option<String>,
     pub(super) grid: Option<String>,
     pub(super) household: Option<String>,
+    /// `summary`: each item is only its list summary (what a drill-down shows).
+    view: Option<String>,
     limit: Option<usize>,
     pub(super) before: Option<u64>,
 }
@@ -96,6 +98,15 @@ pub(super) async fn records(
 ) -> Result<Json<Value>, AppError> {
     let kind = q.kind()?.map(str::to_owned);
     let household = q.household()?;
+    let summaries_only = match q.view.as_deref() {
+        None | Some("full") => false,
+        Some("summary") => true,
+        Some(v) => {
+            return Err(AppError::BadRequest(format!(
+                "unknown view {v:?}: use summary or full"
+            )));
+        }
+    };
     let limit = q.limit.unwrap_or(PAGE).clamp(1, MAX_PAGE);
     let store = state.store.clone();
     blocking(move || {
@@ -112,7 +123,13 @@ pub(super) async fn records(
         for (id, _) in p.rows {
             if let Some(doc) = load(store.as_ref(), &id)? {
                 items.push(match Record::read(&doc) {
-                    Ok(record) => json!({ "id": id, "url": id.url(), "record": record }),
+                    Ok(record) if summaries_only => json!({
+                        "id": id, "summary": shared::summary::Summary::of(&record),
+                    }),
+                    Ok(record) => json!({
+                        "id": id, "url": id.url(),
+                        "summary": shared::summary::Summary::of(&record), "record": record,
+                    }),
                     Err(e) => json!({ "id": id, "url": id.url(), "invalid": e.to_string() }),
                 });
             }

@@ -167,31 +167,28 @@ fn queue(
     let open = tx.open_table(OPEN)?;
     let l = level_byte(level);
     let mut out = Vec::new();
-    let mut take = |v: (
-        redb::AccessGuard<'_, (u8, &str, &[u8])>,
-        redb::AccessGuard<'_, &[u8]>,
-    )| {
-        let (k, heads) = v;
-        let (_, _, doc) = k.value();
+    let mut take = |doc: &[u8], heads: &[u8]| -> Result<(), StoreError> {
         let mut h = [0u8; 8];
-        h.copy_from_slice(&heads.value()[..8]);
+        h.copy_from_slice(&heads[..8]);
         out.push(DocDigest {
             doc: doc_id(doc)?,
             heads: h,
         });
-        Ok::<(), StoreError>(())
+        Ok(())
     };
     match ranges(&holding.scope) {
         None => {
             for item in open.range((l, "", [].as_slice())..(l + 1, "", [].as_slice()))? {
-                take(item?)?;
+                let (k, v) = item?;
+                take(k.value().2, v.value())?;
             }
         }
         Some(rs) => {
             for (lo, hi, _) in rs {
                 let range = (l, lo.as_str(), [].as_slice())..(l, hi.as_str(), [].as_slice());
                 for item in open.range(range)? {
-                    take(item?)?;
+                    let (k, v) = item?;
+                    take(k.value().2, v.value())?;
                 }
             }
         }

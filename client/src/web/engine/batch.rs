@@ -67,6 +67,14 @@ impl Engine {
         }
         self.compact(&changed).await;
         self.reopen(&changed);
+        self.on_figures(&events).await;
+        if events
+            .iter()
+            .any(|e| matches!(e, Event::CursorSaved { .. }))
+        {
+            // In sync with the server: what left this device's holding can go.
+            self.prune().await;
+        }
         self.report();
         result
     }

@@ -21,6 +21,7 @@ use yew::UseReducerDispatcher;
 
 mod batch;
 mod connection;
+mod holding;
 mod refusals;
 
 use super::handle::{Cmd, EngineHandle};
@@ -75,6 +76,7 @@ pub(crate) async fn boot() -> Result<(EngineHandle, AppState), ClientError> {
     config.read_records = true;
     mark("gv-db-open");
     let mut summaries = BTreeMap::new();
+    let mut standings = HashMap::new();
     let mut dashboard = Dashboard::new(Calendar::CHINA);
     for row in db.metas().await? {
         let Ok(id) = row.id.parse::<DocumentId>() else {
@@ -90,6 +92,7 @@ pub(crate) async fn boot() -> Result<(EngineHandle, AppState), ClientError> {
             .contribution
             .and_then(|s| serde_json::from_str::<Contribution>(&s).ok())
         {
+            standings.insert(id, c.standing());
             dashboard.apply_contribution(id, Some(c));
         }
     }
@@ -105,6 +108,8 @@ pub(crate) async fn boot() -> Result<(EngineHandle, AppState), ClientError> {
         chunks: HashMap::new(),
         summaries: summaries.clone(),
         dashboard,
+        standings,
+        area: None,
         watched: HashMap::new(),
         opened: Rc::default(),
         ui: None,
@@ -118,6 +123,8 @@ pub(crate) async fn boot() -> Result<(EngineHandle, AppState), ClientError> {
         ready: false,
         queue: mpsc::unbounded().0,
     };
+    let mut engine = engine;
+    engine.apply_keeps();
     let figures = Rc::new(engine.figures());
     let (tx, rx) = mpsc::unbounded();
     let handle = EngineHandle::new(tx.clone(), db);
@@ -145,6 +152,10 @@ struct Engine {
     chunks: HashMap<DocumentId, u32>,
     summaries: Rc<BTreeMap<DocumentId, Summary>>,
     dashboard: Dashboard,
+    /// Where each saved document stands, read from its meta row (until the documents load).
+    standings: HashMap<DocumentId, shared::sync::Standing>,
+    /// A supervisor's figures of the area on screen.
+    area: Option<Rc<crate::figures::AreaFigures>>,
     /// Records the screens have open, with how many screens have each.
     watched: HashMap<DocumentId, usize>,
     opened: Rc<HashMap<DocumentId, Rc<Opened>>>,
@@ -234,6 +245,9 @@ impl Engine {
                 match self.hub.insert_saved(id, &row.bytes) {
                     Ok(()) => {
                         self.chunks.insert(id, row.chunks);
+                        if let Some(s) = self.standings.remove(&id) {
+                            self.hub.note_standing(&id, s);
+                        }
                     }
                     Err(e) => self.show_error(&format!("{id}: {e}")),
                 }
@@ -255,6 +269,8 @@ impl Engine {
             .into_iter()
             .filter_map(|(id, heads)| Some((id.parse().ok()?, decode_heads(&heads)?)));
         self.hub.restore_client_state(cursor, acked);
+        self.standings.clear();
+        self.prune().await;
         self.load_intents().await;
         self.ready = true;
         self.dispatch(Action::Ready);
@@ -308,6 +324,7 @@ impl Engine {
                 }
                 self.socket = None;
                 self.conn.closed();
+                self.figures_offline();
                 let input = Input::Disconnected { conn };
                 let _ = self
                     .perform(|batch, hub, driver, t| batch.feed(hub, driver, t, input))
@@ -396,6 +413,7 @@ impl Engine {
                 }
                 if result.is_ok() {
                     self.session = Some(session.clone());
+                    self.apply_keeps();
                     self.conn.signed_in();
                     self.dispatch(Action::Session(Some(session)));
                     self.dispatch(Action::Notice(None));
@@ -434,7 +452,8 @@ impl Engine {
             }
             Cmd::Notice(n) => self.dispatch(Action::Notice(n)),
             Cmd::Error(e) => self.dispatch(Action::Error(e)),
-            Cmd::Watch(id, on) => self.watch(id, on),
+            Cmd::Watch(id, on) => self.watch_record(id, on).await,
+            Cmd::WatchArea(area) => self.watch_area(area).await,
             Cmd::Publish => {
                 self.publishing = false;
                 self.publish();

@@ -73,10 +73,11 @@ impl Hub {
         self.client.acked = acked.into_iter().map(|(d, h)| (d, sorted(h))).collect();
     }
 
-    /// What this device keeps of its scope ([`crate::sync::holding`]); `None` keeps all it has
-    /// (client).
-    pub fn set_keeps(&mut self, keeps: Option<Keeps>) {
+    /// What this device keeps of its scope ([`crate::sync::holding`]) and the window of days
+    /// its server announced; `None` keeps all it has (client).
+    pub fn set_keeps(&mut self, keeps: Option<Keeps>, window_days: i64) {
         self.client.keeps = keeps;
+        self.config.window_days = window_days;
     }
 
     /// Keeps a document outside the holding while it is open or pinned, and syncs it on every

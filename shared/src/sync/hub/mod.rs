@@ -16,6 +16,8 @@ mod client;
 mod docs;
 mod handshake;
 #[cfg(test)]
+mod holding_tests;
+#[cfg(test)]
 mod limit_tests;
 mod server;
 #[cfg(test)]

@@ -4,10 +4,11 @@
 use shared::model::Record;
 use yew::prelude::*;
 
+use crate::remote::{self, Fetched};
 use crate::view::{self, Summary};
 use crate::web::components::common::{IdProps, RecordExtras, issue_list};
 use crate::web::components::date_time;
-use crate::web::hooks::{use_ctx, use_record};
+use crate::web::hooks::{use_ctx, use_record, use_server_records};
 use crate::web::now;
 use crate::web::state::Route;
 
@@ -18,7 +19,41 @@ pub(crate) fn HouseholdView(props: &IdProps) -> Html {
     let id = props.id;
     let opened = use_record(id);
     let summaries = ctx.state.summaries.clone();
-    let visits = view::visits_of(&summaries, id);
+    // Visits older than the phone's window are not on it: asked of the server on demand.
+    let asked = use_state(|| 0u64);
+    let older = *asked > 0;
+    let grid = match summaries.get(&id) {
+        Some(Summary::Household(h)) => Some(h.grid.clone()),
+        _ => None,
+    };
+    let queries = match (&grid, older) {
+        (Some(g), true) => vec![remote::query("visit", g, Some(&id))],
+        _ => Vec::new(),
+    };
+    let fetched = use_server_records(queries, *asked);
+    let (visits, older_note) = match (&fetched, older) {
+        (Fetched::Got(server), true) => {
+            let mut all = (*summaries).clone();
+            all.extend(server.iter().map(|(k, v)| (*k, v.clone())));
+            (view::visits_of(&all, id), None)
+        }
+        (Fetched::Offline, true) => (
+            view::visits_of(&summaries, id),
+            Some(lang.t(
+                "离线：更早的走访需联网查看",
+                "Offline: older visits need the network",
+            )),
+        ),
+        (Fetched::Failed(_), true) => (
+            view::visits_of(&summaries, id),
+            Some(lang.t("读取更早的走访失败", "Could not load older visits")),
+        ),
+        (Fetched::Loading, true) => (
+            view::visits_of(&summaries, id),
+            Some(lang.t("正在读取更早的走访…", "Loading older visits…")),
+        ),
+        _ => (view::visits_of(&summaries, id), None),
+    };
     let issues = view::issues_where(&summaries, now(), |i| i.household == Some(id));
     let details = match (opened.as_ref().map(|o| &o.record), summaries.get(&id)) {
         (Some(Record::Household(h)), _) => html! {
@@ -73,6 +108,15 @@ pub(crate) fn HouseholdView(props: &IdProps) -> Html {
                     </li>
                 }) }
             </ul>
+            if let Some(n) = older_note { <p class="muted" data-testid="older-note">{ n }</p> }
+            if !older || !matches!(fetched, Fetched::Got(_)) {
+                <button data-testid="older-visits" onclick={{
+                    let asked = asked.clone();
+                    move |_| asked.set(*asked + 1)
+                }}>
+                    { lang.t("查看更早的走访", "Older visits") }
+                </button>
+            }
             <h3>{ lang.t("事件", "Issues") }</h3>
             { issue_list(&ctx, &issues) }
             <RecordExtras id={id} />

@@ -1,19 +1,24 @@
 //! The overview of an area: headline figures, charts, and the table of its parts, drilling
-//! down street → community → grid → households. Figures are `shared`'s dashboard fold over the
-//! records synced to this browser, so they move the moment a worker's change arrives.
+//! down street → community → grid → households. A supervisor's figures are the server's
+//! (`shared`'s dashboard fold over every record), pushed for the area on screen as they change
+//! and cached for opening offline; a grid's households and issues are the server's paged
+//! lists. No browser replicates an area (DESIGN decision 10).
 
 use std::rc::Rc;
 
-use shared::aggregate::Tally;
+use shared::aggregate::{Figures, Tally};
 use shared::export::Table;
 use yew::prelude::*;
 
 use super::charts::{bars, cells, header, pct, sort_key};
 use super::export_buttons::export_buttons;
+use crate::remote::{self, Fetched};
 use crate::view;
 use crate::web::components::common::issue_list;
 use crate::web::components::field::household_list;
+use crate::web::handle::Cmd;
 use crate::web::hooks::use_ctx;
+use crate::web::hooks::use_server_records;
 use crate::web::now;
 use crate::web::state::Route;
 
@@ -29,8 +34,23 @@ pub(crate) fn Overview(props: &AreaProps) -> Html {
     let ctx = use_ctx();
     let lang = ctx.lang();
     let sort = use_state(|| (0usize, false));
-    let figures = ctx.state.figures.clone();
     let path = props.path.clone();
+    let supervisor = ctx.state.supervisor();
+    {
+        let engine = ctx.engine.clone();
+        use_effect_with(path.clone(), move |p| {
+            if supervisor {
+                engine.send(Cmd::WatchArea(p.clone()));
+            }
+        });
+    }
+    let area = ctx.state.area.clone().filter(|a| a.area == path);
+    let figures = match (&area, supervisor) {
+        (Some(a), true) => Rc::new(a.figures.clone()),
+        (None, true) => Rc::new(Figures::default()),
+        (_, false) => ctx.state.figures.clone(),
+    };
+    let as_of = area.as_ref().map(|a| (a.as_of(lang), a.live, a.at.0));
     let depth = if path.is_empty() {
         0
     } else {
@@ -166,16 +186,56 @@ pub(crate) fn Overview(props: &AreaProps) -> Html {
         ),
     ];
     let drill = |key: String| ctx.go(Route::Area(key));
+    // A grid's records: the server's lists for a supervisor (fetched again when the grid's
+    // figures move), this device's own for anyone else.
+    let queries = if supervisor && depth >= 3 {
+        ["household", "visit", "issue"]
+            .iter()
+            .map(|k| remote::query(k, &path, None))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let moved = total.visits_today * 1_000_000 + total.open() * 1_000 + total.closed();
+    let fetched = use_server_records(queries, moved);
     let grid_detail = (depth >= 3).then(|| {
-        let summaries = &ctx.state.summaries;
-        let households =
-            view::household_rows(summaries, Some(&path), now(), shared::time::Calendar::CHINA);
+        let summaries = match (&fetched, supervisor) {
+            (Fetched::Got(m), true) => Rc::new(m.clone()),
+            (_, true) => Rc::default(),
+            (_, false) => ctx.state.summaries.clone(),
+        };
+        let note = match (&fetched, supervisor) {
+            (Fetched::Loading, true) => Some(
+                lang.t("正在从服务器读取…", "Loading from the server…")
+                    .to_owned(),
+            ),
+            (Fetched::Offline, true) => Some(
+                lang.t(
+                    "离线：网格住户需联网查看",
+                    "Offline: a grid's households need the network",
+                )
+                .to_owned(),
+            ),
+            (Fetched::Failed(e), true) => {
+                Some(format!("{} {e}", lang.t("读取失败：", "Could not load:")))
+            }
+            _ => None,
+        };
+        let households = view::household_rows(
+            &summaries,
+            Some(&path),
+            now(),
+            shared::time::Calendar::CHINA,
+        );
         let rows: Vec<&view::HouseholdRow> = households.iter().collect();
-        let issues = view::issues_where(summaries, now(), |i| i.grid == path);
+        let issues = view::issues_where(&summaries, now(), |i| i.grid == path);
         html! {
             <>
                 <h3>{ lang.t("住户", "Households") }</h3>
-                { household_list(&ctx, &rows, false) }
+                if let Some(n) = note { <p class="muted" data-testid="grid-note">{ n }</p> }
+                <div data-testid="grid-households" data-count={rows.len().to_string()}>
+                    { household_list(&ctx, &rows, false) }
+                </div>
                 <h3>{ lang.t("事件", "Issues") }</h3>
                 { issue_list(&ctx, &issues) }
             </>
@@ -184,6 +244,13 @@ pub(crate) fn Overview(props: &AreaProps) -> Html {
     html! {
         <section data-testid="overview" data-path={path.clone()} data-open={total.open().to_string()}
             data-today={total.visits_today.to_string()}>
+            if let Some((text, live, at)) = as_of.clone() {
+                <p class={if live { "as-of live" } else { "as-of" }} data-testid="figures-as-of"
+                    data-live={live.to_string()} data-at={at.to_string()}>{ text }</p>
+            } else if supervisor {
+                <p class="as-of" data-testid="figures-as-of" data-live="false">
+                    { lang.t("正在读取数据…", "Loading figures…") }</p>
+            }
             <nav class="crumbs">
                 { for crumbs.into_iter().map(|(key, label)| html! {
                     <button class="link" onclick={drill(key)}>{ label }</button>

@@ -1,0 +1,160 @@
+//! What a list shows of one record: small enough to keep beside every document in a
+//! phone's IndexedDB, and what the server's paged lists answer with, so a supervisor's
+//! drill-down lists records it does not hold.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::DocumentId;
+use crate::model::issue::{EventKind, Level};
+use crate::model::lifecycle::Status;
+use crate::model::visit::Outcome;
+use crate::model::{Area, Record};
+use crate::time::Millis;
+
+/// What a list needs to know about one record.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Summary {
+    /// A household.
+    Household(HouseholdSummary),
+    /// A visit.
+    Visit(VisitSummary),
+    /// An issue.
+    Issue(IssueSummary),
+}
+
+/// A household in a list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HouseholdSummary {
+    /// Grid path.
+    pub grid: String,
+    /// `building-unit-room`.
+    pub label: String,
+    /// Head of household.
+    pub head: String,
+    /// Members.
+    pub members: i64,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Whether a field holds concurrent values.
+    pub conflicted: bool,
+    /// How many value rules it breaks (it needs correcting when not 0).
+    #[serde(default)]
+    pub problems: usize,
+}
+
+/// A visit in a list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VisitSummary {
+    /// Grid path.
+    pub grid: String,
+    /// The household visited.
+    pub household: DocumentId,
+    /// When it started.
+    pub at: Millis,
+    /// How it went.
+    pub outcome: Outcome,
+    /// Who visited.
+    pub visitors: Vec<String>,
+    /// Number of items found.
+    pub items: usize,
+    /// How many value rules it breaks (it needs correcting when not 0).
+    #[serde(default)]
+    pub problems: usize,
+}
+
+/// An issue in a list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IssueSummary {
+    /// Grid path.
+    pub grid: String,
+    /// The household concerned.
+    pub household: Option<DocumentId>,
+    /// Area.
+    pub area: Area,
+    /// The start of its description.
+    pub title: String,
+    /// Derived status.
+    pub status: Status,
+    /// Derived level.
+    pub level: Level,
+    /// Derived assignee.
+    pub assignee: Option<String>,
+    /// Who reported it.
+    pub reporter: String,
+    /// When it was reported.
+    pub reported_at: Millis,
+    /// When the current step is due.
+    pub deadline: Option<Millis>,
+    /// How many value rules it breaks (it needs correcting when not 0).
+    #[serde(default)]
+    pub problems: usize,
+}
+
+impl Summary {
+    /// The summary of a valid record.
+    pub fn of(record: &Record) -> Self {
+        let problems = crate::model::problems(record).len();
+        match record {
+            Record::Household(h) => Self::Household(HouseholdSummary {
+                grid: h.grid.to_string(),
+                label: h.address.label(),
+                head: h.head.value.clone(),
+                members: h.members.value,
+                tags: h.tags.clone(),
+                conflicted: h.address.building.is_conflicted()
+                    || h.address.unit.is_conflicted()
+                    || h.address.room.is_conflicted()
+                    || h.head.is_conflicted()
+                    || h.contact.is_conflicted()
+                    || h.members.is_conflicted(),
+                problems,
+            }),
+            Record::Visit(v) => Self::Visit(VisitSummary {
+                grid: v.grid.to_string(),
+                household: v.household,
+                at: v.started_at,
+                outcome: v.outcome.value,
+                visitors: v.visitors.clone(),
+                items: v.items.len(),
+                problems,
+            }),
+            Record::Issue(i) => Self::Issue(IssueSummary {
+                grid: i.grid.to_string(),
+                household: i.household,
+                area: i.area,
+                title: i.description.chars().take(80).collect(),
+                status: i.state.status,
+                level: i.state.level,
+                assignee: i.state.assignee.clone(),
+                reporter: i
+                    .events
+                    .iter()
+                    .find(|e| e.kind == EventKind::Report)
+                    .map(|e| e.actor.clone())
+                    .unwrap_or_default(),
+                reported_at: i.state.reported_at,
+                deadline: i.state.deadline,
+                problems,
+            }),
+        }
+    }
+
+    /// How many value rules the record breaks.
+    pub fn problems(&self) -> usize {
+        match self {
+            Self::Household(h) => h.problems,
+            Self::Visit(v) => v.problems,
+            Self::Issue(i) => i.problems,
+        }
+    }
+
+    /// The record's grid.
+    pub fn grid(&self) -> &str {
+        match self {
+            Self::Household(h) => &h.grid,
+            Self::Visit(v) => &v.grid,
+            Self::Issue(i) => &i.grid,
+        }
+    }
+}
