@@ -31,16 +31,19 @@ struct Item {
     summary: Option<Summary>,
 }
 
-/// The query of a page of summaries of `kind` in `grid` (and of one household's visits).
-pub fn query(kind: &str, grid: &str, household: Option<&DocumentId>) -> String {
-    let mut q = format!(
-        "/api/records?view=summary&limit=1000&kind={kind}&grid={}",
-        encode(grid)
-    );
-    if let Some(h) = household {
-        q.push_str(&format!("&household={h}"));
+/// The query of a page of summaries with these filters (`kind`, `grid`, `household`,
+/// `status`: see `GET /api/records`).
+pub fn query(filters: &[(&str, &str)]) -> String {
+    let mut q = String::from("/api/records?view=summary&limit=1000");
+    for (k, v) in filters {
+        q.push_str(&format!("&{k}={}", encode(v)));
     }
     q
+}
+
+/// The query of a household search on the server (address, head or phone).
+pub fn search(q: &str) -> String {
+    format!("/api/households?limit=100&q={}", encode(q.trim()))
 }
 
 fn encode(s: &str) -> String {

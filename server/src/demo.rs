@@ -218,13 +218,14 @@ pub fn seed(
         )
         .map_err(|f| f.error)?;
         let record = Record::read(&doc)?;
-        Ok(ChunkWrite {
-            doc: DocumentId::from_bytes(random16()?),
-            chunk: doc.save(),
-            heads: heads_digest(&doc.get_heads()),
-            meta: Some(record.meta()),
-            contribution: Some(dashboard.contribution(&record)),
-        })
+        Ok(ChunkWrite::of(
+            DocumentId::from_bytes(random16()?),
+            doc.save(),
+            heads_digest(&doc.get_heads()),
+            Some(record.meta()),
+            Some(&record),
+            &dashboard,
+        ))
     };
     let per_grid = match size {
         Size::Small => 20,

@@ -337,13 +337,16 @@ impl Driver for StoreDriver {
             batch
                 .persist
                 .iter()
-                .map(|p| ChunkWrite {
-                    doc: p.doc,
-                    chunk: p.chunk.clone(),
-                    heads: heads_digest(&p.heads),
-                    meta: p.meta.clone(),
+                .map(|p| {
                     // A server validates every change, so the hub read the record already.
-                    contribution: p.record.as_deref().map(|r| dashboard.contribution(r)),
+                    ChunkWrite::of(
+                        p.doc,
+                        p.chunk.clone(),
+                        heads_digest(&p.heads),
+                        p.meta.clone(),
+                        p.record.as_deref(),
+                        &dashboard,
+                    )
                 })
                 .collect()
         };

@@ -73,7 +73,8 @@ impl Contribution {
         }
     }
 
-    fn needs_correction(&self) -> bool {
+    /// Whether the record breaks a value rule.
+    pub fn needs_correction(&self) -> bool {
         match self {
             Self::Household {
                 needs_correction, ..

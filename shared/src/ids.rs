@@ -247,8 +247,9 @@ impl Scope {
 }
 
 impl Scope {
-    /// The scope of an area inside this one: `""` is this scope itself; a street, community or
-    /// grid path names that area, if it lies inside. `None` for anything else.
+    /// What of an area this scope sees: `""` is this scope itself; a street, community or
+    /// grid path names that area, cut down to this scope (a community secretary looking at
+    /// its street sees its community). `None` when they do not meet or the path is no area.
     pub fn area(&self, path: &str) -> Option<Self> {
         if path.is_empty() {
             return Some(self.clone());
@@ -257,20 +258,40 @@ impl Scope {
         if !parts.iter().all(|p| is_segment(p)) {
             return None;
         }
-        let inside = |street: &str, community: Option<&str>| match self {
-            Self::City => true,
-            Self::Street(s) => s == street,
-            Self::Community(c) => community == Some(c.as_str()),
-            Self::Grids(_) => false,
+        let area = match parts.len() {
+            1 => Self::Street(path.to_owned()),
+            2 => Self::Community(path.to_owned()),
+            3 => Self::Grids(vec![path.parse().ok()?]),
+            _ => return None,
         };
-        match parts.len() {
-            1 if inside(path, None) => Some(Self::Street(path.to_owned())),
-            2 if inside(parts[0], Some(path)) => Some(Self::Community(path.to_owned())),
-            3 => {
-                let g: GridId = path.parse().ok()?;
-                self.contains(&g).then(|| Self::Grids(vec![g]))
-            }
+        // The narrower of two nested areas; `None` when they are apart.
+        let within =
+            |outer: &str, inner: &str| inner == outer || inner.starts_with(&format!("{outer}/"));
+        let path_of = |s: &Self| match s {
+            Self::Street(x) | Self::Community(x) => Some(x.clone()),
+            Self::Grids(gs) if gs.len() == 1 => Some(gs[0].to_string()),
             _ => None,
+        };
+        match (self, &area) {
+            (Self::City, _) => Some(area),
+            (Self::Grids(gs), _) => {
+                let inside: Vec<GridId> = gs
+                    .iter()
+                    .filter(|g| within(path, g.as_str()))
+                    .cloned()
+                    .collect();
+                (!inside.is_empty()).then_some(Self::Grids(inside))
+            }
+            _ => {
+                let mine = path_of(self)?;
+                if within(&mine, path) {
+                    Some(area)
+                } else if within(path, &mine) {
+                    Some(self.clone())
+                } else {
+                    None
+                }
+            }
         }
     }
 }
@@ -402,8 +423,16 @@ mod tests {
         assert_eq!(street.area("s01/../c"), None);
         assert_eq!(Scope::City.area("s09"), Some(Scope::Street("s09".into())));
         let community: Scope = "community:s01/c02".parse().expect("scope");
-        assert_eq!(community.area("s01"), None);
+        assert_eq!(
+            community.area("s01"),
+            Some(community.clone()),
+            "its part of the street"
+        );
         assert_eq!(community.area("s01/c03/g01"), None);
+        assert_eq!(community.area("s01/c0"), None);
+        let grids: Scope = "grids:s01/c02/g03,s02/c01/g01".parse().expect("scope");
+        assert_eq!(grids.area("s01"), Some(Scope::Grids(vec![g.clone()])));
+        assert_eq!(grids.area("s03"), None);
         assert!("s01/c02".parse::<GridId>().is_err());
     }
 }

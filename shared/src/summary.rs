@@ -158,3 +158,14 @@ impl Summary {
         }
     }
 }
+
+/// What a household search matches on: its address, head and contact, lowercased. `None`
+/// for other records.
+pub fn search_text(record: &Record) -> Option<String> {
+    match record {
+        Record::Household(h) => Some(
+            format!("{} {} {}", h.address.label(), h.head.value, h.contact.value).to_lowercase(),
+        ),
+        _ => None,
+    }
+}

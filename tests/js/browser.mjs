@@ -82,6 +82,29 @@ async function goOnline(context, page) {
   await waitSynced(page);
 }
 
+/** A supervisor's overview shows the server's figures for the area on screen, live. */
+async function liveFigures(page) {
+  await page.waitForSelector('[data-testid=overview] [data-testid=figures-as-of][data-live=true]', { timeout: T });
+}
+
+/** What this browser's IndexedDB holds: the kind of each record. */
+async function heldKinds(page) {
+  return (await held(page)).map((r) => r.kind);
+}
+
+/** What this browser's IndexedDB holds: `{ id, kind }` of each record. */
+async function held(page) {
+  return page.evaluate(() => new Promise((resolve, reject) => {
+    const open = indexedDB.open('gridvisit');
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const req = open.result.transaction('meta').objectStore('meta').getAll();
+      req.onerror = () => reject(req.error);
+      req.onsuccess = () => resolve(req.result.map((r) => ({ id: r.id, kind: JSON.parse(r.summary ?? '{}').kind ?? '?' })));
+    };
+  }));
+}
+
 async function householdIds(page, due) {
   await page.click('.tabs button:nth-child(1)');
   const sel = due ? `[data-testid=household-row][data-due=${due}]` : '[data-testid=household-row]';
@@ -314,6 +337,7 @@ const scenarios = {
     await signIn(w.page, WORKER);
     await signIn(s.page, SECRETARY);
     await s.page.waitForSelector('[data-testid=overview]', { timeout: T });
+    await liveFigures(s.page);
     const figure = (name) => s.page.getAttribute('[data-testid=overview]', `data-${name}`).then(Number);
     const today = await figure('today');
     const open = await figure('open');
@@ -357,7 +381,7 @@ const scenarios = {
     await goOnline(a.context, a.page);
     await goOnline(b.context, b.page);
 
-    // The supervisor finds the household in the community's list by its address.
+    // The supervisor searches the community's households on the server by its address.
     await s.page.click('.tabs button:nth-child(3)');
     await s.page.fill('input.search', label);
     await s.page.click(`[data-testid=household-row][data-id="${household}"] button`);
@@ -573,15 +597,103 @@ const scenarios = {
     console.log(JSON.stringify({ issue }));
   },
 
+  /** DESIGN decision 10: the secretary's overview is complete and live from the server's
+   *  figures while the browser holds nothing but the community's queue; the dashboard opens
+   *  offline from its cache, dated; a grid's households come from the server's list. */
+  async 'supervisor-holds-queue'() {
+    const w = await phone();
+    const s = await phone();
+    await signIn(w.page, WORKER);
+    await signIn(s.page, SECRETARY);
+    await s.page.waitForSelector('[data-testid=overview]', { timeout: T });
+    await liveFigures(s.page);
+    const figure = (name) => s.page.getAttribute('[data-testid=overview]', `data-${name}`).then(Number);
+    const { body } = await api('/api/aggregates', SECRETARY);
+    assert.equal(await figure('open'), body.figures.total.open_by_level.reduce((a, b) => a + b, 0));
+    assert.equal(await figure('today'), body.figures.total.visits_today);
+    const kinds = await heldKinds(s.page);
+    assert.ok(kinds.every((k) => k === 'issue'), `only the queue is held: ${kinds}`);
+    assert.equal(kinds.length, body.figures.total.open_by_level[1], 'the queue: open community-level issues');
+    // Live: a worker's visit moves the figures on the untouched page.
+    const today = await figure('today');
+    const [household] = await householdIds(w.page, 'due');
+    await recordVisit(w.page, household, { outcome: 'met' });
+    await waitSynced(w.page);
+    await s.page.waitForSelector(`[data-testid=overview][data-today="${today + 1}"]`, { timeout: T });
+    // A grid from the table: its households are the server's list.
+    await s.page.click('[data-testid=area-table] tbody tr:first-child td:first-child button');
+    await s.page.waitForSelector('[data-testid=overview][data-path="s01"]', { timeout: T });
+    await liveFigures(s.page);
+    await s.page.click('[data-testid=area-table] tbody tr:first-child td:first-child button');
+    await s.page.waitForSelector('[data-testid=overview][data-path="s01/c01"]', { timeout: T });
+    await liveFigures(s.page);
+    await s.page.click('[data-testid=area-table] tbody tr[data-key="s01/c01/g01"] td:first-child button');
+    await s.page.waitForSelector('[data-testid=overview][data-path="s01/c01/g01"]', { timeout: T });
+    const grid = await api('/api/records?kind=household&grid=s01/c01/g01&limit=1000&view=summary', SECRETARY);
+    await s.page.waitForSelector(`[data-testid=grid-households][data-count="${grid.body.items.length}"]`, { timeout: T });
+    assert.ok(grid.body.items.length > 0);
+    assert.ok((await heldKinds(s.page)).every((k) => k === 'issue'), 'drilling in replicates nothing');
+    // Offline, the dashboard opens from its cache with the time it is from.
+    await s.page.click('[data-testid=overview] .crumbs button:first-child');
+    await liveFigures(s.page);
+    const shown = await figure('today');
+    await goOffline(s.context, s.page);
+    await s.page.reload();
+    await s.page.waitForSelector('[data-testid=overview] [data-testid=figures-as-of][data-live=false][data-at]', { timeout: T });
+    const asOf = await s.page.textContent('[data-testid=figures-as-of]');
+    assert.match(asOf, /离线，数据截至 \d{4}-\d\d-\d\d \d\d:\d\d/, asOf);
+    assert.equal(await figure('today'), shown, 'the cached figures show');
+    console.log(JSON.stringify({ queue: kinds.length, households: grid.body.items.length, asOf }));
+  },
+
+  /** DESIGN decision 10: a visit older than the phone's window leaves the phone once the
+   *  server holds it, and comes back on demand in the household's history (not offline). */
+  async 'old-visit'() {
+    const { context, page } = await phone();
+    await signIn(page, WORKER);
+    const [household] = await householdIds(page, 'due');
+    // Recorded on a phone whose clock says 100 days ago.
+    await page.evaluate(() => {
+      window.__realNow = Date.now;
+      Date.now = () => window.__realNow() - 100 * 86_400_000;
+    });
+    const visit = await recordVisit(page, household, { outcome: 'met' });
+    await waitSynced(page);
+    await page.evaluate(() => { Date.now = window.__realNow; });
+    const stored = await api(`/api/records/${visit}`, WORKER);
+    assert.equal(stored.status, 200, 'the server holds it');
+    // Next start: the phone lets it go.
+    await page.reload();
+    await waitSynced(page);
+    await openHousehold(page, household);
+    assert.ok(!(await visitIds(page)).includes(visit), 'the old visit left the phone');
+    assert.ok(!(await held(page)).some((r) => r.id === visit), 'and its IndexedDB');
+    // Offline, the history says older visits need the network.
+    await goOffline(context, page);
+    await page.click('[data-testid=older-visits]');
+    await page.waitForSelector('[data-testid=older-note]', { timeout: T });
+    assert.match(await page.textContent('[data-testid=older-note]'), /离线/);
+    await goOnline(context, page);
+    await openHousehold(page, household);
+    await page.click('[data-testid=older-visits]');
+    await page.waitForSelector(`[data-testid=visit-row][data-id="${visit}"]`, { timeout: T });
+    await page.click(`[data-testid=visit-row][data-id="${visit}"] button`);
+    await page.waitForSelector(`[data-testid=visit][data-id="${visit}"] [data-testid=visit-notes]`, { timeout: T });
+    console.log(JSON.stringify({ visit }));
+  },
+
   /** An export holds exactly the rows shown, as CSV and as an Excel workbook. */
   async export() {
     const { page } = await phone();
     await signIn(page, SECRETARY);
     await page.waitForSelector('[data-testid=overview]', { timeout: T });
+    await liveFigures(page);
     await page.click('[data-testid=area-table] tbody tr:first-child td:first-child button');
     await page.waitForSelector('[data-testid=overview][data-path="s01"]', { timeout: T });
+    await liveFigures(page);
     await page.click('[data-testid=area-table] tbody tr:first-child td:first-child button');
     await page.waitForSelector('[data-testid=overview][data-path="s01/c01"]', { timeout: T });
+    await liveFigures(page);
     // Sort by coverage, so the export must follow the order shown, not the stored one.
     await page.click('[data-testid=area-table] th button[data-col="3"]');
     const shown = await page.$$eval('[data-testid=area-table] tr', (trs) =>

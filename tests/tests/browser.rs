@@ -137,6 +137,19 @@ async fn script_and_onerror_payloads_render_as_text() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisors_overview_is_complete_and_live_without_replicating_the_area_and_opens_offline()
+ {
+    let srv = with_app().await;
+    scenario("supervisor-holds-queue", &srv.http(), None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_old_visit_leaves_the_phone_and_comes_back_on_demand() {
+    let srv = with_app().await;
+    scenario("old-visit", &srv.http(), None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_export_holds_exactly_the_rows_shown() {
     let srv = with_app().await;
     scenario("export", &srv.http(), None).await;

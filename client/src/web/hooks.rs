@@ -119,27 +119,39 @@ pub(crate) fn use_server_records(queries: Vec<String>, refresh: u64) -> crate::r
     use crate::remote::{Fetched, add_page};
     let ctx = use_ctx();
     let fetched = use_state(|| Fetched::Loading);
+    // Only the newest request's answer is shown (typing a search sends one per key).
+    let generation = use_mut_ref(|| 0u64);
     {
         let fetched = fetched.clone();
         let token = ctx.state.session.as_ref().map(|s| s.token.clone());
         use_effect_with((queries, refresh), move |(queries, _)| {
             let queries = queries.clone();
+            *generation.borrow_mut() += 1;
+            let mine = *generation.borrow();
+            let fetched = {
+                let generation = generation.clone();
+                Callback::from(move |f: Fetched| {
+                    if *generation.borrow() == mine {
+                        fetched.set(f);
+                    }
+                })
+            };
             wasm_bindgen_futures::spawn_local(async move {
                 let mut all = std::collections::BTreeMap::new();
                 for q in &queries {
                     match super::http::request("GET", q, token.as_deref(), None).await {
                         Ok((200, body)) => {
                             if let Err(e) = add_page(&body, &mut all) {
-                                return fetched.set(Fetched::Failed(e));
+                                return fetched.emit(Fetched::Failed(e));
                             }
                         }
                         Ok((status, body)) => {
-                            return fetched.set(Fetched::Failed(format!("{status}: {body}")));
+                            return fetched.emit(Fetched::Failed(format!("{status}: {body}")));
                         }
-                        Err(_) => return fetched.set(Fetched::Offline),
+                        Err(_) => return fetched.emit(Fetched::Offline),
                     }
                 }
-                fetched.set(Fetched::Got(all));
+                fetched.emit(Fetched::Got(all));
             });
         });
     }

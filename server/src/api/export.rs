@@ -9,7 +9,7 @@ use shared::ids::DocumentId;
 use shared::model::Record;
 use shared::time::Millis;
 
-use super::records::{ListQuery, load, page};
+use super::records::{Filter, ListQuery, load, page};
 use super::{AppError, User};
 use crate::AppState;
 use crate::engine::now;
@@ -69,15 +69,12 @@ pub(super) async fn export_csv(
         let t = now();
         let mut before = None;
         loop {
-            let p = match page(
-                store.as_ref(),
-                &a.principal,
-                Some(&kind),
-                q.grid.as_deref(),
-                None,
-                before,
-                EXPORT_PAGE,
-            ) {
+            let filter = Filter {
+                kind: Some(&kind),
+                grid: q.grid.as_deref(),
+                ..Filter::default()
+            };
+            let p = match page(store.as_ref(), &a.principal, filter, before, EXPORT_PAGE) {
                 Ok(p) => p,
                 Err(e) => {
                     tracing::error!(?e, "export stopped");

@@ -121,6 +121,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/me", get(session::me))
         .route("/api/records", get(records::records))
         .route("/api/records/{id}", get(records::record))
+        .route("/api/households", get(records::search))
         .route("/api/aggregates", get(figures::aggregates))
         .route("/api/live", get(figures::live))
         .route("/api/quarantine", get(admin::quarantine))

@@ -11,7 +11,7 @@ use shared::sync::Principal;
 
 use super::{AppError, User};
 use crate::AppState;
-use crate::store::{Page, PageQuery, Storage};
+use crate::store::{Page, PageQuery, Storage, Wanted};
 
 /// A page of records: `?kind=&grid=&household=&limit=&before=` (`before` is the previous
 /// page's `next`; `household`: the visits of one household, older ones included, as a phone
@@ -23,6 +23,8 @@ pub(super) struct ListQuery {
     pub(super) household: Option<String>,
     /// `summary`: each item is only its list summary (what a drill-down shows).
     view: Option<String>,
+    /// `open`, `overdue`, `closed` (issues) or `corrections` (records that need correcting).
+    pub(super) status: Option<String>,
     limit: Option<usize>,
     pub(super) before: Option<u64>,
 }
@@ -41,6 +43,22 @@ impl ListQuery {
                 "unknown kind {k:?}: use household, visit or issue"
             ))),
         }
+    }
+
+    /// The state asked for, checked.
+    pub(super) fn status(&self, now: i64) -> Result<Option<Wanted>, AppError> {
+        Ok(match self.status.as_deref() {
+            None => None,
+            Some("open") => Some(Wanted::Open),
+            Some("overdue") => Some(Wanted::Overdue(now)),
+            Some("closed") => Some(Wanted::Closed),
+            Some("corrections") => Some(Wanted::Corrections),
+            Some(s) => {
+                return Err(AppError::BadRequest(format!(
+                    "unknown status {s:?}: use open, overdue, closed or corrections"
+                )));
+            }
+        })
     }
 
     /// The household asked about, checked.
@@ -75,20 +93,28 @@ pub(super) async fn blocking<T: Send + 'static>(
 pub(super) fn page(
     store: &dyn Storage,
     principal: &Principal,
-    kind: Option<&str>,
-    grid: Option<&str>,
-    household: Option<DocumentId>,
+    filter: Filter<'_>,
     before: Option<u64>,
     limit: usize,
 ) -> Result<Page, AppError> {
     Ok(store.page(&PageQuery {
         scope: &principal.scope,
-        kind,
-        grid,
-        household,
+        kind: filter.kind,
+        grid: filter.grid,
+        household: filter.household,
+        status: filter.status,
         before,
         limit,
     })?)
+}
+
+/// Which documents a listing wants.
+#[derive(Clone, Copy, Default)]
+pub(super) struct Filter<'a> {
+    pub(super) kind: Option<&'a str>,
+    pub(super) grid: Option<&'a str>,
+    pub(super) household: Option<DocumentId>,
+    pub(super) status: Option<Wanted>,
 }
 
 pub(super) async fn records(
@@ -98,6 +124,7 @@ pub(super) async fn records(
 ) -> Result<Json<Value>, AppError> {
     let kind = q.kind()?.map(str::to_owned);
     let household = q.household()?;
+    let status = q.status(crate::engine::now().0)?;
     let summaries_only = match q.view.as_deref() {
         None | Some("full") => false,
         Some("summary") => true,
@@ -110,15 +137,13 @@ pub(super) async fn records(
     let limit = q.limit.unwrap_or(PAGE).clamp(1, MAX_PAGE);
     let store = state.store.clone();
     blocking(move || {
-        let p = page(
-            store.as_ref(),
-            &a.principal,
-            kind.as_deref(),
-            q.grid.as_deref(),
+        let filter = Filter {
+            kind: kind.as_deref(),
+            grid: q.grid.as_deref(),
             household,
-            q.before,
-            limit,
-        )?;
+            status,
+        };
+        let p = page(store.as_ref(), &a.principal, filter, q.before, limit)?;
         let mut items = Vec::with_capacity(p.rows.len());
         for (id, _) in p.rows {
             if let Some(doc) = load(store.as_ref(), &id)? {
@@ -162,6 +187,43 @@ pub(super) async fn record(
             "record": record.as_ref().ok(), "invalid": record.as_ref().err(),
             "heads": heads, "history": history,
         })))
+    })
+    .await
+}
+
+/// `?q=&limit=`: households of the user's scope by address, head or phone.
+#[derive(Deserialize)]
+pub(super) struct SearchQuery {
+    q: String,
+    limit: Option<usize>,
+}
+
+/// Households whose address, head or contact contains `q` (case-insensitive), as summaries:
+/// how a supervisor finds a household it does not hold.
+pub(super) async fn search(
+    State(state): State<AppState>,
+    User(a): User,
+    Query(q): Query<SearchQuery>,
+) -> Result<Json<Value>, AppError> {
+    let needle = q.q.trim().to_lowercase();
+    if needle.is_empty() || needle.chars().count() > 100 {
+        return Err(AppError::BadRequest(
+            "q: between 1 and 100 characters of an address, a name or a phone number".into(),
+        ));
+    }
+    let limit = q.limit.unwrap_or(50).clamp(1, 200);
+    let store = state.store.clone();
+    blocking(move || {
+        let ids = store.search_households(&a.principal.scope, &needle, limit)?;
+        let mut items = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(doc) = load(store.as_ref(), &id)?
+                && let Ok(record) = Record::read(&doc)
+            {
+                items.push(json!({ "id": id, "summary": shared::summary::Summary::of(&record) }));
+            }
+        }
+        Ok(Json(json!({ "items": items, "next": null })))
     })
     .await
 }

@@ -72,6 +72,29 @@ pub struct ChunkWrite {
     pub meta: Option<RecordMeta>,
     /// What it contributes to the dashboard.
     pub contribution: Option<Contribution>,
+    /// What a household search matches ([`shared::summary::search_text`]).
+    pub text: Option<String>,
+}
+
+impl ChunkWrite {
+    /// The write of a change that leaves the document as `record` (when valid).
+    pub fn of(
+        doc: DocumentId,
+        chunk: Vec<u8>,
+        heads: [u8; 8],
+        meta: Option<RecordMeta>,
+        record: Option<&shared::model::Record>,
+        dashboard: &shared::aggregate::Dashboard,
+    ) -> Self {
+        Self {
+            doc,
+            chunk,
+            heads,
+            meta,
+            contribution: record.map(|r| dashboard.contribution(r)),
+            text: record.and_then(shared::summary::search_text),
+        }
+    }
 }
 
 /// What is stored about a document besides its chunks.
@@ -128,10 +151,45 @@ pub struct PageQuery<'a> {
     pub grid: Option<&'a str>,
     /// Only the visits of this household.
     pub household: Option<DocumentId>,
+    /// Only documents in this state.
+    pub status: Option<Wanted>,
     /// Only documents last changed before this feed position (the previous page's `next`).
     pub before: Option<u64>,
     /// At most this many.
     pub limit: usize,
+}
+
+/// A state a listing can ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wanted {
+    /// Open issues.
+    Open,
+    /// Open issues past their step deadline at this time.
+    Overdue(i64),
+    /// Closed issues.
+    Closed,
+    /// Records that need correcting.
+    Corrections,
+}
+
+impl Wanted {
+    /// Whether a stored contribution is in this state.
+    pub fn matches(self, c: Option<&Contribution>) -> bool {
+        match (self, c) {
+            (Self::Open, Some(Contribution::Issue { open, .. })) => *open,
+            (Self::Closed, Some(Contribution::Issue { open, .. })) => !*open,
+            (
+                Self::Overdue(now),
+                Some(Contribution::Issue {
+                    open: true,
+                    deadline: Some(d),
+                    ..
+                }),
+            ) => d.0 < now,
+            (Self::Corrections, Some(c)) => c.needs_correction(),
+            _ => false,
+        }
+    }
 }
 
 /// A page of documents.
@@ -218,4 +276,12 @@ pub trait Storage: Send + Sync + 'static {
     fn discard_quarantine(&self, id: u64) -> Result<Option<QuarantineRow>, StoreError>;
     /// The quarantine, newest first.
     fn quarantine(&self, limit: usize) -> Result<Vec<QuarantineRow>, StoreError>;
+    /// Households of a scope whose address, head or contact contains `q` (lowercase), at
+    /// most `limit`.
+    fn search_households(
+        &self,
+        scope: &Scope,
+        q: &str,
+        limit: usize,
+    ) -> Result<Vec<DocumentId>, StoreError>;
 }

@@ -24,6 +24,10 @@ pub(super) const GRID_FEED: TableDefinition<'_, (&str, u64), &[u8]> =
 pub(super) const OPEN: TableDefinition<'_, (u8, &str, &[u8]), &[u8]> =
     TableDefinition::new("open_issues");
 pub(super) const DOCS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("docs");
+/// What a household search matches, per grid: (grid, document) → lowercase text.
+pub(super) const HOUSEHOLD_TEXT: TableDefinition<'_, (&str, &[u8]), &str> =
+    TableDefinition::new("household_text");
+pub(super) const CHUNKS: TableDefinition<'_, (&[u8], u64), &[u8]> = TableDefinition::new("chunks");
 
 /// Bytes of a feed entry: key 16, heads 8, has-grid 1, standing 9, queue levels 1. The
 /// per-grid feed leaves out the has-grid byte.
@@ -255,6 +259,66 @@ fn changed(
         }
     }
     Ok(out)
+}
+
+/// Households of `scope` whose text contains `q`, at most `limit`.
+pub(super) fn search(
+    tx: &ReadTransaction,
+    scope: &Scope,
+    q: &str,
+    limit: usize,
+) -> Result<Vec<DocumentId>, StoreError> {
+    let table = tx.open_table(HOUSEHOLD_TEXT)?;
+    let mut out = Vec::new();
+    let mut take = |grid: &str, doc: &[u8], text: &str| -> Result<bool, StoreError> {
+        if grid_in_scope(Some(grid), scope) && text.contains(q) {
+            out.push(doc_id(doc)?);
+        }
+        Ok(out.len() < limit)
+    };
+    let ranges = ranges(scope).unwrap_or_else(|| vec![(String::new(), "\u{10ffff}".into(), false)]);
+    for (lo, hi, _) in ranges {
+        for item in table.range((lo.as_str(), [].as_slice())..(hi.as_str(), [].as_slice()))? {
+            let (k, v) = item?;
+            let (grid, doc) = k.value();
+            if !take(grid, doc, v.value())? {
+                return Ok(out);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Builds the household search text from the stored households, once (databases written
+/// before it).
+pub(super) fn build_household_text(tx: &redb::WriteTransaction) -> Result<u64, StoreError> {
+    let docs = tx.open_table(DOCS)?;
+    let chunks = tx.open_table(CHUNKS)?;
+    let mut text = tx.open_table(HOUSEHOLD_TEXT)?;
+    let mut n = 0;
+    for item in docs.iter()? {
+        let (k, v) = item?;
+        let row: super::DocRow = serde_json::from_slice(v.value())?;
+        let (Some("household"), Some(grid)) = (row.kind.as_deref(), row.grid.as_deref()) else {
+            continue;
+        };
+        let key = k.value();
+        let mut bytes = Vec::new();
+        for c in chunks.range((key, 0)..=(key, u64::MAX))? {
+            bytes.extend_from_slice(c?.1.value());
+        }
+        let Ok(doc) = automerge::Automerge::load(&bytes) else {
+            continue;
+        };
+        if let Some(t) = shared::model::Record::read(&doc)
+            .ok()
+            .and_then(|r| shared::summary::search_text(&r))
+        {
+            text.insert((grid, key), t.as_str())?;
+            n += 1;
+        }
+    }
+    Ok(n)
 }
 
 /// Builds the open-issue index from the document rows, once (databases written before it).

@@ -13,9 +13,9 @@ use super::{
     Account, ChunkWrite, DocRow, Page, PageQuery, QuarantineRow, Storage, StoreError, TokenRow,
 };
 
-use super::redb_feed::{DOCS, FEED, GRID_FEED, OPEN, feed_entry, open_key, standing_of};
-
-const CHUNKS: TableDefinition<'_, (&[u8], u64), &[u8]> = TableDefinition::new("chunks");
+use super::redb_feed::{
+    CHUNKS, DOCS, FEED, GRID_FEED, HOUSEHOLD_TEXT, OPEN, feed_entry, open_key, standing_of,
+};
 const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
 const ACCOUNTS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("accounts");
 const TOKENS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("tokens");
@@ -98,12 +98,19 @@ impl RedbStore {
             super::redb_feed::build_open_index(&tx)?;
             tx.open_table(META)?.insert("open_index", b"1".as_slice())?;
         }
+        // So did the household search text.
+        if tx.open_table(META)?.get("household_text")?.is_none() {
+            super::redb_feed::build_household_text(&tx)?;
+            tx.open_table(META)?
+                .insert("household_text", b"1".as_slice())?;
+        }
         // Create every table so readers never meet a missing one.
         tx.open_table(CHUNKS)?;
         tx.open_table(DOCS)?;
         tx.open_table(FEED)?;
         tx.open_table(GRID_FEED)?;
         tx.open_table(OPEN)?;
+        tx.open_table(HOUSEHOLD_TEXT)?;
         tx.open_table(ACCOUNTS)?;
         tx.open_table(TOKENS)?;
         tx.open_table(QUARANTINE)?;
@@ -139,6 +146,7 @@ impl Storage for RedbStore {
             let mut feed = tx.open_table(FEED)?;
             let mut grid_feed = tx.open_table(GRID_FEED)?;
             let mut open = tx.open_table(OPEN)?;
+            let mut text = tx.open_table(HOUSEHOLD_TEXT)?;
             let mut next = feed.last()?.map_or(0, |(k, _)| k.value());
             for w in chunks {
                 let key = w.doc.as_bytes().as_slice();
@@ -197,6 +205,9 @@ impl Storage for RedbStore {
                 }
                 if let Some((level, grid)) = open_key(row.contribution.as_ref()) {
                     open.insert((level, grid.as_str(), key), row.heads.as_slice())?;
+                }
+                if let (Some(t), Some(g)) = (&w.text, &row.grid) {
+                    text.insert((g.as_str(), key), t.as_str())?;
                 }
             }
             let mut q = tx.open_table(QUARANTINE)?;
@@ -312,6 +323,8 @@ impl Storage for RedbStore {
                 if in_scope(&row, q.scope)
                     && q.kind.is_none_or(|k| row.kind.as_deref() == Some(k))
                     && of_household
+                    && q.status
+                        .is_none_or(|s| s.matches(row.contribution.as_ref()))
                 {
                     rows.push((DocumentId::from_bytes(key), row));
                 }
@@ -353,6 +366,16 @@ impl Storage for RedbStore {
             }
         }
         Ok(Page { rows, next })
+    }
+
+    fn search_households(
+        &self,
+        scope: &Scope,
+        q: &str,
+        limit: usize,
+    ) -> Result<Vec<DocumentId>, StoreError> {
+        let tx = self.db.begin_read()?;
+        super::redb_feed::search(&tx, scope, q, limit)
     }
 
     fn doc_count(&self) -> Result<u64, StoreError> {

@@ -47,6 +47,7 @@ fn chunks_compact_and_the_feed_lists_only_newer_changes() {
                 grid: grid.clone(),
             }),
             contribution: Some(household(&grid)),
+            text: None,
         };
         store.commit(&[w], &[], 0).expect("commit");
     }
@@ -114,6 +115,7 @@ fn area_feeds_list_exactly_the_documents_changed_after_the_cursor() {
                 grid: grids[i % 4].clone(),
             }),
             contribution: Some(household(&grids[i % 4])),
+            text: None,
         };
         store.commit(&[w], &[], 0).expect("commit");
         last_seq.insert(i, round + 1);
@@ -177,6 +179,7 @@ fn put(store: &RedbStore, id: DocumentId, grid: &GridId, c: Contribution) {
             grid: grid.clone(),
         }),
         contribution: Some(c),
+        text: None,
     };
     store.commit(&[w], &[], 0).expect("commit");
 }

@@ -620,13 +620,14 @@ pub fn fill_gridvisit(data: &std::path::Path, records: u64) -> anyhow::Result<()
     for n in 0..records {
         let doc = stored_household(&grids[n as usize % grids.len()], n)?;
         let record = Record::read(&doc)?;
-        batch.push(ChunkWrite {
-            doc: id(3, n, n.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
-            chunk: doc.save(),
-            heads: shared::sync::heads_digest(&doc.get_heads()),
-            meta: Some(record.meta()),
-            contribution: Some(dashboard.contribution(&record)),
-        });
+        batch.push(ChunkWrite::of(
+            id(3, n, n.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+            doc.save(),
+            shared::sync::heads_digest(&doc.get_heads()),
+            Some(record.meta()),
+            Some(&record),
+            &dashboard,
+        ));
         if batch.len() == 2000 {
             store.commit(&batch, &[], 0)?;
             batch.clear();

@@ -180,10 +180,17 @@ struct Engine {
 
 impl Engine {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Cmd>) {
+        // Screens mounted before the app attaches (their effects run first) send commands
+        // early: they are served once the documents are loaded.
+        let mut early = Vec::new();
         while let Some(cmd) = rx.next().await {
-            if let Cmd::Attach(ui) = cmd {
-                self.ui = Some(ui);
-                break;
+            match cmd {
+                Cmd::Attach(ui) => {
+                    self.ui = Some(ui);
+                    break;
+                }
+                Cmd::Watch(..) | Cmd::WatchArea(_) | Cmd::Lang(_) => early.push(cmd),
+                _ => {}
             }
         }
         // The list first: reading every document's bytes would hold the main thread.
@@ -191,6 +198,9 @@ impl Engine {
         self.load_documents().await;
         super::socket::listen_to_window(&self.queue);
         self.connect();
+        for cmd in early {
+            self.serve(cmd).await;
+        }
         self.report();
         while let Some(cmd) = rx.next().await {
             let Cmd::Frame(conn, bytes) = cmd else {

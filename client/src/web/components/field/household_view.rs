@@ -27,7 +27,14 @@ pub(crate) fn HouseholdView(props: &IdProps) -> Html {
         _ => None,
     };
     let queries = match (&grid, older) {
-        (Some(g), true) => vec![remote::query("visit", g, Some(&id))],
+        (Some(g), true) => {
+            let h = id.to_string();
+            vec![remote::query(&[
+                ("kind", "visit"),
+                ("grid", g),
+                ("household", &h),
+            ])]
+        }
         _ => Vec::new(),
     };
     let fetched = use_server_records(queries, *asked);

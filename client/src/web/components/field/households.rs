@@ -3,9 +3,10 @@
 use shared::time::Calendar;
 use yew::prelude::*;
 
+use crate::remote::{self, Fetched};
 use crate::view::{self, Due, HouseholdRow};
 use crate::web::components::input_value;
-use crate::web::hooks::{Ctx, use_ctx};
+use crate::web::hooks::{Ctx, use_ctx, use_server_records};
 use crate::web::state::Route;
 use crate::web::{mark, now};
 
@@ -16,7 +17,42 @@ pub(crate) fn Households() -> Html {
     let query = use_state(String::new);
     // A phone shows a dozen rows: draw 60, and more on request, so the list is up at once.
     let limit = use_state(|| 60usize);
-    let rows = view::household_rows(&ctx.state.summaries, None, now(), Calendar::CHINA);
+    // A supervisor's area is not on this device: its households are searched on the server.
+    let supervisor = ctx.state.supervisor();
+    let q = query.trim().to_owned();
+    let queries = if supervisor && !q.is_empty() {
+        vec![remote::search(&q)]
+    } else {
+        Vec::new()
+    };
+    let fetched = use_server_records(queries, 0);
+    let (source, note) = match (&fetched, supervisor) {
+        (_, false) => (ctx.state.summaries.clone(), None),
+        (_, true) if q.is_empty() => (
+            std::rc::Rc::default(),
+            Some(lang.t(
+                "输入地址、户主或电话搜索辖区住户",
+                "Type an address, a name or a phone number to search the area's households",
+            )),
+        ),
+        (Fetched::Got(m), true) => (std::rc::Rc::new(m.clone()), None),
+        (Fetched::Loading, true) => (
+            std::rc::Rc::default(),
+            Some(lang.t("正在搜索…", "Searching…")),
+        ),
+        (Fetched::Offline, true) => (
+            std::rc::Rc::default(),
+            Some(lang.t(
+                "离线：搜索住户需联网",
+                "Offline: searching households needs the network",
+            )),
+        ),
+        (Fetched::Failed(_), true) => (
+            std::rc::Rc::default(),
+            Some(lang.t("搜索失败", "The search failed")),
+        ),
+    };
+    let rows = view::household_rows(&source, None, now(), Calendar::CHINA);
     // When the list is first in the page (the cold-start benchmark reads this mark).
     use_effect_with(rows.is_empty(), |empty| {
         if !*empty {
@@ -24,10 +60,14 @@ pub(crate) fn Households() -> Html {
         }
     });
     let due = rows.iter().filter(|r| r.due != Due::Visited).count();
-    let q = query.trim().to_owned();
     let shown: Vec<&HouseholdRow> = rows
         .iter()
-        .filter(|r| q.is_empty() || r.household.label.contains(&q) || r.household.head.contains(&q))
+        .filter(|r| {
+            supervisor
+                || q.is_empty()
+                || r.household.label.contains(&q)
+                || r.household.head.contains(&q)
+        })
         .collect();
     let more = shown.len().saturating_sub(*limit);
     let shown: Vec<&HouseholdRow> = shown.into_iter().take(*limit).collect();
@@ -46,6 +86,7 @@ pub(crate) fn Households() -> Html {
             <input class="search" type="search" placeholder={lang.t("搜索地址或户主", "Search address or name")}
                 value={(*query).clone()}
                 oninput={let s = query.clone(); move |e: InputEvent| s.set(input_value(&e))} />
+            if let Some(n) = note { <p class="muted" data-testid="search-note">{ n }</p> }
             { household_list(&ctx, &shown, true) }
             if more > 0 {
                 <button class="more" data-testid="more" onclick={let l = limit.clone(); move |_| l.set(*l + 200)}>

@@ -3,15 +3,33 @@
 
 use yew::prelude::*;
 
+use crate::remote::{self, Fetched};
 use crate::view::{self, Summary};
-use crate::web::hooks::use_ctx;
+use crate::web::hooks::{use_ctx, use_server_records};
 use crate::web::state::Route;
 
 #[component]
 pub(crate) fn Corrections() -> Html {
     let ctx = use_ctx();
     let lang = ctx.lang();
-    let rows = view::needing_correction(&ctx.state.summaries);
+    // A supervisor's area is not on this device: the server lists what needs correcting.
+    let queries = if ctx.state.supervisor() {
+        vec![remote::query(&[("status", "corrections")])]
+    } else {
+        Vec::new()
+    };
+    let moved = ctx
+        .state
+        .area
+        .as_ref()
+        .map_or(0, |a| a.figures.total.needs_correction);
+    let fetched = use_server_records(queries, moved);
+    let source = match (&fetched, ctx.state.supervisor()) {
+        (Fetched::Got(m), true) => std::rc::Rc::new(m.clone()),
+        (_, true) => std::rc::Rc::default(),
+        (_, false) => ctx.state.summaries.clone(),
+    };
+    let rows = view::needing_correction(&source);
     html! {
         <ul class="list" data-testid="corrections" data-count={rows.len().to_string()}>
             if rows.is_empty() { <li class="empty">{ lang.t("没有待更正的记录", "Nothing needs correcting") }</li> }

@@ -191,7 +191,7 @@ pub(crate) fn Overview(props: &AreaProps) -> Html {
     let queries = if supervisor && depth >= 3 {
         ["household", "visit", "issue"]
             .iter()
-            .map(|k| remote::query(k, &path, None))
+            .map(|k| remote::query(&[("kind", k), ("grid", &path)]))
             .collect()
     } else {
         Vec::new()

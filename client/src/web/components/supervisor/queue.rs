@@ -8,10 +8,11 @@ use yew::prelude::*;
 
 use super::corrections::Corrections;
 use super::export_buttons::export_buttons;
+use crate::remote::{self, Fetched};
 use crate::view;
 use crate::web::components::common::issue_list;
 use crate::web::components::date_time;
-use crate::web::hooks::use_ctx;
+use crate::web::hooks::{use_ctx, use_server_records};
 use crate::web::now;
 
 /// Which issues the queue shows.
@@ -38,7 +39,48 @@ pub(crate) fn Queue() -> Html {
         .and_then(|r| r.level());
     let now = now();
     let f = *filter;
-    let issues = view::issues_where(&ctx.state.summaries, now, |i| {
+    // The queue of my level is replicated here; the other views are the server's lists of
+    // the whole area (DESIGN decision 10), fetched again as the area's figures move.
+    let status = match f {
+        Filter::MyLevel | Filter::Corrections => None,
+        Filter::Open => Some("open"),
+        Filter::Overdue => Some("overdue"),
+        Filter::Closed => Some("closed"),
+    };
+    let queries = status
+        .map(|s| vec![remote::query(&[("kind", "issue"), ("status", s)])])
+        .unwrap_or_default();
+    let moved = ctx.state.area.as_ref().map_or(0, |a| {
+        let t = &a.figures.total;
+        t.open() * 1_000_000 + t.closed() * 1_000 + t.overdue
+    });
+    let fetched = use_server_records(queries, moved);
+    let (source, note) = match (&fetched, status) {
+        (_, None) => (ctx.state.summaries.clone(), None),
+        (Fetched::Got(m), Some(_)) => (Rc::new(m.clone()), None),
+        (Fetched::Loading, Some(_)) => (
+            Rc::default(),
+            Some(
+                lang.t("正在从服务器读取…", "Loading from the server…")
+                    .to_owned(),
+            ),
+        ),
+        (Fetched::Offline, Some(_)) => (
+            Rc::default(),
+            Some(
+                lang.t(
+                    "离线：本级待办之外的事件需联网查看",
+                    "Offline: issues beyond my level need the network",
+                )
+                .to_owned(),
+            ),
+        ),
+        (Fetched::Failed(e), Some(_)) => (
+            Rc::default(),
+            Some(format!("{} {e}", lang.t("读取失败：", "Could not load:"))),
+        ),
+    };
+    let issues = view::issues_where(&source, now, |i| {
         let open = i.status != Status::Closed;
         match f {
             Filter::MyLevel => open && Some(i.level) == mine,
@@ -96,6 +138,7 @@ pub(crate) fn Queue() -> Html {
             if f == Filter::Corrections {
                 <Corrections />
             } else {
+                if let Some(n) = note { <p class="muted" data-testid="queue-note">{ n }</p> }
                 { issue_list(&ctx, &issues) }
                 { export_buttons(lang, table, "gridvisit-issues") }
             }
