@@ -84,8 +84,10 @@ mod tests {
         assert_eq!(got.len(), 1);
         assert!(matches!(&got[&id], Summary::Household(h) if h.label == "1-1-101"));
         assert!(add_page("{", &mut got).is_err());
+        assert_eq!(search(" 3-1 "), "/api/households?limit=100&q=3-1");
+        let h = id.to_string();
         assert_eq!(
-            query("visit", "s01/c01/g01", Some(&id)),
+            query(&[("kind", "visit"), ("grid", "s01/c01/g01"), ("household", &h)]),
             format!(
                 "/api/records?view=summary&limit=1000&kind=visit&grid=s01%2Fc01%2Fg01&household={id}"
             )
