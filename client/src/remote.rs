@@ -87,7 +87,11 @@ mod tests {
         assert_eq!(search(" 3-1 "), "/api/households?limit=100&q=3-1");
         let h = id.to_string();
         assert_eq!(
-            query(&[("kind", "visit"), ("grid", "s01/c01/g01"), ("household", &h)]),
+            query(&[
+                ("kind", "visit"),
+                ("grid", "s01/c01/g01"),
+                ("household", &h)
+            ]),
             format!(
                 "/api/records?view=summary&limit=1000&kind=visit&grid=s01%2Fc01%2Fg01&household={id}"
             )

@@ -18,8 +18,16 @@ struct Cli {
     #[arg(long, env = "GRIDVISIT_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
     /// Data folder (created if missing).
-    #[arg(long, env = "GRIDVISIT_DATA", default_value = "gridvisit-data")]
+    #[arg(
+        long,
+        env = "GRIDVISIT_DATA",
+        default_value = "gridvisit-data",
+        global = true
+    )]
     data: PathBuf,
+    /// A maintenance command instead of serving.
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Admin password; generated and printed on first start when not given.
     #[arg(long, env = "GRIDVISIT_ADMIN_PASSWORD", hide_env_values = true)]
     admin_password: Option<String>,
@@ -48,6 +56,83 @@ struct Cli {
     window_days: i64,
 }
 
+/// Maintenance commands (the server must not be running on the same data folder).
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Writes a city of G grids × H households × W weeks of visits and issues into an empty
+    /// data folder, with the demo city's accounts.
+    Generate {
+        /// Grids (the seed-shaped layout has 514).
+        #[arg(long, default_value_t = 514, value_parser = clap::value_parser!(u16).range(1..=514))]
+        grids: u16,
+        /// Households per grid.
+        #[arg(long, default_value_t = 300)]
+        households: usize,
+        /// Weeks of weekly visits, ending this week.
+        #[arg(long, default_value_t = 13)]
+        weeks: u32,
+        /// Varies names, outcomes and issues.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+/// Runs a maintenance command.
+fn run_command(cli: &Cli, command: &Command) -> anyhow::Result<()> {
+    match command {
+        Command::Generate {
+            grids,
+            households,
+            weeks,
+            seed,
+        } => {
+            let store = crate::store::redb_store::RedbStore::open(&cli.data)
+                .with_context(|| format!("opening {}", cli.data.display()))?;
+            use crate::store::Storage;
+            anyhow::ensure!(
+                store.doc_count()? == 0,
+                "{} already holds records: generate into an empty data folder",
+                cli.data.display()
+            );
+            let password = cli
+                .admin_password
+                .clone()
+                .unwrap_or_else(|| DEMO_PASSWORD.to_owned());
+            demo::seed_accounts(&store, Size::Full, &password, DEMO_PASSWORD)?;
+            let plan = crate::generate::Plan {
+                grids: usize::from(*grids),
+                households: *households,
+                weeks: *weeks,
+                now: now(),
+                seed: *seed,
+            };
+            let t = std::time::Instant::now();
+            let mut last = std::time::Instant::now();
+            let made = crate::generate::generate(&store, &plan, |n| {
+                if last.elapsed().as_secs() >= 10 {
+                    last = std::time::Instant::now();
+                    eprintln!("  {n} records written ({:.0} s)", t.elapsed().as_secs_f64());
+                }
+            })?;
+            println!(
+                "generated {} households, {} visits, {} issues ({} open) in {} grids × {} weeks in {:.1} s: {}",
+                made.households,
+                made.visits,
+                made.issues,
+                made.open,
+                grids,
+                weeks,
+                t.elapsed().as_secs_f64(),
+                cli.data.display()
+            );
+            println!(
+                "  demo logins (city, street-s01, sec-s01-c01, w-s01-c01-g01, …) share the password {DEMO_PASSWORD}; admin: {password}"
+            );
+            Ok(())
+        }
+    }
+}
+
 /// Runs the server as the binary does, with the process arguments.
 pub async fn main() -> anyhow::Result<()> {
     main_from(std::env::args_os()).await
@@ -62,6 +147,9 @@ pub async fn main_from(args: impl IntoIterator<Item = std::ffi::OsString>) -> an
         .with_target(false)
         .init();
     let cli = Cli::parse_from(args);
+    if let Some(command) = &cli.command {
+        return run_command(&cli, command);
+    }
     // Off loopback anyone on the network can reach the server: the published demo password
     // must not sign anyone in there.
     let loopback = cli.listen.ip().is_loopback();

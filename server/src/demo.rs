@@ -72,6 +72,9 @@ pub enum SeedError {
     /// Automerge refused a demo edit.
     #[error("demo record: {0}")]
     Automerge(#[from] AutomergeError),
+    /// A thread building records stopped.
+    #[error("a thread building records stopped")]
+    Stopped,
     /// A demo identifier is invalid.
     #[error(transparent)]
     Id(#[from] IdError),

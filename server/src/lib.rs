@@ -18,6 +18,7 @@ pub mod auth;
 pub mod cli;
 pub mod demo;
 pub mod engine;
+pub mod generate;
 pub mod limits;
 pub mod metrics;
 pub mod settings;
