@@ -143,6 +143,8 @@ pub struct VisitContext<'a> {
     pub now: Millis,
     /// The location, if the worker allowed it.
     pub location: Option<Location>,
+    /// The household's special tags now (kept on the visit for the figures).
+    pub tags: &'a [String],
 }
 
 /// A form opened more than this long ago (a draft resumed the next day) records the visit as
@@ -212,6 +214,7 @@ pub fn plan_visit(
         outcome,
         items,
         notes: f.notes.clone(),
+        household_tags: at.tags.to_vec(),
     };
     Ok(VisitPlan {
         issues,
@@ -407,8 +410,13 @@ mod tests {
             role: Role::Worker,
             now,
             location: None,
+            tags: &["elderly-alone".to_owned()],
         };
         let plan = plan_visit(&f, &at, ids(), || "e1".into()).expect("plan");
+        assert_eq!(
+            plan.visit.1.household_tags,
+            vec!["elderly-alone".to_owned()]
+        );
         assert_eq!(plan.issues.len(), 1);
         let (issue_id, issue) = &plan.issues[0];
         assert_eq!(issue.description, "楼道灯坏了");

@@ -75,11 +75,30 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Recomputes the figures over time (and everything else derived from each record) from
+    /// the records themselves.
+    RebuildFigures,
 }
 
 /// Runs a maintenance command.
 fn run_command(cli: &Cli, command: &Command) -> anyhow::Result<()> {
     match command {
+        Command::RebuildFigures => {
+            let store = crate::store::redb_store::RedbStore::open(&cli.data)
+                .with_context(|| format!("opening {}", cli.data.display()))?;
+            let t = std::time::Instant::now();
+            let n = store.rebuild_figures(|n| {
+                if n % 100_000 < 5_000 {
+                    eprintln!("  {n} records ({:.0} s)", t.elapsed().as_secs_f64());
+                }
+            })?;
+            println!(
+                "rebuilt the figures of {n} records in {:.1} s: {}",
+                t.elapsed().as_secs_f64(),
+                cli.data.display()
+            );
+            Ok(())
+        }
         Command::Generate {
             grids,
             households,

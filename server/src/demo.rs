@@ -285,6 +285,7 @@ pub fn seed(
                         issue: None,
                     }],
                     notes: String::new(),
+                    household_tags: Vec::new(),
                 };
                 batch.push(make(&|tx| v.write(tx), &worker, at)?);
             }

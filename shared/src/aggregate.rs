@@ -383,6 +383,15 @@ impl Dashboard {
         }
     }
 
+    /// The grids inside `scope` that hold records, with their households.
+    pub fn households(&self, scope: &Scope) -> Vec<(GridId, u64)> {
+        self.grids
+            .iter()
+            .filter(|(g, _)| scope.contains(g))
+            .map(|(g, s)| (g.clone(), s.households))
+            .collect()
+    }
+
     /// The figures of an area as an overview shows them: the area's total, its own row and the
     /// table of its parts one level down, nothing deeper (what a supervisor's browser is
     /// pushed: a city's figures are its streets, not its 514 grids).

@@ -24,9 +24,11 @@ pub mod fuzzing;
 pub mod hex;
 pub mod ids;
 pub mod model;
+pub mod month;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod summary;
 pub mod sync;
 pub mod time;
+pub mod trends;
 pub mod wire;

@@ -36,6 +36,7 @@ fn visit(household: DocumentId, at: Millis) -> VisitDraft {
         outcome: Outcome::Met,
         items: vec![],
         notes: String::new(),
+        household_tags: Vec::new(),
     }
 }
 

@@ -10,6 +10,7 @@
 mod admin;
 mod export;
 mod figures;
+mod month;
 mod records;
 mod session;
 
@@ -123,6 +124,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/records/{id}", get(records::record))
         .route("/api/households", get(records::search))
         .route("/api/aggregates", get(figures::aggregates))
+        .route("/api/month", get(month::month))
         .route("/api/live", get(figures::live))
         .route("/api/quarantine", get(admin::quarantine))
         .route(

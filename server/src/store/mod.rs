@@ -1,8 +1,10 @@
 //! Storage behind one trait: documents as change chunks with a change feed, accounts, tokens
 //! and the quarantine. [`redb_store::RedbStore`] is the embedded default.
 
+mod rebuild;
 mod redb_feed;
 pub mod redb_store;
+pub mod redb_trends;
 
 use std::collections::HashMap;
 
@@ -10,7 +12,9 @@ use serde::{Deserialize, Serialize};
 use shared::aggregate::Contribution;
 use shared::ids::{DocumentId, Scope};
 use shared::model::RecordMeta;
+use shared::month::Source;
 use shared::sync::{FeedAnswer, FeedQuery, Principal, Quarantine};
+use shared::trends::Trend;
 
 /// Why storage failed. Always an internal error for clients.
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +78,8 @@ pub struct ChunkWrite {
     pub contribution: Option<Contribution>,
     /// What a household search matches ([`shared::summary::search_text`]).
     pub text: Option<String>,
+    /// What it adds to the figures over time.
+    pub trend: Option<Trend>,
 }
 
 impl ChunkWrite {
@@ -93,6 +99,7 @@ impl ChunkWrite {
             meta,
             contribution: record.map(|r| dashboard.contribution(r)),
             text: record.and_then(shared::summary::search_text),
+            trend: record.and_then(|r| Trend::of(r, &shared::time::Calendar::CHINA)),
         }
     }
 }
@@ -115,6 +122,9 @@ pub struct DocRow {
     /// The supervisors' queues (levels, as bits) an issue has been open in.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub levels: u8,
+    /// What it adds to the figures over time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trend: Option<Trend>,
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)]
@@ -276,6 +286,10 @@ pub trait Storage: Send + Sync + 'static {
     fn discard_quarantine(&self, id: u64) -> Result<Option<QuarantineRow>, StoreError>;
     /// The quarantine, newest first.
     fn quarantine(&self, limit: usize) -> Result<Vec<QuarantineRow>, StoreError>;
+    /// Every account.
+    fn accounts(&self) -> Result<Vec<Account>, StoreError>;
+    /// Calls `f` with the stored figures over time, as of one committed state.
+    fn with_figures(&self, f: &mut dyn FnMut(&mut dyn Source)) -> Result<(), StoreError>;
     /// Households of a scope whose address, head or contact contains `q` (lowercase), at
     /// most `limit`.
     fn search_households(

@@ -26,19 +26,19 @@ const COMPACT_AFTER: u64 = 32;
 
 /// The redb-backed store.
 pub struct RedbStore {
-    db: Database,
+    pub(super) db: Database,
     epoch: String,
 }
 
-fn json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+pub(super) fn json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
     Ok(serde_json::to_vec(v)?)
 }
 
-fn parse<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<T, StoreError> {
+pub(super) fn parse<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<T, StoreError> {
     Ok(serde_json::from_slice(b)?)
 }
 
-fn doc_id(b: &[u8]) -> Result<DocumentId, StoreError> {
+pub(super) fn doc_id(b: &[u8]) -> Result<DocumentId, StoreError> {
     let arr: [u8; 16] = b.try_into().map_err(|_| StoreError::Key(b.len()))?;
     Ok(DocumentId::from_bytes(arr))
 }
@@ -104,6 +104,7 @@ impl RedbStore {
             tx.open_table(META)?
                 .insert("household_text", b"1".as_slice())?;
         }
+        let figures_missing = tx.open_table(META)?.get("figures")?.is_none();
         // Create every table so readers never meet a missing one.
         tx.open_table(CHUNKS)?;
         tx.open_table(DOCS)?;
@@ -111,11 +112,25 @@ impl RedbStore {
         tx.open_table(GRID_FEED)?;
         tx.open_table(OPEN)?;
         tx.open_table(HOUSEHOLD_TEXT)?;
+        super::redb_trends::create(&tx)?;
         tx.open_table(ACCOUNTS)?;
         tx.open_table(TOKENS)?;
         tx.open_table(QUARANTINE)?;
         tx.commit()?;
-        Ok(Self { db, epoch })
+        let store = Self { db, epoch };
+        // Rows written before the figures over time were kept: derive them once (marked done
+        // only once done, so an interrupted start derives them again).
+        if figures_missing {
+            if store.doc_count()? > 0 {
+                tracing::info!("deriving the figures over time from the stored records (once)");
+                let n = store.rebuild_figures(|_| {})?;
+                tracing::info!(documents = n, "figures derived");
+            }
+            let tx = store.db.begin_write()?;
+            tx.open_table(META)?.insert("figures", b"1".as_slice())?;
+            tx.commit()?;
+        }
+        Ok(store)
     }
 
     /// The epoch of this database.
@@ -147,6 +162,7 @@ impl Storage for RedbStore {
             let mut grid_feed = tx.open_table(GRID_FEED)?;
             let mut open = tx.open_table(OPEN)?;
             let mut text = tx.open_table(HOUSEHOLD_TEXT)?;
+            let mut trends = shared::trends::Delta::default();
             let mut next = feed.last()?.map_or(0, |(k, _)| k.value());
             for w in chunks {
                 let key = w.doc.as_bytes().as_slice();
@@ -173,6 +189,7 @@ impl Storage for RedbStore {
                     chunks: 0,
                     contribution: None,
                     levels: 0,
+                    trend: None,
                 });
                 chunk_t.insert((key, row.chunks), w.chunk.as_slice())?;
                 row.chunks += 1;
@@ -194,6 +211,8 @@ impl Storage for RedbStore {
                     row.grid = Some(meta.grid.to_string());
                 }
                 row.contribution = w.contribution.clone();
+                trends.replace(row.trend.as_ref(), w.trend.as_ref());
+                row.trend = w.trend.clone();
                 let standing = standing_of(row.contribution.as_ref());
                 row.levels |= standing.queue_bits();
                 docs.insert(key, json(&row)?.as_slice())?;
@@ -210,6 +229,7 @@ impl Storage for RedbStore {
                     text.insert((g.as_str(), key), t.as_str())?;
                 }
             }
+            super::redb_trends::apply(&tx, &trends)?;
             let mut q = tx.open_table(QUARANTINE)?;
             let mut qn = q.last()?.map_or(0, |(k, _)| k.value());
             for item in quarantine {
@@ -366,6 +386,29 @@ impl Storage for RedbStore {
             }
         }
         Ok(Page { rows, next })
+    }
+
+    fn accounts(&self) -> Result<Vec<Account>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(ACCOUNTS)?;
+        let mut out = Vec::new();
+        for item in t.iter()? {
+            out.push(parse(item?.1.value())?);
+        }
+        Ok(out)
+    }
+
+    fn with_figures(
+        &self,
+        f: &mut dyn FnMut(&mut dyn shared::month::Source),
+    ) -> Result<(), StoreError> {
+        let tx = self.db.begin_read()?;
+        let mut reader = super::redb_trends::Reader {
+            tx: &tx,
+            error: None,
+        };
+        f(&mut reader);
+        reader.error.map_or(Ok(()), Err)
     }
 
     fn search_households(

@@ -48,6 +48,7 @@ fn chunks_compact_and_the_feed_lists_only_newer_changes() {
             }),
             contribution: Some(household(&grid)),
             text: None,
+            trend: None,
         };
         store.commit(&[w], &[], 0).expect("commit");
     }
@@ -116,6 +117,7 @@ fn area_feeds_list_exactly_the_documents_changed_after_the_cursor() {
             }),
             contribution: Some(household(&grids[i % 4])),
             text: None,
+            trend: None,
         };
         store.commit(&[w], &[], 0).expect("commit");
         last_seq.insert(i, round + 1);
@@ -180,6 +182,7 @@ fn put(store: &RedbStore, id: DocumentId, grid: &GridId, c: Contribution) {
         }),
         contribution: Some(c),
         text: None,
+        trend: None,
     };
     store.commit(&[w], &[], 0).expect("commit");
 }

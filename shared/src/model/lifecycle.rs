@@ -37,6 +37,8 @@ pub struct IssueState {
     pub ignored: Vec<String>,
     /// IDs of events their actor's role may not take where they landed ([`rules::allows`]).
     pub forbidden: Vec<String>,
+    /// Past steps that ran over their deadline: (deadline, when the step ended).
+    pub overdue_spans: Vec<(Millis, Millis)>,
 }
 
 impl IssueState {
@@ -66,17 +68,36 @@ impl IssueState {
             level: Level::Grid,
             assignee: None,
             step_started: report.at,
-            deadline: None,
+            deadline: step_limit(Status::Reported, Level::Grid).map(|l| report.at.plus(l)),
             reported_at: report.at,
             closed_at: None,
             closed_level: None,
             ignored: Vec::new(),
             forbidden: Vec::new(),
+            overdue_spans: Vec::new(),
         }
+    }
+
+    /// Every time it was overdue (超时): from a step's deadline to the step's end, the last
+    /// one open (`None`) while the current step runs. Overdue at `t` means inside one.
+    pub fn overdue_spans(&self) -> Vec<(Millis, Option<Millis>)> {
+        let mut all: Vec<(Millis, Option<Millis>)> = self
+            .overdue_spans
+            .iter()
+            .map(|(a, b)| (*a, Some(*b)))
+            .collect();
+        all.extend(self.deadline.map(|d| (d, None)));
+        all
+    }
+
+    /// Closed, and never past a step's deadline on the way.
+    pub fn closed_on_time(&self) -> bool {
+        self.status == Status::Closed && self.overdue_spans.is_empty()
     }
 
     /// Applies one more event (after the report), as the fold does; then the deadline.
     pub fn step(&mut self, e: &IssueEvent) -> Step {
+        let (started, status, deadline) = (self.step_started, self.status, self.deadline);
         let outcome = if e
             .role
             .is_some_and(|role| !rules::allows(role, e, &self.standing()))
@@ -92,6 +113,13 @@ impl IssueState {
         };
         self.deadline =
             step_limit(self.status, self.level).map(|limit| self.step_started.plus(limit));
+        // A step that ended after its deadline was overdue until then.
+        if (self.step_started, self.status) != (started, status)
+            && let Some(d) = deadline
+            && e.at > d
+        {
+            self.overdue_spans.push((d, e.at));
+        }
         outcome
     }
 }
@@ -273,6 +301,39 @@ mod tests {
         sort_events(&mut a);
         sort_events(&mut b);
         assert_eq!(fold(&a).expect("fold"), fold(&b).expect("fold"));
+    }
+
+    #[test]
+    fn late_steps_leave_overdue_spans_and_an_open_one_runs_on() {
+        let day = Millis::DAY;
+        let events = vec![
+            ev("a", EventKind::Report, 0),
+            ev("b", EventKind::Accept, 2 * day),
+            ev("c", EventKind::Comment, 5 * day),
+            ev("d", EventKind::Handle, 3 * day),
+        ];
+        let mut sorted = events.clone();
+        sort_events(&mut sorted);
+        let s = fold(&sorted).expect("fold");
+        // Reported: due in a day, accepted after two; accepted: due a day later, handled on
+        // day 3 (on time); handled: due by day 5, still open.
+        assert_eq!(s.overdue_spans, vec![(Millis(day), Millis(2 * day))]);
+        assert_eq!(
+            s.overdue_spans(),
+            vec![
+                (Millis(day), Some(Millis(2 * day))),
+                (Millis(5 * day), None)
+            ]
+        );
+        assert!(!s.closed_on_time());
+        let quick = fold(&[
+            ev("a", EventKind::Report, 0),
+            ev("b", EventKind::Accept, 10),
+            ev("c", EventKind::Close, 20),
+        ])
+        .expect("fold");
+        assert!(quick.closed_on_time());
+        assert!(quick.overdue_spans().is_empty());
     }
 
     #[test]

@@ -89,6 +89,10 @@ pub struct Visit {
     pub items: Vec<VisitItem>,
     /// Notes (text).
     pub notes: String,
+    /// The household's special tags when it was visited (none on visits written before they
+    /// were kept): figures count visits to each group as it stood then.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub household_tags: Vec<String>,
 }
 
 /// What a worker fills in to record a visit.
@@ -112,6 +116,9 @@ pub struct VisitDraft {
     pub items: Vec<VisitItem>,
     /// Notes.
     pub notes: String,
+    /// The household's special tags when it was visited (visits written before they were
+    /// kept have none), so figures count visits to each group as it stood then.
+    pub household_tags: Vec<String>,
 }
 
 impl Visit {
@@ -178,6 +185,10 @@ impl Visit {
         let notes = field::string(doc, &ROOT, "notes")?
             .map(|f| f.value)
             .unwrap_or_default();
+        let household_tags = match field::object(doc, &ROOT, "householdTags", ObjType::List)? {
+            Some(list) => field::string_list(doc, &list, "householdTags")?,
+            None => Vec::new(),
+        };
         Ok(Self {
             grid,
             household,
@@ -188,6 +199,7 @@ impl Visit {
             outcome,
             items,
             notes,
+            household_tags,
         })
     }
 }
@@ -223,6 +235,12 @@ impl VisitDraft {
             }
         }
         field::put_text(tx, &ROOT, "notes", &self.notes)?;
+        if !self.household_tags.is_empty() {
+            let tags = tx.put_object(ROOT, "householdTags", ObjType::List)?;
+            for (i, t) in self.household_tags.iter().enumerate() {
+                tx.insert(&tags, i, t.as_str())?;
+            }
+        }
         Ok(())
     }
 }

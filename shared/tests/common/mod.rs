@@ -73,6 +73,7 @@ pub fn visit(g: &str, household: DocumentId, at: Millis, outcome: Outcome) -> Vi
             issue: None,
         }],
         notes: String::new(),
+        household_tags: Vec::new(),
     }
 }
 

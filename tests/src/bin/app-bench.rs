@@ -87,6 +87,7 @@ async fn main() -> anyhow::Result<()> {
             },
             items: vec![],
             notes: String::new(),
+            household_tags: Vec::new(),
         };
         client.create(DocumentId::from_bytes(rand16(n, 2)), |tx| draft.write(tx))?;
     }

@@ -162,6 +162,7 @@ async fn latency(rate: u64, workers: u64, seconds: u64) -> anyhow::Result<()> {
                     outcome: shared::model::Outcome::Met,
                     items: vec![],
                     notes: String::new(),
+                    household_tags: Vec::new(),
                 };
                 let at = Instant::now();
                 if c.create(id, |tx| draft.write(tx)).is_err() {

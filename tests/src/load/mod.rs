@@ -147,6 +147,7 @@ impl Phone {
             outcome: Outcome::Met,
             items: vec![],
             notes: String::new(),
+            household_tags: Vec::new(),
         };
         self.c
             .create(visit, |tx| draft.write(tx))

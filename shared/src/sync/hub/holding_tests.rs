@@ -27,6 +27,7 @@ fn visit_doc(at: Millis) -> Automerge {
         outcome: Outcome::Met,
         items: vec![],
         notes: String::new(),
+        household_tags: Vec::new(),
     };
     let mut doc = Automerge::new();
     doc.transact::<_, _, automerge::AutomergeError>(|tx| draft.write(tx))

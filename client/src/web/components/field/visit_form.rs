@@ -36,8 +36,8 @@ pub(crate) fn VisitForm(props: &HouseholdProps) -> Html {
     let Some(f) = (*form).clone() else {
         return html! { <p>{ lang.t("正在打开草稿…", "Opening draft…") }</p> };
     };
-    let grid = match ctx.state.summaries.get(&household) {
-        Some(Summary::Household(h)) => h.grid.clone(),
+    let (grid, tags) = match ctx.state.summaries.get(&household) {
+        Some(Summary::Household(h)) => (h.grid.clone(), h.tags.clone()),
         _ => return html! { <p>{ lang.t("找不到该住户", "Household not found") }</p> },
     };
     let update = |change: Rc<dyn Fn(&mut VisitFormState)>| {
@@ -113,12 +113,13 @@ pub(crate) fn VisitForm(props: &HouseholdProps) -> Html {
             if *busy {
                 return;
             }
-            let (ctx, f, error, busy, grid) = (
+            let (ctx, f, error, busy, grid, tags) = (
                 ctx.clone(),
                 f.clone(),
                 error.clone(),
                 busy.clone(),
                 grid.clone(),
+                tags.clone(),
             );
             busy.set(true);
             wasm_bindgen_futures::spawn_local(async move {
@@ -129,7 +130,7 @@ pub(crate) fn VisitForm(props: &HouseholdProps) -> Html {
                     .as_ref()
                     .and_then(|s| s.role())
                     .unwrap_or(shared::model::Role::Volunteer);
-                let r = save_visit(&ctx.engine, household, &grid, (&user, role), &f).await;
+                let r = save_visit(&ctx.engine, (household, &tags), &grid, (&user, role), &f).await;
                 busy.set(false);
                 let lang = ctx.lang();
                 match r {
@@ -188,7 +189,7 @@ enum Saving {
 /// are made durable on the phone one after the other.
 async fn save_visit(
     engine: &EngineHandle,
-    household: DocumentId,
+    (household, tags): (DocumentId, &[String]),
     grid: &str,
     (user, role): (&str, shared::model::Role),
     f: &VisitFormState,
@@ -205,6 +206,7 @@ async fn save_visit(
         role,
         now: now(),
         location,
+        tags,
     };
     let plan = plan_visit(
         f,
