@@ -26,6 +26,7 @@ pub mod i18n;
 pub mod intent;
 pub mod link;
 pub mod local;
+pub mod month_tables;
 pub mod remote;
 pub mod session;
 pub mod view;

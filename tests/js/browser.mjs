@@ -682,6 +682,64 @@ const scenarios = {
     console.log(JSON.stringify({ visit }));
   },
 
+  /** The month view of a generated city (4 grids × 20 households × 9 weeks) shows what a
+   *  brute-force count over every record the server lists gives, this month and last. */
+  async 'month-view'() {
+    const { page } = await phone();
+    await signIn(page, SECRETARY);
+    // Every visit and issue of the community, page by page, counted here.
+    const all = async (kind) => {
+      const items = [];
+      let before = null;
+      for (;;) {
+        const { body } = await api(`/api/records?kind=${kind}&view=summary&limit=1000${before ? `&before=${before}` : ''}`, SECRETARY);
+        items.push(...body.items);
+        if (body.next == null) return items;
+        before = body.next;
+      }
+    };
+    const visits = (await all('visit')).map((i) => i.summary);
+    const issues = (await all('issue')).map((i) => i.summary);
+    const monthOf = (ms) => {
+      const d = new Date(ms + 8 * 3600 * 1000);
+      return `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
+    };
+    const count = (month) => {
+      const inMonth = visits.filter((v) => monthOf(v.at) === month);
+      return {
+        visits: inMonth.length,
+        met: inMonth.filter((v) => v.outcome === 'met').length,
+        households: new Set(inMonth.map((v) => v.household)).size,
+        opened: issues.filter((i) => monthOf(i.reported_at) === month).length,
+      };
+    };
+    await page.click('.tabs button:nth-child(4)');
+    const shown = async () => {
+      await page.waitForSelector('[data-testid=month][data-state=ready]', { timeout: T });
+      const value = (id) => page.textContent(`[data-testid=month-${id}] .value`);
+      return {
+        visits: Number(await value('visits')),
+        met: Number(await value('met')),
+        households: Number((await value('visited')).split(' ')[0]),
+        opened: Number(await value('opened')),
+      };
+    };
+    const thisMonth = await page.getAttribute('[data-testid=month]', 'data-month');
+    const now = await shown();
+    assert.deepEqual(now, count(thisMonth), `${thisMonth}: the view equals the count`);
+    await page.click('[data-testid=month-prev]');
+    await page.waitForSelector(`[data-testid=month]:not([data-month="${thisMonth}"])`, { timeout: T });
+    const lastMonth = await page.getAttribute('[data-testid=month]', 'data-month');
+    const before = await shown();
+    assert.deepEqual(before, count(lastMonth), `${lastMonth}: the view equals the count`);
+    assert.ok(before.visits > 0, 'last month had visits');
+    const weeks = await page.$$eval('[data-testid=month-weeks] tbody tr', (trs) => trs.length);
+    assert.ok(weeks >= 4 && weeks <= 6, `weeks of the month: ${weeks}`);
+    const workers = await page.$$eval('[data-testid=month-workers] tbody tr', (trs) => trs.length);
+    assert.ok(workers >= 4, `a row per worker: ${workers}`);
+    console.log(JSON.stringify({ thisMonth, now, lastMonth, before, weeks, workers }));
+  },
+
   /** An export holds exactly the rows shown, as CSV and as an Excel workbook. */
   async export() {
     const { page } = await phone();

@@ -150,6 +150,25 @@ async fn an_old_visit_leaves_the_phone_and_comes_back_on_demand() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_month_view_equals_a_count_over_the_generated_records() {
+    let srv = TestServer::start_generated(
+        Settings {
+            app_dir: Some(app_dir()),
+            ..Settings::default()
+        },
+        server::generate::Plan {
+            grids: 4,
+            households: 20,
+            weeks: 9,
+            now: server::engine::now(),
+            seed: 11,
+        },
+    )
+    .await;
+    scenario("month-view", &srv.http(), None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_export_holds_exactly_the_rows_shown() {
     let srv = with_app().await;
     scenario("export", &srv.http(), None).await;

@@ -25,6 +25,8 @@ pub(crate) enum Route {
     Households,
     /// A supervisor's overview of an area (`""`, a street, a community or a grid).
     Area(String),
+    /// A supervisor's month view of an area.
+    Month(String),
     /// A supervisor's issue queue.
     Queue,
     /// One visit.

@@ -5,7 +5,7 @@ use yew::prelude::*;
 
 use super::common::{Banners, LangSwitch, SignIn, SignOut, Status};
 use super::field::{HouseholdForm, HouseholdView, Households, MyIssues, VisitForm, VisitView};
-use super::supervisor::{Overview, Queue};
+use super::supervisor::{MonthScreen, Overview, Queue};
 use crate::web::engine::boot;
 use crate::web::handle::{Cmd, EngineHandle};
 use crate::web::hooks::Ctx;
@@ -86,6 +86,7 @@ fn Main(props: &MainProps) -> Html {
         Route::Home | Route::Households => html! { <Households /> },
         Route::Area(path) => html! { <Overview path={path.clone()} /> },
         Route::Queue => html! { <Queue /> },
+        Route::Month(path) => html! { <MonthScreen path={path.clone()} /> },
         Route::Visit(id) => html! { <VisitView id={*id} /> },
         Route::Household(id) => html! { <HouseholdView id={*id} /> },
         Route::EditHousehold(id) => html! { <HouseholdForm id={*id} /> },
@@ -111,6 +112,7 @@ fn Main(props: &MainProps) -> Html {
             ) | (Route::Issues | Route::Issue(_), Route::Issues)
                 | (Route::Queue | Route::Issue(_), Route::Queue)
                 | (Route::Area(_), Route::Area(_))
+                | (Route::Month(_), Route::Month(_))
         );
         html! {
             <button class={classes!("tab", on.then_some("on"))} onclick={ctx.go(target)}>
@@ -133,6 +135,7 @@ fn Main(props: &MainProps) -> Html {
                         { tab(Route::Area(String::new()), "总览", "Overview") }
                         { tab(Route::Queue, "事件办理", "Issues") }
                         { tab(Route::Households, "住户", "Households") }
+                        { tab(Route::Month(String::new()), "月度", "Month") }
                     } else {
                         { tab(Route::Households, "住户", "Households") }
                         { tab(Route::Issues, "事件", "Issues") }

@@ -4,8 +4,10 @@
 mod charts;
 mod corrections;
 mod export_buttons;
+mod month;
 mod overview;
 mod queue;
 
+pub(crate) use month::MonthScreen;
 pub(crate) use overview::Overview;
 pub(crate) use queue::Queue;

@@ -251,6 +251,10 @@ pub(crate) fn Overview(props: &AreaProps) -> Html {
                 <p class="as-of" data-testid="figures-as-of" data-live="false">
                     { lang.t("正在读取数据…", "Loading figures…") }</p>
             }
+            <div class="actions">
+                <button data-testid="open-month" onclick={ctx.go(Route::Month(path.clone()))}>
+                    { lang.t("本月研判数据", "This month") }</button>
+            </div>
             <nav class="crumbs">
                 { for crumbs.into_iter().map(|(key, label)| html! {
                     <button class="link" onclick={drill(key)}>{ label }</button>
