@@ -72,6 +72,7 @@ impl TestServer {
                 server::engine::now(),
             )
             .map(|_| ())
+            .map_err(|e| e.to_string())
         })
         .await
     }
@@ -80,15 +81,18 @@ impl TestServer {
     /// seed-shaped city's accounts.
     pub async fn start_generated(settings: Settings, plan: server::generate::Plan) -> Self {
         Self::start_seeded(settings, move |store| {
-            server::demo::seed_accounts(store, Size::Full, ADMIN_PASSWORD, DEMO_PASSWORD)?;
-            server::generate::generate(store, &plan, |_| {}).map(|_| ())
+            server::demo::seed_accounts(store, Size::Full, ADMIN_PASSWORD, DEMO_PASSWORD)
+                .map_err(|e| e.to_string())?;
+            server::generate::generate(store, &plan, |_| {})
+                .map(|_| ())
+                .map_err(|e| e.to_string())
         })
         .await
     }
 
     async fn start_seeded(
         settings: Settings,
-        seed: impl FnOnce(&dyn server::store::Storage) -> Result<(), server::demo::SeedError>,
+        seed: impl FnOnce(&dyn server::store::Storage) -> Result<(), String>,
     ) -> Self {
         let dir = TempDir::new("server");
         let state = server::open(&dir.0, settings).expect("open server");
