@@ -241,8 +241,19 @@ pub async fn serve(
 /// The dashboard folded from every stored contribution, streaming over the rows.
 fn fold_stored(store: &dyn Storage) -> anyhow::Result<Dashboard> {
     let mut dashboard = Dashboard::new(Calendar::CHINA);
-    store.for_each_row(&mut |_, row| dashboard.replace(None, row.contribution.as_ref()))?;
-    dashboard.prune(engine::now());
+    // Visits before last week count in no figure the dashboard shows: skipping them keeps a
+    // year of visits out of memory at start (the figures over time are stored per day).
+    let now = engine::now();
+    let oldest = Calendar::CHINA.week(now) - 1;
+    store.for_each_row(&mut |_, row| {
+        if let Some(shared::aggregate::Contribution::Visit { week, .. }) = &row.contribution
+            && *week < oldest
+        {
+            return;
+        }
+        dashboard.replace(None, row.contribution.as_ref());
+    })?;
+    dashboard.prune(now);
     Ok(dashboard)
 }
 

@@ -740,6 +740,64 @@ const scenarios = {
     console.log(JSON.stringify({ thisMonth, now, lastMonth, before, weeks, workers }));
   },
 
+  /** Benchmark (not a test): the `city` supervisor on a fresh profile with the app cached:
+   *  sign-in to a complete overview, the bytes it took, drilling into a grid, and a worker's
+   *  visit reaching the figures on screen. Run by `city-bench --browser`. */
+  async 'city-overview'() {
+    const { page } = await phone();
+    await page.goto(base);
+    await page.waitForSelector('[data-testid=signin]', { timeout: T });
+    await page.waitForFunction(() => navigator.serviceWorker?.controller != null, null, { timeout: T });
+    await page.reload();
+    await page.waitForSelector('[data-testid=signin]', { timeout: T });
+    let ws = 0;
+    let apiBytes = 0;
+    page.on('websocket', (s) => {
+      s.on('framereceived', (f) => { ws += typeof f.payload === 'string' ? Buffer.byteLength(f.payload) : f.payload.length; });
+      s.on('framesent', (f) => { ws += typeof f.payload === 'string' ? Buffer.byteLength(f.payload) : f.payload.length; });
+    });
+    page.on('response', async (r) => {
+      if (new URL(r.url()).pathname.startsWith('/api/')) apiBytes += (await r.body().catch(() => Buffer.alloc(0))).length;
+    });
+    const t0 = Date.now();
+    await page.fill('input[name=username]', 'city');
+    await page.fill('input[name=password]', PASSWORD);
+    await page.click('[data-testid=signin] button[type=submit]');
+    await liveFigures(page);
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=area-table] tbody tr').length >= 6, null, { timeout: T });
+    const overviewMs = Date.now() - t0;
+    const overviewBytes = { ws, api: apiBytes };
+    const drill = async (sel, path) => {
+      const t = Date.now();
+      await page.click(sel);
+      await page.waitForSelector(`[data-testid=overview][data-path="${path}"]`, { timeout: T });
+      await liveFigures(page);
+      return Date.now() - t;
+    };
+    const streetMs = await drill('[data-testid=area-table] tbody tr[data-key="s01"] td:first-child button', 's01');
+    const communityMs = await drill('[data-testid=area-table] tbody tr[data-key="s01/c01"] td:first-child button', 's01/c01');
+    const t1 = Date.now();
+    await page.click('[data-testid=area-table] tbody tr[data-key="s01/c01/g01"] td:first-child button');
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid=grid-households]')?.dataset.count ?? 0) > 0, null, { timeout: T });
+    const gridMs = Date.now() - t1;
+    // A worker's visit, to the city's figures on screen.
+    await page.click('[data-testid=overview] .crumbs button:first-child');
+    await liveFigures(page);
+    const w = await phone();
+    await signIn(w.page, WORKER, 600_000);
+    const today = Number(await page.getAttribute('[data-testid=overview]', 'data-today'));
+    const [household] = await householdIds(w.page, 'due');
+    await openHousehold(w.page, household);
+    await w.page.click('[data-testid=record-visit]');
+    await w.page.waitForSelector('[data-testid=visit-form]', { timeout: T });
+    await w.page.check('input[name=outcome][value=met]');
+    const t2 = Date.now();
+    await w.page.click('[data-testid=save-visit]');
+    await page.waitForSelector(`[data-testid=overview][data-today="${today + 1}"]`, { timeout: T });
+    const editMs = Date.now() - t2;
+    console.log(JSON.stringify({ overviewMs, overviewBytes, streetMs, communityMs, gridMs, editMs }));
+  },
+
   /** An export holds exactly the rows shown, as CSV and as an Excel workbook. */
   async export() {
     const { page } = await phone();

@@ -205,7 +205,7 @@ impl ProcessServer {
             .expect("spawn server");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
-        let addr = tokio::time::timeout(Duration::from_secs(60), async {
+        let addr = tokio::time::timeout(Duration::from_secs(900), async {
             while let Ok(Some(line)) = lines.next_line().await {
                 if let Some(rest) = line.strip_prefix("gridvisit is running: open http://") {
                     let addr = rest.split('/').next().unwrap_or_default();
