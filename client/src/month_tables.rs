@@ -115,6 +115,39 @@ pub fn workers(lang: Lang, rows: &[WorkerRow]) -> Table {
     }
 }
 
+/// Visits to households with each special tag (as tagged at visit time), week by week.
+pub fn tags(lang: Lang, v: &MonthView) -> Table {
+    let mut tags: Vec<&String> = v.total.counts.tagged.keys().collect();
+    tags.sort();
+    let mut headers = vec![lang.t("重点人群", "Special households").to_owned()];
+    headers.extend(
+        v.weeks
+            .iter()
+            .map(|w| format!("{} – {}", md(w.first_day), md(w.last_day))),
+    );
+    headers.push(lang.t("本月", "Month").to_owned());
+    Table {
+        headers,
+        rows: tags
+            .into_iter()
+            .map(|t| {
+                let mut row = vec![lang.tag(t)];
+                row.extend(v.weeks.iter().map(|w| {
+                    w.figures
+                        .counts
+                        .tagged
+                        .get(t)
+                        .copied()
+                        .unwrap_or(0)
+                        .to_string()
+                }));
+                row.push(v.total.counts.tagged[t].to_string());
+                row
+            })
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +174,11 @@ mod tests {
         assert!(p.rows.iter().all(|r| r.len() == p.headers.len()));
         assert_eq!(p.rows[1][0], "Total");
         assert_eq!(p.rows[0][4], "50%");
+        v.total.counts.tagged.insert("elderly-alone".into(), 3);
+        let t = tags(Lang::En, &v);
+        assert_eq!(t.rows.len(), 1);
+        assert_eq!(t.rows[0].len(), t.headers.len());
+        assert_eq!(t.rows[0].last().map(String::as_str), Some("3"));
         let w = weeks(Lang::Zh, &v);
         assert_eq!(w.rows[0][0], "11-01 – 11-07");
         let rows = [WorkerRow {

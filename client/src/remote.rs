@@ -34,7 +34,10 @@ struct Item {
 /// The query of a page of summaries with these filters (`kind`, `grid`, `household`,
 /// `status`: see `GET /api/records`).
 pub fn query(filters: &[(&str, &str)]) -> String {
-    let mut q = String::from("/api/records?view=summary&limit=1000");
+    let mut q = String::from("/api/records?view=summary");
+    if !filters.iter().any(|(k, _)| *k == "limit") {
+        q.push_str("&limit=1000");
+    }
     for (k, v) in filters {
         q.push_str(&format!("&{k}={}", encode(v)));
     }

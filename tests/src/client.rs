@@ -31,6 +31,8 @@ pub struct State {
     pub bytes: (u64, u64),
     /// When each document was first reported changed here (latency measurements).
     pub first_seen: std::collections::HashMap<DocumentId, std::time::Instant>,
+    /// When figures were pushed here, with their total of visits today (latency measurements).
+    pub figures_seen: Vec<(std::time::Instant, u64)>,
     /// Whether raw frames are kept in `frames_in` (a load generator's thousands of clients
     /// turn it off).
     pub keep_frames: bool,
@@ -77,6 +79,7 @@ impl WsClient {
                 frames_in: Vec::new(),
                 bytes: (0, 0),
                 first_seen: std::collections::HashMap::new(),
+                figures_seen: Vec::new(),
                 keep_frames: true,
                 watch: None,
                 outbox: None,
@@ -114,6 +117,7 @@ impl WsClient {
             store,
             events,
             first_seen,
+            figures_seen,
             watch,
             outbox,
             bytes,
@@ -123,6 +127,7 @@ impl WsClient {
             store,
             events,
             first_seen,
+            figures_seen,
             watch,
             outbox,
             bytes,
@@ -317,6 +322,7 @@ struct ClientDriver<'a> {
     watch: &'a mut Option<Watch>,
     outbox: &'a mut Outbox,
     bytes: &'a mut (u64, u64),
+    figures_seen: &'a mut Vec<(std::time::Instant, u64)>,
     /// Documents that changed in this batch, for the watch.
     changed: Vec<DocumentId>,
 }
@@ -345,6 +351,12 @@ impl Driver for ClientDriver<'_> {
             );
         }
         for e in batch.events {
+            if let Event::Figures { figures, .. } = e
+                && let Ok(f) = serde_json::from_slice::<shared::aggregate::Figures>(figures)
+            {
+                self.figures_seen
+                    .push((std::time::Instant::now(), f.total.visits_today));
+            }
             if let Event::DocChanged { doc, .. } = e {
                 self.first_seen
                     .entry(*doc)

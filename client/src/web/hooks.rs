@@ -138,8 +138,15 @@ pub(crate) fn use_server_records(queries: Vec<String>, refresh: u64) -> crate::r
             };
             wasm_bindgen_futures::spawn_local(async move {
                 let mut all = std::collections::BTreeMap::new();
-                for q in &queries {
-                    match super::http::request("GET", q, token.as_deref(), None).await {
+                // Asked all at once: a grid's drill-down is three lists.
+                let answers = futures::future::join_all(
+                    queries
+                        .iter()
+                        .map(|q| super::http::request("GET", q, token.as_deref(), None)),
+                )
+                .await;
+                for answer in answers {
+                    match answer {
                         Ok((200, body)) => {
                             if let Err(e) = add_page(&body, &mut all) {
                                 return fetched.emit(Fetched::Failed(e));

@@ -23,7 +23,8 @@ pub(super) struct ListQuery {
     pub(super) household: Option<String>,
     /// `summary`: each item is only its list summary (what a drill-down shows).
     view: Option<String>,
-    /// `open`, `overdue`, `closed` (issues) or `corrections` (records that need correcting).
+    /// `open`, `overdue`, `closed` (issues), `this-week` (visits) or `corrections` (records
+    /// that need correcting).
     pub(super) status: Option<String>,
     limit: Option<usize>,
     pub(super) before: Option<u64>,
@@ -53,9 +54,12 @@ impl ListQuery {
             Some("overdue") => Some(Wanted::Overdue(now)),
             Some("closed") => Some(Wanted::Closed),
             Some("corrections") => Some(Wanted::Corrections),
+            Some("this-week") => Some(Wanted::Week(
+                shared::time::Calendar::CHINA.week(shared::time::Millis(now)),
+            )),
             Some(s) => {
                 return Err(AppError::BadRequest(format!(
-                    "unknown status {s:?}: use open, overdue, closed or corrections"
+                    "unknown status {s:?}: use open, overdue, closed, corrections or this-week"
                 )));
             }
         })

@@ -180,6 +180,8 @@ pub enum Wanted {
     Closed,
     /// Records that need correcting.
     Corrections,
+    /// Visits of this local week.
+    Week(i64),
 }
 
 impl Wanted {
@@ -197,6 +199,7 @@ impl Wanted {
                 }),
             ) => d.0 < now,
             (Self::Corrections, Some(c)) => c.needs_correction(),
+            (Self::Week(w), Some(Contribution::Visit { week, .. })) => *week == w,
             _ => false,
         }
     }

@@ -146,6 +146,31 @@ impl RedbStore {
     }
 }
 
+/// Whether a per-grid feed entry can be a row `q` wants, by the standing it carries (entries
+/// written before they carried one may be anything).
+fn entry_may_match(entry: &[u8], q: &PageQuery<'_>) -> bool {
+    use shared::sync::Standing;
+    let Some(bytes) = entry.get(24..33) else {
+        return true;
+    };
+    let s = Standing::decode(bytes);
+    let kind_ok = match q.kind {
+        None => true,
+        Some("household") => s == Standing::Household,
+        Some("visit") => matches!(s, Standing::Visit { .. }),
+        Some("issue") => matches!(s, Standing::Open(_) | Standing::Closed { .. }),
+        Some(_) => false,
+    };
+    let status_ok = match (q.status, s) {
+        (None | Some(super::Wanted::Corrections), _) => true,
+        (Some(super::Wanted::Open | super::Wanted::Overdue(_)), Standing::Open(_)) => true,
+        (Some(super::Wanted::Closed), Standing::Closed { .. }) => true,
+        (Some(super::Wanted::Week(w)), Standing::Visit { day }) => (day + 3).div_euclid(7) == w,
+        _ => false,
+    };
+    kind_ok && status_ok
+}
+
 impl Storage for RedbStore {
     fn commit(
         &self,
@@ -373,7 +398,8 @@ impl Storage for RedbStore {
                     if !inside {
                         break;
                     }
-                    if seq < before {
+                    // The entry's standing rules most rows out without reading them.
+                    if seq < before && entry_may_match(v.value(), q) {
                         candidates.push((seq, key16(v.value())));
                     }
                 }

@@ -26,16 +26,48 @@ struct Args {
     /// Visits to them.
     #[arg(long, default_value_t = 2000)]
     visits: u64,
+    /// Instead, a grid of `--households` written by `gridvisit generate` with this many weeks
+    /// of weekly visits and their issues (52: a grid-year, 15,600 visits and about 800 issues);
+    /// the phone holds only its window of it.
+    #[arg(long)]
+    generated_weeks: Option<u32>,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let Args { households, visits } = clap::Parser::parse();
+    let Args {
+        households,
+        visits,
+        generated_weeks,
+    } = clap::Parser::parse();
     let app = repo_root().join("target/app");
     anyhow::ensure!(
         app.join("index.html").exists(),
         "build the app first: cargo xtask app"
     );
+    if let Some(weeks) = generated_weeks {
+        let t = Instant::now();
+        let srv = TestServer::start_generated(
+            server::Settings {
+                app_dir: Some(app),
+                ..server::Settings::default()
+            },
+            server::generate::Plan {
+                grids: 1,
+                households: usize::try_from(households)?,
+                weeks,
+                now: server::engine::now(),
+                seed: 1,
+            },
+        )
+        .await;
+        eprintln!(
+            "generated {} records in {:.1} s",
+            srv.state.store.doc_count()?,
+            t.elapsed().as_secs_f64()
+        );
+        return coldstart(srv, "w-s01-c01-g01").await;
+    }
     let srv = TestServer::start_with(server::Settings {
         app_dir: Some(app),
         ..server::Settings::default()
@@ -103,6 +135,12 @@ async fn main() -> anyhow::Result<()> {
         households + visits,
         t.elapsed().as_secs_f64()
     );
+    client.disconnect();
+    coldstart(srv, user).await
+}
+
+/// Runs the cold-start scenario as `user`.
+async fn coldstart(srv: TestServer, user: &str) -> anyhow::Result<()> {
     let out = tokio::process::Command::new("node")
         .args(["browser.mjs", "coldstart", &srv.http()])
         .env("GV_USER", user)
@@ -111,7 +149,6 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     print!("{}", String::from_utf8_lossy(&out.stdout));
     eprint!("{}", String::from_utf8_lossy(&out.stderr));
-    client.disconnect();
     srv.stop().await;
     anyhow::ensure!(out.status.success(), "the cold-start scenario failed");
     Ok(())

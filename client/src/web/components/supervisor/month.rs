@@ -184,6 +184,7 @@ pub(crate) fn MonthScreen(props: &MonthProps) -> Html {
             let weeks = Rc::new(month_tables::weeks(lang, v));
             let parts = Rc::new(month_tables::parts(lang, v));
             let workers = Rc::new(month_tables::workers(lang, &r.workers));
+            let tags = Rc::new(month_tables::tags(lang, v));
             let (y, m, _) = civil(v.first_day);
             let name = format!(
                 "gridvisit-{}-{y}{m:02}",
@@ -214,6 +215,9 @@ pub(crate) fn MonthScreen(props: &MonthProps) -> Html {
                     <h3>{ lang.t("分区域", "By area") }</h3>
                     { table_html(&parts, "month-parts") }
                     { export_buttons(lang, parts.clone(), &format!("{name}-areas")) }
+                    <h3>{ lang.t("重点人群走访", "Visits to special households") }</h3>
+                    { table_html(&tags, "month-tags") }
+                    { export_buttons(lang, tags.clone(), &format!("{name}-special")) }
                     <h3>{ lang.t("网格员", "Workers") }</h3>
                     { table_html(&workers, "month-workers") }
                     { export_buttons(lang, workers.clone(), &format!("{name}-workers")) }

@@ -189,10 +189,13 @@ pub(crate) fn Overview(props: &AreaProps) -> Html {
     // A grid's records: the server's lists for a supervisor (fetched again when the grid's
     // figures move), this device's own for anyone else.
     let queries = if supervisor && depth >= 3 {
-        ["household", "visit", "issue"]
-            .iter()
-            .map(|k| remote::query(&[("kind", k), ("grid", &path)]))
-            .collect()
+        // The households, this week's visits (who is due) and the open issues: the same
+        // work however much history the grid has.
+        vec![
+            remote::query(&[("kind", "household"), ("grid", &path)]),
+            remote::query(&[("kind", "visit"), ("grid", &path), ("status", "this-week")]),
+            remote::query(&[("kind", "issue"), ("grid", &path), ("status", "open")]),
+        ]
     } else {
         Vec::new()
     };
