@@ -208,10 +208,7 @@ async fn latency(rate: u64, workers: u64, seconds: u64) -> anyhow::Result<()> {
         sent.iter()
             .enumerate()
             .filter_map(|(i, (_, at))| {
-                let seen = st
-                    .figures_seen
-                    .iter()
-                    .find(|(_, n)| *n > base + i as u64)?;
+                let seen = st.figures_seen.iter().find(|(_, n)| *n > base + i as u64)?;
                 Some(seen.0.saturating_duration_since(*at).as_secs_f64() * 1000.0)
             })
             .collect()
