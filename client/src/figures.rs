@@ -54,26 +54,13 @@ impl AreaFigures {
         let local = self.at.0 + 8 * Millis::HOUR;
         let day = local.div_euclid(Millis::DAY);
         let ms = local.rem_euclid(Millis::DAY);
-        let (y, m, d) = civil(day);
+        let (y, m, d) = shared::trends::civil(day);
         let (h, min) = (ms / Millis::HOUR, ms % Millis::HOUR / 60_000);
         format!(
             "{} {y}-{m:02}-{d:02} {h:02}:{min:02}",
             lang.t("离线，数据截至", "Offline, as of")
         )
     }
-}
-
-/// Year, month, day of a day number since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 #[cfg(test)]

@@ -77,6 +77,16 @@ fn chunk_key(id: &str, n: f64) -> JsValue {
     Array::of2(&id.into(), &n.into()).into()
 }
 
+/// Every chunk key of a document.
+fn chunks_of(id: &str) -> Result<KeyRange, rexie::Error> {
+    Ok(KeyRange::bound(
+        &chunk_key(id, 0.0),
+        &chunk_key(id, f64::MAX),
+        Some(false),
+        Some(false),
+    )?)
+}
+
 /// The open database.
 pub(crate) struct Db(Rexie);
 
@@ -261,13 +271,7 @@ impl Db {
                     ("bytes", Uint8Array::from(save).into()),
                 ]);
                 tx.store(DOCS)?.put(&row, None).await?;
-                let range = KeyRange::bound(
-                    &chunk_key(&id, 0.0),
-                    &chunk_key(&id, f64::MAX),
-                    Some(false),
-                    Some(false),
-                )?;
-                tx.store(CHUNKS)?.delete(range.into()).await?;
+                tx.store(CHUNKS)?.delete(chunks_of(&id)?.into()).await?;
             }
             tx.commit().await
         };
@@ -286,13 +290,7 @@ impl Db {
                 for store in [DOCS, META, ACKED] {
                     tx.store(store)?.delete(id.as_str().into()).await?;
                 }
-                let range = KeyRange::bound(
-                    &chunk_key(&id, 0.0),
-                    &chunk_key(&id, f64::MAX),
-                    Some(false),
-                    Some(false),
-                )?;
-                tx.store(CHUNKS)?.delete(range.into()).await?;
+                tx.store(CHUNKS)?.delete(chunks_of(&id)?.into()).await?;
             }
             tx.commit().await
         };

@@ -4,7 +4,7 @@
 use automerge::{Automerge, ChangeHash};
 
 use super::Hub;
-use super::tests::{C, NOW, config, peer, sent};
+use super::tests::{C, NOW, config, sent};
 use crate::ids::{DocumentId, GridId};
 use crate::model::{HouseholdDraft, Level, Outcome, VisitDraft};
 use crate::sync::effects::{Direction, Event, Input};
@@ -12,7 +12,7 @@ use crate::sync::feed::{bucket_digests, heads_digest};
 use crate::sync::holding::{DEFAULT_WINDOW_DAYS, Keeps};
 use crate::sync::policy::TrustServer;
 use crate::time::Millis;
-use crate::wire::{Cursor, ExtensionOffer, Kind, Message, PeerMetadata};
+use crate::wire::{Cursor, Kind, Message};
 
 const G: &str = "s01/c01/g01";
 
@@ -107,24 +107,11 @@ fn digests_cover_what_the_phone_should_hold_so_a_left_visit_is_no_difference() {
             principal: None,
         },
     );
-    let peer_msg = Message::Peer {
-        sender_id: peer("server"),
-        peer_metadata: Some(PeerMetadata {
-            storage_id: None,
-            is_ephemeral: false,
-            gridvisit: Some(ExtensionOffer {
-                version: 1,
-                cursor: None,
-            }),
-        }),
-        selected_protocol_version: "1".into(),
-        target_id: peer("phone"),
-    };
     hub.handle(
         NOW,
         Input::Frame {
             conn: C,
-            bytes: peer_msg.encode(),
+            bytes: super::tests::client_side::peer_with_extension(),
         },
     );
     // The server's digests cover the household and today's visit only (its holding).

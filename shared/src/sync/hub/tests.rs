@@ -353,7 +353,7 @@ mod server_side {
     }
 }
 
-mod client_side {
+pub(super) mod client_side {
     use super::*;
 
     fn client(acked: &[(DocumentId, Vec<ChangeHash>)]) -> (Hub, Effects) {
@@ -370,7 +370,7 @@ mod client_side {
         (hub, fx)
     }
 
-    fn peer_with_extension() -> Vec<u8> {
+    pub(in crate::sync::hub) fn peer_with_extension() -> Vec<u8> {
         Message::Peer {
             sender_id: peer("server"),
             peer_metadata: Some(PeerMetadata {
