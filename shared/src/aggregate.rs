@@ -101,15 +101,6 @@ struct GridState {
     closed_by_level: [u64; 4],
 }
 
-fn level_ix(l: Level) -> usize {
-    match l {
-        Level::Grid => 0,
-        Level::Community => 1,
-        Level::Street => 2,
-        Level::City => 3,
-    }
-}
-
 fn bump<K: std::hash::Hash + Eq>(map: &mut HashMap<K, u64>, k: K, up: bool) {
     let v = map.entry(k).or_default();
     if up {
@@ -169,7 +160,7 @@ impl GridState {
                 ..
             } => {
                 if *open {
-                    delta(&mut self.open_by_level[level_ix(*level)]);
+                    delta(&mut self.open_by_level[level.index()]);
                     if let Some(d) = deadline {
                         let v = self.deadlines.entry(*d).or_default();
                         delta(v);
@@ -178,7 +169,7 @@ impl GridState {
                         }
                     }
                 } else if let Some(l) = closed_level {
-                    delta(&mut self.closed_by_level[level_ix(*l)]);
+                    delta(&mut self.closed_by_level[l.index()]);
                 }
             }
         }

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{DocumentId, GridId};
-use crate::model::{Area, Level, Outcome, Record};
+use crate::model::{Area, Outcome, Record};
 use crate::time::{Calendar, Millis};
 
 /// Counts of one grid on one local day. Signed, so a [`Delta`] can carry removals.
@@ -109,15 +109,6 @@ pub enum Trend {
     },
 }
 
-fn level_ix(l: Level) -> usize {
-    match l {
-        Level::Grid => 0,
-        Level::Community => 1,
-        Level::Street => 2,
-        Level::City => 3,
-    }
-}
-
 /// The days at whose end a span `[from, until)` of overdue time is overdue: from the day
 /// holding `from` to before the day whose end is at or after `until`.
 pub fn overdue_days(
@@ -169,12 +160,12 @@ impl Trend {
                         && !i.state.ignored.contains(&e.id)
                         && let Some(l) = e.level
                     {
-                        days.entry(cal.day(e.at)).or_default().escalated[level_ix(l)] += 1;
+                        days.entry(cal.day(e.at)).or_default().escalated[l.index()] += 1;
                     }
                 }
                 if let (Some(at), Some(level)) = (i.state.closed_at, i.state.closed_level) {
                     let d = days.entry(cal.day(at)).or_default();
-                    d.closed[level_ix(level)] += 1;
+                    d.closed[level.index()] += 1;
                     d.on_time += i64::from(i.state.closed_on_time());
                 }
                 let overdue = i

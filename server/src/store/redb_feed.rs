@@ -59,16 +59,6 @@ pub(super) fn standing_of(c: Option<&Contribution>) -> Standing {
     c.map_or(Standing::Other, Contribution::standing)
 }
 
-/// The level byte of the open-issue index.
-pub(super) fn level_byte(l: Level) -> u8 {
-    match l {
-        Level::Grid => 0,
-        Level::Community => 1,
-        Level::Street => 2,
-        Level::City => 3,
-    }
-}
-
 /// The open-issue index key of a contribution, if it is an open issue.
 pub(super) fn open_key(c: Option<&Contribution>) -> Option<(u8, String)> {
     match c? {
@@ -77,7 +67,7 @@ pub(super) fn open_key(c: Option<&Contribution>) -> Option<(u8, String)> {
             level,
             grid,
             ..
-        } => Some((level_byte(*level), grid.to_string())),
+        } => Some((level.index() as u8, grid.to_string())),
         _ => None,
     }
 }
@@ -169,7 +159,7 @@ fn queue(
     level: Level,
 ) -> Result<Vec<DocDigest>, StoreError> {
     let open = tx.open_table(OPEN)?;
-    let l = level_byte(level);
+    let l = level.index() as u8;
     let mut out = Vec::new();
     let mut take = |doc: &[u8], heads: &[u8]| -> Result<(), StoreError> {
         let mut h = [0u8; 8];

@@ -105,6 +105,16 @@ impl Level {
     /// All levels, lowest first.
     pub const ALL: [Self; 4] = [Self::Grid, Self::Community, Self::Street, Self::City];
 
+    /// Its place in [`Level::ALL`]: the index of per-level counts, lowest first.
+    pub const fn index(self) -> usize {
+        match self {
+            Self::Grid => 0,
+            Self::Community => 1,
+            Self::Street => 2,
+            Self::City => 3,
+        }
+    }
+
     /// The code stored in records.
     pub const fn code(self) -> &'static str {
         match self {

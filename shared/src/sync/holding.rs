@@ -42,7 +42,7 @@ pub enum Standing {
 impl Standing {
     /// The bit of a level's queue in a set of levels an issue has been open at.
     pub fn queue_bit(l: Level) -> u8 {
-        1 << level_byte(l)
+        1 << l.index()
     }
 
     /// The queues this standing is in, as bits.
@@ -59,7 +59,7 @@ impl Standing {
             Self::Other => (0, 0),
             Self::Household => (1, 0),
             Self::Visit { day } => (2, day),
-            Self::Open(l) => (3 + level_byte(l), 0),
+            Self::Open(l) => (3 + l.index() as u8, 0),
             Self::Closed { at: None } => (7, i64::MIN),
             Self::Closed { at: Some(t) } => (7, t.0),
         };
@@ -81,24 +81,13 @@ impl Standing {
         match class {
             1 => Self::Household,
             2 => Self::Visit { day: v },
-            3..=6 => Self::Open(LEVELS[usize::from(class - 3)]),
+            3..=6 => Self::Open(Level::ALL[usize::from(class - 3)]),
             7 if v == i64::MIN => Self::Closed { at: None },
             7 => Self::Closed {
                 at: Some(Millis(v)),
             },
             _ => Self::Other,
         }
-    }
-}
-
-const LEVELS: [Level; 4] = [Level::Grid, Level::Community, Level::Street, Level::City];
-
-fn level_byte(l: Level) -> u8 {
-    match l {
-        Level::Grid => 0,
-        Level::Community => 1,
-        Level::Street => 2,
-        Level::City => 3,
     }
 }
 
