@@ -8,6 +8,7 @@
 //!   writes.
 //! - [`error`]: what can go wrong, in the words the app shows.
 //! - [`forms`]: what the visit form, the household form and an issue action write.
+//! - [`review_form`]: what the monthly review form writes.
 //! - [`intent`]: edits kept until the server holds them, applied again after a refusal.
 //! - [`link`]: the connection's status, reconnects and backoff.
 //! - [`session`]: the signed-in user and the sign-in guard.
@@ -28,6 +29,7 @@ pub mod link;
 pub mod local;
 pub mod month_tables;
 pub mod remote;
+pub mod review_form;
 pub mod session;
 pub mod view;
 

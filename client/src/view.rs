@@ -221,7 +221,7 @@ pub fn conflicts(record: &Record) -> Vec<Conflict> {
                 });
             }
         }
-        Record::Issue(_) => {}
+        Record::Issue(_) | Record::Review(_) => {}
     }
     out
 }

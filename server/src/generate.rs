@@ -2,6 +2,8 @@
 //! (`gridvisit generate`): every household visited once a week by its grid's worker (most met,
 //! some not home), about 5% of visits raising an issue — most accepted, handled and closed in
 //! the grid, some escalated to the community and closed there, some still open and overdue.
+//! Each month most grids hold their monthly review (民情研判): a community-wide one written by
+//! the community's secretary for all its grids, or the grid's own.
 //! Every record is what the app would write and what the server's rules accept: issue events
 //! carry their actor's role, follow the rules table and are dated in order, before `now`.
 //!
@@ -17,7 +19,7 @@ use shared::ids::{DocumentId, GridId};
 use shared::model::issue::append_event;
 use shared::model::{
     Area, EventKind, HouseholdDraft, IssueDraft, IssueEvent, IssueSource, Level, Outcome, Record,
-    Role, VisitDraft, VisitItem,
+    ReviewDraft, Role, VisitDraft, VisitItem,
 };
 use shared::sync::heads_digest;
 use shared::time::{Calendar, Millis};
@@ -51,6 +53,8 @@ pub struct Generated {
     pub issues: u64,
     /// Issues open at the end.
     pub open: u64,
+    /// Monthly reviews.
+    pub reviews: u64,
 }
 
 impl Generated {
@@ -59,6 +63,7 @@ impl Generated {
         self.visits += o.visits;
         self.issues += o.issues;
         self.open += o.open;
+        self.reviews += o.reviews;
     }
 }
 
@@ -108,6 +113,9 @@ const PROBLEMS: [&str; 5] = [
 /// Builds one grid's documents and hands them to `out` in batches.
 struct GridWriter<'a> {
     grid: &'a GridId,
+    /// The grids of its community in this city, when it is the first of them (it files the
+    /// community-wide reviews); empty otherwise.
+    community: Vec<GridId>,
     worker: String,
     secretary: String,
     actor: ActorId,
@@ -242,6 +250,53 @@ impl GridWriter<'_> {
         Ok(id)
     }
 
+    /// The monthly reviews from the first visited week to `now`: the community's (filed by
+    /// its first grid) half the months, each grid's own in most of the others.
+    fn reviews(&mut self, plan: &Plan) -> Result<(), SeedError> {
+        let cal = Calendar::CHINA;
+        let today = cal.day(plan.now);
+        let start = cal.day(Calendar::CHINA.week_start(plan.now)) - 7 * (i64::from(plan.weeks) - 1);
+        let mut month = shared::trends::Month::of_day(start);
+        loop {
+            let (first, last) = month.days();
+            if first > today {
+                return Ok(());
+            }
+            let (lo, hi) = (first.max(start), last.min(today));
+            let day = lo + self.rng.below((hi - lo + 1) as u64) as i64;
+            // 14:00 China time.
+            let held_at = Millis(day * Millis::DAY + 6 * Millis::HOUR);
+            let community_wide = !self.community.is_empty() && self.rng.pct(50);
+            let own = !community_wide && self.rng.pct(70);
+            if held_at <= plan.now && (community_wide || own) {
+                let also = if community_wide {
+                    self.community
+                        .iter()
+                        .filter(|g| *g != self.grid)
+                        .cloned()
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                let draft = ReviewDraft {
+                    grid: self.grid.clone(),
+                    also,
+                    held_at,
+                    attendees: vec![self.secretary.clone(), self.worker.clone()],
+                    topics: vec![PROBLEMS[self.rng.below(5) as usize].into()],
+                    issues: Vec::new(),
+                    conclusions: "责任到人，下周回访".into(),
+                };
+                let id = self.rng.id();
+                let secretary = self.secretary.clone();
+                let doc = self.doc(&secretary, held_at, |tx| draft.write(tx))?;
+                self.push(id, &doc)?;
+                self.made.reviews += 1;
+            }
+            month = shared::trends::Month::of_day(last + 1);
+        }
+    }
+
     fn run(mut self, plan: &Plan, n0: usize) -> Result<Generated, SeedError> {
         let week0 = Calendar::CHINA.week_start(plan.now);
         let weeks = i64::from(plan.weeks);
@@ -327,6 +382,7 @@ impl GridWriter<'_> {
                 self.made.visits += 1;
             }
         }
+        self.reviews(plan)?;
         let rest = std::mem::take(&mut self.batch);
         if !rest.is_empty() {
             self.out.send(rest).map_err(|_| SeedError::Stopped)?;
@@ -358,8 +414,18 @@ pub fn generate(
                     actor[8..].copy_from_slice(&plan.seed.to_le_bytes());
                     let slug = grid.as_str().replace('/', "-");
                     let community = grid.community().replace('/', "-");
+                    let first_of_community =
+                        grids.iter().find(|g| g.community() == grid.community()) == Some(grid);
                     let w = GridWriter {
                         grid,
+                        community: if first_of_community {
+                            (grids.iter())
+                                .filter(|g| g.community() == grid.community())
+                                .cloned()
+                                .collect()
+                        } else {
+                            Vec::new()
+                        },
                         worker: format!("w-{slug}"),
                         secretary: format!("sec-{community}"),
                         actor: ActorId::from(&actor[..]),
@@ -391,175 +457,4 @@ pub fn generate(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use shared::model::Status;
-    use shared::trends::Month;
-
-    #[test]
-    fn a_generated_city_is_what_the_app_would_write_and_the_rules_accept() {
-        let dir = std::env::temp_dir().join(format!("gv-generate-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let store = crate::store::redb_store::RedbStore::open(&dir).expect("open");
-        let now = Millis(1_796_200_200_000);
-        let plan = Plan {
-            grids: 3,
-            households: 40,
-            weeks: 4,
-            now,
-            seed: 7,
-        };
-        let made = generate(&store, &plan, |_| {}).expect("generates");
-        assert_eq!(made.households, 120);
-        assert!(made.visits > 120 * 3 && made.visits <= 120 * 4, "{made:?}");
-        assert!(made.issues > 0 && made.open < made.issues, "{made:?}");
-        let mut counted = Generated::default();
-        let mut escalated = 0;
-        store
-            .for_each_row(&mut |id, row| {
-                let doc = Automerge::load(&store.load(&id).expect("load").expect("stored"))
-                    .expect("loads");
-                let record = Record::read(&doc).expect("a valid record");
-                assert_eq!(row.grid.as_deref(), Some(record.meta().grid.as_str()));
-                match record {
-                    Record::Household(_) => counted.households += 1,
-                    Record::Visit(v) => {
-                        assert!(v.started_at <= now);
-                        counted.visits += 1;
-                    }
-                    Record::Issue(i) => {
-                        assert!(i.state.forbidden.is_empty(), "{id}: {:?}", i.state);
-                        assert!(i.state.ignored.is_empty(), "{id}: {:?}", i.state);
-                        assert!(i.events.iter().all(|e| e.at <= now && e.role.is_some()));
-                        counted.issues += 1;
-                        counted.open += u64::from(i.state.status != Status::Closed);
-                        escalated += u64::from(i.state.closed_level == Some(Level::Community));
-                    }
-                }
-            })
-            .expect("rows");
-        assert_eq!(counted, made);
-        assert!(escalated > 0, "some issues were closed by the community");
-        drop(store);
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    /// Counts a month straight from the records: what the stored figures must equal.
-    fn brute_force(
-        store: &dyn Storage,
-        month: Month,
-        today: i64,
-    ) -> (i64, i64, i64, i64, i64, i64) {
-        let (first, last) = month.days();
-        let end = last.min(today);
-        let cal = Calendar::CHINA;
-        // The instant the last counted day ends.
-        let end_at = Millis((end + 1) * Millis::DAY - 8 * Millis::HOUR);
-        let (mut visits, mut met, mut opened, mut closed, mut overdue) = (0, 0, 0, 0, 0);
-        let mut households = std::collections::HashSet::new();
-        store
-            .for_each_row(&mut |id, _| {
-                let doc = Automerge::load(&store.load(&id).expect("load").expect("stored"))
-                    .expect("loads");
-                match Record::read(&doc).expect("valid") {
-                    Record::Visit(v) => {
-                        let d = cal.day(v.started_at);
-                        if (first..=end).contains(&d) {
-                            visits += 1;
-                            met += i64::from(v.outcome.value == Outcome::Met);
-                            households.insert(v.household);
-                        }
-                    }
-                    Record::Issue(i) => {
-                        opened += i64::from((first..=end).contains(&cal.day(i.state.reported_at)));
-                        closed += i64::from(
-                            i.state
-                                .closed_at
-                                .is_some_and(|t| (first..=end).contains(&cal.day(t))),
-                        );
-                        overdue += i64::from(
-                            i.state
-                                .overdue_spans()
-                                .iter()
-                                .any(|(a, b)| *a < end_at && b.is_none_or(|b| end_at < b)),
-                        );
-                    }
-                    Record::Household(_) => {}
-                }
-            })
-            .expect("rows");
-        (
-            visits,
-            met,
-            households.len() as i64,
-            opened,
-            closed,
-            overdue,
-        )
-    }
-
-    #[test]
-    fn the_stored_month_figures_equal_a_count_over_the_records_and_survive_a_rebuild() {
-        let dir = std::env::temp_dir().join(format!("gv-month-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let store = crate::store::redb_store::RedbStore::open(&dir).expect("open");
-        let now = Millis(1_796_200_200_000);
-        let plan = Plan {
-            grids: 2,
-            households: 30,
-            weeks: 9,
-            now,
-            seed: 3,
-        };
-        generate(&store, &plan, |_| {}).expect("generates");
-        let mut dashboard = Dashboard::new(Calendar::CHINA);
-        store
-            .for_each_row(&mut |id, row| dashboard.apply_contribution(id, row.contribution))
-            .expect("rows");
-        let grids: Vec<(GridId, i64)> = dashboard
-            .households(&shared::ids::Scope::City)
-            .into_iter()
-            .map(|(g, n)| (g, n as i64))
-            .collect();
-        let today = Calendar::CHINA.day(now);
-        let view = |store: &crate::store::redb_store::RedbStore, month: Month| {
-            let mut v = None;
-            store
-                .with_figures(&mut |src| {
-                    v = Some(shared::month::month_view("", 0, &grids, month, today, src));
-                })
-                .expect("figures");
-            let v = v.expect("a view");
-            let t = &v.total;
-            (
-                t.counts.visits,
-                t.counts.met,
-                t.visited,
-                t.counts.opened,
-                t.counts.closed.iter().sum::<i64>(),
-                t.overdue,
-            )
-        };
-        let months = [
-            Month::of_day(today),
-            Month::of_day(today - 31),
-            Month::of_day(today - 62),
-        ];
-        for m in months {
-            let want = brute_force(&store, m, today);
-            assert!(want.0 > 0, "{m} has visits");
-            assert_eq!(view(&store, m), want, "{m}");
-        }
-        let n = store.rebuild_figures(|_| {}).expect("rebuild");
-        assert!(n > 0);
-        for m in months {
-            assert_eq!(
-                view(&store, m),
-                brute_force(&store, m, today),
-                "{m} after a rebuild"
-            );
-        }
-        drop(store);
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-}
+mod tests;

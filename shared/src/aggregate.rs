@@ -62,14 +62,28 @@ pub enum Contribution {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         needs_correction: bool,
     },
+    /// A monthly review: counted in the month figures ([`crate::trends`]), not live.
+    Review {
+        /// The grid it is filed under.
+        grid: GridId,
+        /// The other grids it covers.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        also: Vec<GridId>,
+        /// Local day number it was held on.
+        day: i64,
+        /// It breaks a value rule.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        needs_correction: bool,
+    },
 }
 
 impl Contribution {
     fn grid(&self) -> &GridId {
         match self {
-            Self::Household { grid, .. } | Self::Visit { grid, .. } | Self::Issue { grid, .. } => {
-                grid
-            }
+            Self::Household { grid, .. }
+            | Self::Visit { grid, .. }
+            | Self::Issue { grid, .. }
+            | Self::Review { grid, .. } => grid,
         }
     }
 
@@ -83,6 +97,9 @@ impl Contribution {
                 needs_correction, ..
             }
             | Self::Issue {
+                needs_correction, ..
+            }
+            | Self::Review {
                 needs_correction, ..
             } => *needs_correction,
         }
@@ -172,6 +189,7 @@ impl GridState {
                     delta(&mut self.closed_by_level[l.index()]);
                 }
             }
+            Contribution::Review { .. } => {}
         }
     }
 }
@@ -369,6 +387,12 @@ impl Dashboard {
                 deadline: i.state.deadline,
                 closed_level: i.state.closed_level,
                 closed_at: i.state.closed_at,
+                needs_correction,
+            },
+            Record::Review(r) => Contribution::Review {
+                grid: r.grid.clone(),
+                also: r.grids.iter().filter(|g| **g != r.grid).cloned().collect(),
+                day: self.calendar.day(r.held_at),
                 needs_correction,
             },
         }

@@ -30,6 +30,12 @@ pub struct PeriodFigures {
     pub counts: DayCounts,
     /// Issues overdue at the period's end.
     pub overdue: i64,
+    /// Grids in the area.
+    #[serde(default)]
+    pub grids: i64,
+    /// Of which held (or were covered by) a monthly review in the period.
+    #[serde(default)]
+    pub reviewed: i64,
 }
 
 impl PeriodFigures {
@@ -37,12 +43,19 @@ impl PeriodFigures {
         self.households += o.households;
         self.visited += o.visited;
         self.overdue += o.overdue;
+        self.grids += o.grids;
+        self.reviewed += o.reviewed;
         self.counts.add(&o.counts, 1);
     }
 
     /// Share of households visited in the period.
     pub fn coverage(&self) -> f64 {
         share(self.visited, self.households)
+    }
+
+    /// Share of the area's grids that held a monthly review in the period.
+    pub fn review_share(&self) -> f64 {
+        share(self.reviewed, self.grids)
     }
 
     /// Share of closed issues closed without running past a deadline.
@@ -153,6 +166,8 @@ pub fn month_view(
             {
                 f.counts.add(c, 1);
             }
+            f.grids = 1;
+            f.reviewed = i64::from(f.counts.reviews > 0);
             if w.first_day <= today {
                 f.visited = src.distinct(grid, week_key((w.first_day + 3).div_euclid(7)));
                 f.overdue = src.overdue_at(grid, w.last_day.min(today));
@@ -162,6 +177,8 @@ pub fn month_view(
         for (_, c) in &days {
             g.counts.add(c, 1);
         }
+        g.grids = 1;
+        g.reviewed = i64::from(g.counts.reviews > 0);
         if first <= today {
             g.visited = src.distinct(grid, month.key());
             g.overdue = src.overdue_at(grid, end);
@@ -313,5 +330,63 @@ mod tests {
         let rows = worker_rows(&v, &[("w1".into(), "王".into(), vec![g.to_string()])]);
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].figures.counts.visits, 3);
+    }
+
+    #[test]
+    fn the_share_of_grids_that_held_a_review_counts_each_covered_grid_once() {
+        let grid = |s: &str| -> GridId { s.parse().expect("grid") };
+        let (g1, g2, g3) = (
+            grid("s01/c01/g01"),
+            grid("s01/c01/g02"),
+            grid("s01/c02/g01"),
+        );
+        let nov = Month::parse("2026-11").expect("month");
+        let (first, last) = nov.days();
+        let mut m = Map::default();
+        // A community-wide review of c01 early in the month and a second one of g01 alone;
+        // c02's grid only held one in October.
+        for t in [
+            Trend::Review {
+                grids: vec![g1.clone(), g2.clone()],
+                day: first + 2,
+            },
+            Trend::Review {
+                grids: vec![g1.clone()],
+                day: first + 20,
+            },
+            Trend::Review {
+                grids: vec![g3.clone()],
+                day: first - 3,
+            },
+        ] {
+            m.0.add(&t, 1);
+        }
+        let grids = [(g1.clone(), 5), (g2.clone(), 5), (g3.clone(), 5)];
+        let v = month_view("s01", 1, &grids, nov, last, &mut m);
+        assert_eq!((v.total.reviewed, v.total.grids), (2, 3));
+        assert!((v.total.review_share() - 2.0 / 3.0).abs() < 1e-9);
+        assert_eq!(v.total.counts.reviews, 3, "reviews held, per grid covered");
+        assert_eq!(v.parts["s01/c01"].reviewed, 2);
+        assert_eq!(v.parts["s01/c02"].reviewed, 0);
+        let week = |d: i64| {
+            (v.weeks.iter())
+                .find(|w| (w.first_day..=w.last_day).contains(&d))
+                .expect("week")
+        };
+        assert_eq!(week(first + 2).figures.reviewed, 2, "c01's week");
+        assert_eq!(week(first + 20).figures.reviewed, 1, "g01's own week");
+        // Before the first review was held, no grid had held one.
+        let early = month_view("s01", 1, &grids, nov, first + 1, &mut m);
+        assert_eq!(early.total.reviewed, 0);
+        // Taking the community review out (an edit moved it) leaves g01's own.
+        m.0.add(
+            &Trend::Review {
+                grids: vec![g1.clone(), g2.clone()],
+                day: first + 2,
+            },
+            -1,
+        );
+        let after = month_view("s01", 1, &grids, nov, last, &mut m);
+        assert_eq!(after.total.reviewed, 1);
     }
 }

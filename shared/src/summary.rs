@@ -21,6 +21,8 @@ pub enum Summary {
     Visit(VisitSummary),
     /// An issue.
     Issue(IssueSummary),
+    /// A monthly review.
+    Review(ReviewSummary),
 }
 
 /// A household in a list.
@@ -91,6 +93,28 @@ pub struct IssueSummary {
     pub problems: usize,
 }
 
+/// A monthly review in a list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReviewSummary {
+    /// Grid path it is filed under.
+    pub grid: String,
+    /// Every grid it covers.
+    pub grids: Vec<String>,
+    /// When it was held.
+    pub held_at: Millis,
+    /// Who attended.
+    pub attendees: Vec<String>,
+    /// Matters discussed.
+    pub topics: usize,
+    /// Issues discussed.
+    pub issues: usize,
+    /// The start of its conclusions.
+    pub title: String,
+    /// How many value rules it breaks (it needs correcting when not 0).
+    #[serde(default)]
+    pub problems: usize,
+}
+
 impl Summary {
     /// The summary of a valid record.
     pub fn of(record: &Record) -> Self {
@@ -137,6 +161,16 @@ impl Summary {
                 deadline: i.state.deadline,
                 problems,
             }),
+            Record::Review(r) => Self::Review(ReviewSummary {
+                grid: r.grid.to_string(),
+                grids: r.grids.iter().map(ToString::to_string).collect(),
+                held_at: r.held_at,
+                attendees: r.attendees.clone(),
+                topics: r.topics.len(),
+                issues: r.issues.len(),
+                title: r.conclusions.chars().take(80).collect(),
+                problems,
+            }),
         }
     }
 
@@ -146,6 +180,7 @@ impl Summary {
             Self::Household(h) => h.problems,
             Self::Visit(v) => v.problems,
             Self::Issue(i) => i.problems,
+            Self::Review(r) => r.problems,
         }
     }
 
@@ -155,6 +190,7 @@ impl Summary {
             Self::Household(h) => &h.grid,
             Self::Visit(v) => &v.grid,
             Self::Issue(i) => &i.grid,
+            Self::Review(r) => &r.grid,
         }
     }
 }

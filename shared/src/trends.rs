@@ -45,6 +45,14 @@ pub struct DayCounts {
     /// Visits to households with each special tag (as tagged at visit time).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tagged: BTreeMap<String, i64>,
+    /// Monthly reviews (民情研判) that covered the grid.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reviews: i64,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_zero(v: &i64) -> bool {
+    *v == 0
 }
 
 impl DayCounts {
@@ -55,6 +63,7 @@ impl DayCounts {
         self.solved += sign * o.solved;
         self.opened += sign * o.opened;
         self.on_time += sign * o.on_time;
+        self.reviews += sign * o.reviews;
         for i in 0..5 {
             self.items[i] += sign * o.items[i];
         }
@@ -106,6 +115,13 @@ pub enum Trend {
         /// When it was overdue, as local days: counted overdue at the end of each day from the
         /// first to before the second ([`overdue_days`]).
         overdue: Vec<(i64, Option<i64>)>,
+    },
+    /// A monthly review: one review on its day for every grid it covers.
+    Review {
+        /// The grids it covers.
+        grids: Vec<GridId>,
+        /// Local day it was held.
+        day: i64,
     },
 }
 
@@ -180,6 +196,10 @@ impl Trend {
                     overdue,
                 })
             }
+            Record::Review(r) => Some(Self::Review {
+                grids: r.grids.clone(),
+                day: cal.day(r.held_at),
+            }),
         }
     }
 }
@@ -246,6 +266,11 @@ impl Delta {
                     if let Some(u) = until {
                         *self.overdue.entry((grid.clone(), *u)).or_default() -= sign;
                     }
+                }
+            }
+            Trend::Review { grids, day } => {
+                for g in grids {
+                    self.days.entry((g.clone(), *day)).or_default().reviews += sign;
                 }
             }
         }

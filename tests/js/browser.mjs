@@ -683,9 +683,11 @@ const scenarios = {
   },
 
   /** The month view of a generated city (4 grids × 20 households × 9 weeks) shows what a
-   *  brute-force count over every record the server lists gives, this month and last. */
+   *  brute-force count over every record the server lists gives, this month and last,
+   *  the share of grids that held their monthly review among them; the secretary records a
+   *  review from the view, opens it, pins it, and reads it again offline after a reload. */
   async 'month-view'() {
-    const { page } = await phone();
+    const { context, page } = await phone();
     await signIn(page, SECRETARY);
     // Every visit and issue of the community, page by page, counted here.
     const all = async (kind) => {
@@ -700,6 +702,8 @@ const scenarios = {
     };
     const visits = (await all('visit')).map((i) => i.summary);
     const issues = (await all('issue')).map((i) => i.summary);
+    const reviews = (await all('review')).map((i) => i.summary);
+    assert.ok(reviews.length > 0, 'the generated city held reviews');
     const monthOf = (ms) => {
       const d = new Date(ms + 8 * 3600 * 1000);
       return `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
@@ -711,6 +715,7 @@ const scenarios = {
         met: inMonth.filter((v) => v.outcome === 'met').length,
         households: new Set(inMonth.map((v) => v.household)).size,
         opened: issues.filter((i) => monthOf(i.reported_at) === month).length,
+        reviewed: new Set(reviews.filter((r) => monthOf(r.held_at) === month).flatMap((r) => r.grids)).size,
       };
     };
     await page.click('.tabs button:nth-child(4)');
@@ -722,6 +727,7 @@ const scenarios = {
         met: Number(await value('met')),
         households: Number((await value('visited')).split(' ')[0]),
         opened: Number(await value('opened')),
+        reviewed: Number((await value('reviewed')).split(' ')[0]),
       };
     };
     const thisMonth = await page.getAttribute('[data-testid=month]', 'data-month');
@@ -737,7 +743,49 @@ const scenarios = {
     assert.ok(weeks >= 4 && weeks <= 6, `weeks of the month: ${weeks}`);
     const workers = await page.$$eval('[data-testid=month-workers] tbody tr', (trs) => trs.length);
     assert.ok(workers >= 4, `a row per worker: ${workers}`);
-    console.log(JSON.stringify({ thisMonth, now, lastMonth, before, weeks, workers }));
+    // This month again: the secretary records a review of two grids from the view.
+    await page.click('[data-testid=month-next]');
+    await page.waitForSelector(`[data-testid=month][data-month="${thisMonth}"][data-state=ready]`, { timeout: T });
+    const listed = Number(await page.getAttribute('[data-testid=month-reviews]', 'data-count'));
+    await page.click('[data-testid=new-review]');
+    await page.waitForSelector('[data-testid=review-form]', { timeout: T });
+    const boxes = await page.$$('[data-testid=review-form] input[name=grid]');
+    assert.equal(boxes.length, 4, 'every grid of the community is offered');
+    await boxes[2].uncheck();
+    await boxes[3].uncheck();
+    await page.fill('[data-testid=review-form] input[name=attendees]', '王书记、李网格员');
+    await page.fill('[data-testid=review-form] textarea[name=topics]', '楼道灯\n独居老人探访');
+    await page.fill('[data-testid=review-form] textarea[name=conclusions]', '物业三日内修复');
+    await page.click('[data-testid=save-review]');
+    await page.waitForSelector(`[data-testid=month-reviews][data-count="${listed + 1}"]`, { timeout: T });
+    const review = await page.$$eval('[data-testid=review-row]', (rows) => rows.map((r) => r.dataset.id))
+      .then(async (ids) => {
+        for (const id of ids) {
+          const { body } = await api(`/api/records/${id}`, SECRETARY);
+          if (body.record?.conclusions === '物业三日内修复') return id;
+        }
+        return null;
+      });
+    assert.ok(review, 'the new review is listed');
+    const stored = await api(`/api/records/${review}`, SECRETARY);
+    assert.equal(stored.body.record.grids.length, 2, 'it covers the two grids left ticked');
+    assert.deepEqual(stored.body.record.topics, ['楼道灯', '独居老人探访']);
+    reviews.push({ grids: stored.body.record.grids, held_at: stored.body.record.held_at });
+    assert.equal((await shown()).reviewed, count(thisMonth).reviewed, 'the share counts it');
+    // Opened from the list, pinned, and read again offline after a reload.
+    await page.click(`[data-testid=review-row][data-id="${review}"] button`);
+    await page.waitForSelector(`[data-testid=review][data-id="${review}"] [data-testid=review-attendees]`, { timeout: T });
+    assert.equal(await page.textContent('[data-testid=review-attendees]'), '王书记、李网格员');
+    await page.click('[data-testid=pin]');
+    await page.waitForSelector('[data-testid=pin][data-pinned=true]', { timeout: T });
+    await waitSynced(page);
+    await goOffline(context, page);
+    await page.reload();
+    await page.waitForSelector(`[data-testid=pinned-row][data-id="${review}"]`, { timeout: T });
+    await page.click(`[data-testid=pinned-row][data-id="${review}"] button`);
+    await page.waitForSelector(`[data-testid=review][data-id="${review}"] [data-testid=review-conclusions]`, { timeout: T });
+    assert.equal(await page.textContent('[data-testid=review-conclusions]'), '物业三日内修复');
+    console.log(JSON.stringify({ thisMonth, now, lastMonth, before, weeks, workers, review }));
   },
 
   /** Benchmark (not a test): the `city` supervisor on a fresh profile with the app cached:

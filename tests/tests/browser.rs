@@ -50,6 +50,8 @@ async fn scenario(name: &str, base: &str, pid: Option<u32>) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    // Shown with `--nocapture`: what the scenario measured.
+    println!("{text}");
     assert!(
         out.status.success(),
         "browser scenario {name} failed:\n{text}"

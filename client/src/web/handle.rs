@@ -56,6 +56,8 @@ pub(crate) enum Cmd {
     Error(Option<String>),
     /// A screen opened (or closed) a record.
     Watch(DocumentId, bool),
+    /// The user pinned (or unpinned) a record to this device.
+    Pin(DocumentId, bool),
     /// A supervisor's overview shows this area: have its figures pushed.
     WatchArea(String),
     /// Time to show what changed.

@@ -1,7 +1,7 @@
 //! The app's state as the screens see it: one `Reducible` value and the [`Action`]s that
 //! change it. The engine task dispatches what happened; screens dispatch where to go.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;
 
 use shared::aggregate::Figures;
@@ -41,6 +41,8 @@ pub(crate) enum Route {
     Issues,
     /// One issue.
     Issue(DocumentId),
+    /// One monthly review.
+    Review(DocumentId),
 }
 
 /// A record a screen has open: read once per change, not once per redraw.
@@ -86,6 +88,8 @@ pub(crate) struct AppState {
     /// A supervisor's figures of the area it watches, from the server (or its cache).
     pub(crate) area: Option<Rc<AreaFigures>>,
     pub(crate) records: Rc<HashMap<DocumentId, Rc<Opened>>>,
+    /// Records pinned to this device: kept, and fetched when not held, while pinned.
+    pub(crate) pinned: Rc<BTreeSet<DocumentId>>,
     pub(crate) route: Route,
     /// Bumped by every change: screens compare it to know whether anything changed.
     pub(crate) version: u64,
@@ -116,6 +120,7 @@ impl AppState {
             summaries,
             figures,
             area: None,
+            pinned: Rc::default(),
             records: Rc::default(),
             route: Route::Home,
             version: 0,
@@ -162,6 +167,8 @@ pub(crate) enum Action {
     Opened(Rc<HashMap<DocumentId, Rc<Opened>>>),
     /// The server's figures of the watched area.
     Area(Rc<AreaFigures>),
+    /// The records pinned to this device.
+    Pinned(Rc<BTreeSet<DocumentId>>),
     Navigate(Route),
 }
 
@@ -194,6 +201,7 @@ impl Reducible for AppState {
             }
             Action::Opened(records) => next.records = records,
             Action::Area(a) => next.area = Some(a),
+            Action::Pinned(p) => next.pinned = p,
             Action::Navigate(route) => next.route = route,
         }
         next.version += 1;

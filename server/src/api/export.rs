@@ -40,6 +40,16 @@ fn columns(kind: &str) -> Option<&'static [&'static str]> {
             "overdue",
             "description",
         ],
+        "review" => &[
+            "id",
+            "grid",
+            "grids",
+            "held_at",
+            "attendees",
+            "topics",
+            "issues",
+            "conclusions",
+        ],
         _ => return None,
     })
 }
@@ -149,6 +159,24 @@ fn cells(id: &DocumentId, record: &Record, t: Millis) -> Vec<String> {
                 .unwrap_or_default(),
             i.state.overdue(t).to_string(),
             i.description.clone(),
+        ],
+        Record::Review(r) => vec![
+            id.to_string(),
+            r.grid.to_string(),
+            r.grids
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" "),
+            r.held_at.0.to_string(),
+            r.attendees.join(" "),
+            r.topics.join("; "),
+            r.issues
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" "),
+            r.conclusions.clone(),
         ],
     }
 }

@@ -1,5 +1,6 @@
 //! The month view of an area (`GET /api/month?area=&month=2026-11`): the month's figures week
-//! by week, per part and per worker, from the stored figures over time.
+//! by week, per part and per worker, from the stored figures over time, and the monthly
+//! reviews (民情研判) held in it that cover the area's grids.
 
 use axum::Json;
 use axum::extract::{Query, State};
@@ -78,8 +79,21 @@ pub(super) async fn month(
             })
             .collect();
         let rows = worker_rows(&view, &workers);
+        let (first, last) = month.days();
+        let mut reviews = Vec::new();
+        for id in store.reviews(&scope, first, last)? {
+            let Some(doc) = super::records::load(store.as_ref(), &id)? else {
+                continue;
+            };
+            // Listed as the record itself would be opened: by the grid it is filed under.
+            if let Ok(r) = shared::model::Record::read(&doc)
+                && a.principal.can_read(&r.meta())
+            {
+                reviews.push(json!({ "id": id, "summary": shared::summary::Summary::of(&r) }));
+            }
+        }
         Ok(Json(
-            json!({ "view": view, "workers": rows, "today": today }),
+            json!({ "view": view, "workers": rows, "reviews": reviews, "today": today }),
         ))
     })
     .await

@@ -39,9 +39,9 @@ impl ListQuery {
     pub(super) fn kind(&self) -> Result<Option<&str>, AppError> {
         match self.kind.as_deref() {
             None => Ok(None),
-            Some(k @ ("household" | "visit" | "issue")) => Ok(Some(k)),
+            Some(k @ ("household" | "visit" | "issue" | "review")) => Ok(Some(k)),
             Some(k) => Err(AppError::BadRequest(format!(
-                "unknown kind {k:?}: use household, visit or issue"
+                "unknown kind {k:?}: use household, visit, issue or review"
             ))),
         }
     }

@@ -182,6 +182,8 @@ pub enum Wanted {
     Corrections,
     /// Visits of this local week.
     Week(i64),
+    /// Reviews held on these local days.
+    Days(i64, i64),
 }
 
 impl Wanted {
@@ -200,6 +202,7 @@ impl Wanted {
             ) => d.0 < now,
             (Self::Corrections, Some(c)) => c.needs_correction(),
             (Self::Week(w), Some(Contribution::Visit { week, .. })) => *week == w,
+            (Self::Days(lo, hi), Some(Contribution::Review { day, .. })) => (lo..=hi).contains(day),
             _ => false,
         }
     }
@@ -293,6 +296,8 @@ pub trait Storage: Send + Sync + 'static {
     fn accounts(&self) -> Result<Vec<Account>, StoreError>;
     /// Calls `f` with the stored figures over time, as of one committed state.
     fn with_figures(&self, f: &mut dyn FnMut(&mut dyn Source)) -> Result<(), StoreError>;
+    /// The monthly reviews covering grids of `scope` held on local days `lo..=hi`.
+    fn reviews(&self, scope: &Scope, lo: i64, hi: i64) -> Result<Vec<DocumentId>, StoreError>;
     /// Households of a scope whose address, head or contact contains `q` (lowercase), at
     /// most `limit`.
     fn search_households(

@@ -4,9 +4,7 @@
 use automerge::Automerge;
 use redb::{ReadableDatabase, ReadableTable};
 
-use super::redb_feed::{
-    CHUNKS, DOCS, FEED, GRID_FEED, HOUSEHOLD_TEXT, OPEN, feed_entry, open_key, standing_of,
-};
+use super::redb_feed::{CHUNKS, DOCS, Derived, HOUSEHOLD_TEXT, OPEN, standing_of};
 use super::redb_store::{RedbStore, doc_id, json, parse};
 use super::{ChunkWrite, DocRow, StoreError};
 
@@ -44,10 +42,7 @@ impl RedbStore {
             {
                 let chunks = tx.open_table(CHUNKS)?;
                 let mut docs = tx.open_table(DOCS)?;
-                let mut feed = tx.open_table(FEED)?;
-                let mut grid_feed = tx.open_table(GRID_FEED)?;
-                let mut open = tx.open_table(OPEN)?;
-                let mut text = tx.open_table(HOUSEHOLD_TEXT)?;
+                let mut derived = Derived::open(&tx)?;
                 let mut trends = shared::trends::Delta::default();
                 for key in chunk {
                     let key = key.as_slice();
@@ -73,20 +68,8 @@ impl RedbStore {
                     row.contribution = w.contribution;
                     row.trend = w.trend;
                     trends.replace(None, row.trend.as_ref());
-                    let standing = standing_of(row.contribution.as_ref());
-                    row.levels |= standing.queue_bits();
-                    if let Some((level, grid)) = open_key(row.contribution.as_ref()) {
-                        open.insert((level, grid.as_str(), key), row.heads.as_slice())?;
-                    }
-                    if let (Some(t), Some(g)) = (&w.text, &row.grid) {
-                        text.insert((g.as_str(), key), t.as_str())?;
-                    }
-                    let (entry, grid_entry) =
-                        feed_entry(&w.doc, row.heads, row.grid.is_some(), standing, row.levels);
-                    feed.insert(row.seq, entry.as_slice())?;
-                    if let Some(g) = &row.grid {
-                        grid_feed.insert((g.as_str(), row.seq), grid_entry.as_slice())?;
-                    }
+                    row.levels |= standing_of(row.contribution.as_ref()).queue_bits();
+                    derived.insert(&w.doc, &row, w.text.as_deref())?;
                     docs.insert(key, json(&row)?.as_slice())?;
                     done += 1;
                 }

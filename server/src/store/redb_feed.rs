@@ -4,9 +4,12 @@
 //!
 //! Every feed entry carries the document's heads digest and its [`Standing`], so a listing
 //! filters by holding without decoding a row. A supervisor's first sync lists its queue from
-//! the index of open issues per level, never by scanning its area's whole feed.
+//! the index of open issues per level, never by scanning its area's whole feed; a month's
+//! reviews come from the same index, under each grid they cover, by day.
+//!
+//! [`Derived`] writes every row derived from a document's row, for commits and rebuilds alike.
 
-use redb::{ReadTransaction, ReadableTable, TableDefinition};
+use redb::{ReadTransaction, ReadableTable, Table, TableDefinition, WriteTransaction};
 use shared::aggregate::Contribution;
 use shared::ids::{DocumentId, GridId, Scope};
 use shared::model::Level;
@@ -14,13 +17,14 @@ use shared::sync::feed::{bucket_digests, bucket_of};
 use shared::sync::{FeedAnswer, FeedQuery, Holding, Keeps, Standing};
 use shared::wire::{Cursor, DocDigest};
 
-use super::StoreError;
+use super::{DocRow, StoreError};
 
 pub(super) const FEED: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("feed");
 /// The same feed per grid, so a worker's reconnect scans only its grids' changes.
 pub(super) const GRID_FEED: TableDefinition<'_, (&str, u64), &[u8]> =
     TableDefinition::new("grid_feed");
-/// Open issues by level and grid: (level, grid, document) → heads digest.
+/// Open issues by level and grid: (level, grid, document) → heads digest; and monthly reviews
+/// under [`REVIEW_CLASS`] and each grid they cover: (8, grid, day ++ document) → heads digest.
 pub(super) const OPEN: TableDefinition<'_, (u8, &str, &[u8]), &[u8]> =
     TableDefinition::new("open_issues");
 pub(super) const DOCS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("docs");
@@ -59,17 +63,126 @@ pub(super) fn standing_of(c: Option<&Contribution>) -> Standing {
     c.map_or(Standing::Other, Contribution::standing)
 }
 
-/// The open-issue index key of a contribution, if it is an open issue.
-pub(super) fn open_key(c: Option<&Contribution>) -> Option<(u8, String)> {
-    match c? {
-        Contribution::Issue {
+/// The index class of reviews (classes 0–3 are the levels' queues of open issues).
+pub(super) const REVIEW_CLASS: u8 = 8;
+
+/// The index keys of a stored contribution: an open issue's under its level and grid, a
+/// review's under each grid it covers (its day first, big-endian, so a month is one range).
+fn index_keys(c: Option<&Contribution>, doc: &[u8]) -> Vec<(u8, String, Vec<u8>)> {
+    match c {
+        Some(Contribution::Issue {
             open: true,
             level,
             grid,
             ..
-        } => Some((level.index() as u8, grid.to_string())),
-        _ => None,
+        }) => vec![(level.index() as u8, grid.to_string(), doc.to_vec())],
+        Some(Contribution::Review {
+            grid, also, day, ..
+        }) => std::iter::once(grid)
+            .chain(also)
+            .map(|g| {
+                let mut k = day.to_be_bytes().to_vec();
+                k.extend_from_slice(doc);
+                (REVIEW_CLASS, g.to_string(), k)
+            })
+            .collect(),
+        _ => Vec::new(),
     }
+}
+
+/// The tables derived from the document rows, open in one write transaction.
+pub(super) struct Derived<'t> {
+    pub(super) feed: Table<'t, u64, &'static [u8]>,
+    grid_feed: Table<'t, (&'static str, u64), &'static [u8]>,
+    index: Table<'t, (u8, &'static str, &'static [u8]), &'static [u8]>,
+    text: Table<'t, (&'static str, &'static [u8]), &'static str>,
+}
+
+impl<'t> Derived<'t> {
+    /// Opens the derived tables of `tx`.
+    pub(super) fn open(tx: &'t WriteTransaction) -> Result<Self, StoreError> {
+        Ok(Self {
+            feed: tx.open_table(FEED)?,
+            grid_feed: tx.open_table(GRID_FEED)?,
+            index: tx.open_table(OPEN)?,
+            text: tx.open_table(HOUSEHOLD_TEXT)?,
+        })
+    }
+
+    /// Takes out what `row` (the document's row before a change) put in.
+    pub(super) fn remove(&mut self, doc: &DocumentId, row: &DocRow) -> Result<(), StoreError> {
+        self.feed.remove(row.seq)?;
+        if let Some(g) = &row.grid {
+            self.grid_feed.remove((g.as_str(), row.seq))?;
+        }
+        for (class, grid, k) in index_keys(row.contribution.as_ref(), doc.as_bytes()) {
+            self.index.remove((class, grid.as_str(), k.as_slice()))?;
+        }
+        Ok(())
+    }
+
+    /// Writes what `row` derives: its feed entries at `row.seq`, its index entries, and its
+    /// search text, if it has one. Returns its standing.
+    pub(super) fn insert(
+        &mut self,
+        doc: &DocumentId,
+        row: &DocRow,
+        text: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let standing = standing_of(row.contribution.as_ref());
+        let (entry, grid_entry) =
+            feed_entry(doc, row.heads, row.grid.is_some(), standing, row.levels);
+        self.feed.insert(row.seq, entry.as_slice())?;
+        if let Some(g) = &row.grid {
+            self.grid_feed
+                .insert((g.as_str(), row.seq), grid_entry.as_slice())?;
+        }
+        for (class, grid, k) in index_keys(row.contribution.as_ref(), doc.as_bytes()) {
+            self.index
+                .insert((class, grid.as_str(), k.as_slice()), row.heads.as_slice())?;
+        }
+        if let (Some(t), Some(g)) = (text, &row.grid) {
+            self.text
+                .insert((g.as_str(), doc.as_bytes().as_slice()), t)?;
+        }
+        Ok(())
+    }
+}
+
+/// The reviews covering grids of `scope` held on local days `lo..=hi`.
+pub(super) fn reviews(
+    tx: &ReadTransaction,
+    scope: &Scope,
+    lo: i64,
+    hi: i64,
+) -> Result<Vec<DocumentId>, StoreError> {
+    let index = tx.open_table(OPEN)?;
+    let (from, to) = (lo.to_be_bytes(), (hi + 1).to_be_bytes());
+    let mut out = std::collections::BTreeSet::new();
+    let mut take = |key: &[u8]| -> Result<(), StoreError> {
+        if key.len() == 24 && (from.as_slice()..to.as_slice()).contains(&&key[..8]) {
+            out.insert(doc_id(&key[8..])?);
+        }
+        Ok(())
+    };
+    match ranges(scope) {
+        None => {
+            let all = (REVIEW_CLASS, "", [].as_slice())..(REVIEW_CLASS + 1, "", [].as_slice());
+            for item in index.range(all)? {
+                take(item?.0.value().2)?;
+            }
+        }
+        Some(rs) => {
+            for (glo, ghi, _) in rs {
+                let range = (REVIEW_CLASS, glo.as_str(), [].as_slice())
+                    ..(REVIEW_CLASS, ghi.as_str(), [].as_slice());
+                for item in index.range(range)? {
+                    take(item?.0.value().2)?;
+                }
+            }
+        }
+    }
+    Ok(out.into_iter().collect())
 }
 
 fn doc_id(b: &[u8]) -> Result<DocumentId, StoreError> {
@@ -311,7 +424,7 @@ pub(super) fn build_household_text(tx: &redb::WriteTransaction) -> Result<u64, S
     Ok(n)
 }
 
-/// Builds the open-issue index from the document rows, once (databases written before it).
+/// Builds the index of open issues (and reviews) from the document rows, once (databases written before it).
 pub(super) fn build_open_index(tx: &redb::WriteTransaction) -> Result<u64, StoreError> {
     let docs = tx.open_table(DOCS)?;
     let mut open = tx.open_table(OPEN)?;
@@ -319,8 +432,8 @@ pub(super) fn build_open_index(tx: &redb::WriteTransaction) -> Result<u64, Store
     for item in docs.iter()? {
         let (k, v) = item?;
         let row: RowDigest = serde_json::from_slice(v.value())?;
-        if let Some((level, grid)) = open_key(row.contribution.as_ref()) {
-            open.insert((level, grid.as_str(), k.value()), row.heads.as_slice())?;
+        for (class, grid, key) in index_keys(row.contribution.as_ref(), k.value()) {
+            open.insert((class, grid.as_str(), key.as_slice()), row.heads.as_slice())?;
             n += 1;
         }
     }

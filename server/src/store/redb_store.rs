@@ -13,9 +13,7 @@ use super::{
     Account, ChunkWrite, DocRow, Page, PageQuery, QuarantineRow, Storage, StoreError, TokenRow,
 };
 
-use super::redb_feed::{
-    CHUNKS, DOCS, FEED, GRID_FEED, HOUSEHOLD_TEXT, OPEN, feed_entry, open_key, standing_of,
-};
+use super::redb_feed::{CHUNKS, DOCS, Derived, FEED, GRID_FEED, HOUSEHOLD_TEXT, OPEN, standing_of};
 const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
 const ACCOUNTS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("accounts");
 const TOKENS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("tokens");
@@ -159,6 +157,7 @@ fn entry_may_match(entry: &[u8], q: &PageQuery<'_>) -> bool {
         Some("household") => s == Standing::Household,
         Some("visit") => matches!(s, Standing::Visit { .. }),
         Some("issue") => matches!(s, Standing::Open(_) | Standing::Closed { .. }),
+        Some("review") => matches!(s, Standing::Review { .. }),
         Some(_) => false,
     };
     let status_ok = match (q.status, s) {
@@ -166,6 +165,7 @@ fn entry_may_match(entry: &[u8], q: &PageQuery<'_>) -> bool {
         (Some(super::Wanted::Open | super::Wanted::Overdue(_)), Standing::Open(_)) => true,
         (Some(super::Wanted::Closed), Standing::Closed { .. }) => true,
         (Some(super::Wanted::Week(w)), Standing::Visit { day }) => (day + 3).div_euclid(7) == w,
+        (Some(super::Wanted::Days(lo, hi)), Standing::Review { day }) => (lo..=hi).contains(&day),
         _ => false,
     };
     kind_ok && status_ok
@@ -183,12 +183,9 @@ impl Storage for RedbStore {
         {
             let mut chunk_t = tx.open_table(CHUNKS)?;
             let mut docs = tx.open_table(DOCS)?;
-            let mut feed = tx.open_table(FEED)?;
-            let mut grid_feed = tx.open_table(GRID_FEED)?;
-            let mut open = tx.open_table(OPEN)?;
-            let mut text = tx.open_table(HOUSEHOLD_TEXT)?;
+            let mut derived = Derived::open(&tx)?;
             let mut trends = shared::trends::Delta::default();
-            let mut next = feed.last()?.map_or(0, |(k, _)| k.value());
+            let mut next = derived.feed.last()?.map_or(0, |(k, _)| k.value());
             for w in chunks {
                 let key = w.doc.as_bytes().as_slice();
                 let old: Option<DocRow> = match docs.get(key)? {
@@ -198,13 +195,7 @@ impl Storage for RedbStore {
                 next += 1;
                 previous.push(old.as_ref().and_then(|r| r.contribution.clone()));
                 if let Some(old) = &old {
-                    feed.remove(old.seq)?;
-                    if let Some(g) = &old.grid {
-                        grid_feed.remove((g.as_str(), old.seq))?;
-                    }
-                    if let Some((level, grid)) = open_key(old.contribution.as_ref()) {
-                        open.remove((level, grid.as_str(), key))?;
-                    }
+                    derived.remove(&w.doc, old)?;
                 }
                 let mut row = old.unwrap_or(DocRow {
                     seq: 0,
@@ -238,21 +229,9 @@ impl Storage for RedbStore {
                 row.contribution = w.contribution.clone();
                 trends.replace(row.trend.as_ref(), w.trend.as_ref());
                 row.trend = w.trend.clone();
-                let standing = standing_of(row.contribution.as_ref());
-                row.levels |= standing.queue_bits();
+                row.levels |= standing_of(row.contribution.as_ref()).queue_bits();
                 docs.insert(key, json(&row)?.as_slice())?;
-                let (entry, grid_entry) =
-                    feed_entry(&w.doc, row.heads, row.grid.is_some(), standing, row.levels);
-                feed.insert(next, entry.as_slice())?;
-                if let Some(g) = &row.grid {
-                    grid_feed.insert((g.as_str(), next), grid_entry.as_slice())?;
-                }
-                if let Some((level, grid)) = open_key(row.contribution.as_ref()) {
-                    open.insert((level, grid.as_str(), key), row.heads.as_slice())?;
-                }
-                if let (Some(t), Some(g)) = (&w.text, &row.grid) {
-                    text.insert((g.as_str(), key), t.as_str())?;
-                }
+                derived.insert(&w.doc, &row, w.text.as_deref())?;
             }
             super::redb_trends::apply(&tx, &trends)?;
             let mut q = tx.open_table(QUARANTINE)?;
@@ -422,6 +401,11 @@ impl Storage for RedbStore {
             out.push(parse(item?.1.value())?);
         }
         Ok(out)
+    }
+
+    fn reviews(&self, scope: &Scope, lo: i64, hi: i64) -> Result<Vec<DocumentId>, StoreError> {
+        let tx = self.db.begin_read()?;
+        super::redb_feed::reviews(&tx, scope, lo, hi)
     }
 
     fn with_figures(

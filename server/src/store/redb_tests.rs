@@ -171,6 +171,7 @@ fn put(store: &RedbStore, id: DocumentId, grid: &GridId, c: Contribution) {
         Contribution::Household { .. } => RecordKind::Household,
         Contribution::Visit { .. } => RecordKind::Visit,
         Contribution::Issue { .. } => RecordKind::Issue,
+        Contribution::Review { .. } => RecordKind::Review,
     };
     let w = ChunkWrite {
         doc: id,

@@ -115,6 +115,18 @@ pub fn problems(record: &Record) -> Vec<Problem> {
                 c.len(format!("events.{}.note", e.id), &e.note, 2000);
             }
         }
+        Record::Review(r) => {
+            if !(0..=MAX_TIME).contains(&r.held_at.0) {
+                c.flag("heldAt", Rule::Implausible);
+            }
+            for (i, a) in r.attendees.iter().enumerate() {
+                c.len(format!("attendees.{i}"), a, 64);
+            }
+            for (i, t) in r.topics.iter().enumerate() {
+                c.len(format!("topics.{i}"), t, 500);
+            }
+            c.len("conclusions", &r.conclusions, 4000);
+        }
     }
     c.0
 }

@@ -1,7 +1,8 @@
-//! Records as typed views over Automerge documents: households, visits and issues.
+//! Records as typed views over Automerge documents: households, visits, issues and monthly
+//! reviews.
 //!
-//! Every record is one Automerge document whose root map holds `type` (`household`, `visit` or
-//! `issue`), `schema` (1) and `grid`. [`Record::read`] checks a whole document's structure
+//! Every record is one Automerge document whose root map holds `type` (`household`, `visit`,
+//! `issue` or `review`), `schema` (1) and `grid`. [`Record::read`] checks a whole document's structure
 //! (what no merge can break: types, required fields, codes) and returns a typed view or a
 //! [`SchemaError`]; value rules that two valid concurrent edits can break together (lengths,
 //! ranges, cross-field consistency) are [`checks::problems`] of a read record, flagged for
@@ -16,6 +17,7 @@ pub mod history;
 pub mod household;
 pub mod issue;
 pub mod lifecycle;
+pub mod review;
 pub mod role;
 pub mod rules;
 pub mod visit;
@@ -31,6 +33,7 @@ pub use field::{Candidate, Field};
 pub use household::{Address, Household, HouseholdDraft};
 pub use issue::{EventKind, Issue, IssueDraft, IssueEvent, IssueSource, Level};
 pub use lifecycle::{IssueState, Status};
+pub use review::{Review, ReviewDraft};
 pub use role::Role;
 pub use visit::{Location, Outcome, Visit, VisitDraft, VisitItem};
 
@@ -89,6 +92,8 @@ pub enum RecordKind {
     Visit,
     /// An issue (work order, 事件).
     Issue,
+    /// A monthly review of a grid or community (民情研判).
+    Review,
 }
 
 impl RecordKind {
@@ -98,6 +103,7 @@ impl RecordKind {
             Self::Household => "household",
             Self::Visit => "visit",
             Self::Issue => "issue",
+            Self::Review => "review",
         }
     }
 }
@@ -115,6 +121,7 @@ impl FromStr for RecordKind {
             "household" => Ok(Self::Household),
             "visit" => Ok(Self::Visit),
             "issue" => Ok(Self::Issue),
+            "review" => Ok(Self::Review),
             other => Err(SchemaError::UnknownKind(other.chars().take(40).collect())),
         }
     }
@@ -187,6 +194,8 @@ pub enum Record {
     Visit(Visit),
     /// An issue.
     Issue(Issue),
+    /// A monthly review.
+    Review(Review),
 }
 
 impl Record {
@@ -197,6 +206,7 @@ impl Record {
             RecordKind::Household => Household::read(doc).map(Self::Household),
             RecordKind::Visit => Visit::read(doc).map(Self::Visit),
             RecordKind::Issue => Issue::read(doc).map(Self::Issue),
+            RecordKind::Review => Review::read(doc).map(Self::Review),
         }
     }
 
@@ -206,6 +216,7 @@ impl Record {
             Self::Household(h) => (RecordKind::Household, &h.grid),
             Self::Visit(v) => (RecordKind::Visit, &v.grid),
             Self::Issue(i) => (RecordKind::Issue, &i.grid),
+            Self::Review(r) => (RecordKind::Review, &r.grid),
         };
         RecordMeta {
             kind,

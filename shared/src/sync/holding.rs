@@ -35,6 +35,12 @@ pub enum Standing {
         /// When it was closed.
         at: Option<Millis>,
     },
+    /// A monthly review held on this local day number: fetched on demand, held by no device
+    /// by default.
+    Review {
+        /// [`Calendar::day`] it was held on.
+        day: i64,
+    },
     /// Not a record any device holds by default.
     Other,
 }
@@ -62,6 +68,7 @@ impl Standing {
             Self::Open(l) => (3 + l.index() as u8, 0),
             Self::Closed { at: None } => (7, i64::MIN),
             Self::Closed { at: Some(t) } => (7, t.0),
+            Self::Review { day } => (8, day),
         };
         let mut out = [0; 9];
         out[0] = class;
@@ -86,6 +93,7 @@ impl Standing {
             7 => Self::Closed {
                 at: Some(Millis(v)),
             },
+            8 => Self::Review { day: v },
             _ => Self::Other,
         }
     }
@@ -103,6 +111,9 @@ impl Standing {
             Record::Issue(i) => Self::Closed {
                 at: i.state.closed_at,
             },
+            Record::Review(r) => Self::Review {
+                day: cal.day(r.held_at),
+            },
         }
     }
 }
@@ -117,6 +128,7 @@ impl Contribution {
                 open: true, level, ..
             } => Standing::Open(*level),
             Self::Issue { closed_at, .. } => Standing::Closed { at: *closed_at },
+            Self::Review { day, .. } => Standing::Review { day: *day },
         }
     }
 }
@@ -211,6 +223,7 @@ mod tests {
             Standing::Closed {
                 at: Some(Millis(1_700_000_000_000)),
             },
+            Standing::Review { day: 20_500 },
         ] {
             assert_eq!(Standing::decode(&s.encode()), s);
         }
@@ -235,6 +248,10 @@ mod tests {
         assert!(!h.holds(closed(57)));
         assert!(h.holds(Standing::Closed { at: None }));
         assert!(!h.holds(Standing::Other));
+        assert!(
+            !h.holds(Standing::Review { day: today }),
+            "reviews come on demand"
+        );
     }
 
     #[test]

@@ -49,4 +49,6 @@ pub use holding::{DEFAULT_WINDOW_DAYS, Holding, Keeps, Standing};
 pub use hub::{EditError, Hub, HubConfig, HubLimits};
 #[cfg(feature = "sim")]
 pub use memstore::{MemStore, StoredDoc};
-pub use policy::{AccessPolicy, Principal, Refusal, Role, ScopePolicy, TrustServer, Write};
+pub use policy::{
+    AccessPolicy, Principal, REVIEW_GRACE, Refusal, Role, ScopePolicy, TrustServer, Write,
+};

@@ -36,6 +36,50 @@ pub struct Write<'a> {
     pub before_heads: &'a [ChangeHash],
 }
 
+/// How long after a review was held it may still be recorded, or its date changed.
+pub const REVIEW_GRACE: i64 = 35 * Millis::DAY;
+
+/// A review is written by workers and supervisors (not volunteers), covers only grids in the
+/// writer's scope, and is dated from [`REVIEW_GRACE`] ago to the server's clock (plus the
+/// clock skew events allow) when it is recorded or its date changes.
+fn check_review(w: &Write<'_>, who: &Principal, r: &crate::model::Review) -> Result<(), Refusal> {
+    if who.role == Role::Volunteer {
+        return Err(Refusal::KindNotForRole {
+            kind: "review",
+            role: who.role,
+        });
+    }
+    for g in &r.grids {
+        let meta = RecordMeta {
+            kind: crate::model::RecordKind::Review,
+            grid: g.clone(),
+        };
+        if !who.can_read(&meta) {
+            return Err(Refusal::OutOfScope {
+                grid: g.clone(),
+                scope: who.scope.to_string(),
+                user: who.user.to_string(),
+            });
+        }
+    }
+    let moved = match w.before {
+        Some(Record::Review(old)) => old.held_at != r.held_at,
+        _ => true,
+    };
+    let (earliest, latest) = (
+        w.now.0 - REVIEW_GRACE,
+        w.now.0 + super::events::FUTURE_SLACK,
+    );
+    if moved && !(earliest..=latest).contains(&r.held_at.0) {
+        return Err(Refusal::ReviewDate {
+            at: r.held_at.0,
+            earliest,
+            latest,
+        });
+    }
+    Ok(())
+}
+
 /// A client's policy: it serves no one, and trusts its server.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TrustServer;
@@ -77,6 +121,9 @@ impl AccessPolicy for ScopePolicy {
                 user: who.user.to_string(),
             });
         }
+        if let Record::Review(r) = w.after {
+            check_review(w, who, r)?;
+        }
         if let Record::Issue(new) = w.after {
             let old = match w.before {
                 Some(Record::Issue(old)) => &old.events[..],
@@ -85,5 +132,109 @@ impl AccessPolicy for ScopePolicy {
             super::events::check(w.now, who, old, new, w.doc, w.before_heads)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use automerge::AutoCommit;
+
+    use super::*;
+    use crate::ids::{DocumentId, Scope, UserId};
+    use crate::model::ReviewDraft;
+
+    const NOW: Millis = Millis(1_790_000_000_000);
+
+    fn who(role: Role, scope: Scope) -> Principal {
+        Principal {
+            user: UserId::new("u1").expect("user"),
+            role,
+            scope,
+        }
+    }
+
+    fn review(grids: &[&str], held_at: Millis) -> (Record, Automerge) {
+        let mut doc = AutoCommit::new();
+        ReviewDraft {
+            grid: grids[0].parse().expect("grid"),
+            also: grids[1..]
+                .iter()
+                .map(|g| g.parse().expect("grid"))
+                .collect(),
+            held_at,
+            attendees: vec!["王".into()],
+            topics: Vec::new(),
+            issues: vec![DocumentId::from_bytes([1; 16])],
+            conclusions: String::new(),
+        }
+        .write(&mut doc)
+        .expect("write");
+        let doc = doc.document().clone();
+        (Record::read(&doc).expect("valid"), doc)
+    }
+
+    fn check(
+        p: &Principal,
+        before: Option<&Record>,
+        after: &Record,
+        doc: &Automerge,
+    ) -> Result<(), Refusal> {
+        ScopePolicy.check_write(&Write {
+            now: NOW,
+            who: Some(p),
+            before,
+            after,
+            doc,
+            before_heads: &[],
+        })
+    }
+
+    #[test]
+    fn a_community_supervisor_records_a_review_of_its_grids_and_a_worker_of_its_own() {
+        let community = who(
+            Role::CommunitySupervisor,
+            Scope::Community("s01/c01".into()),
+        );
+        let (r, doc) = review(&["s01/c01/g01", "s01/c01/g02"], NOW.plus(-Millis::DAY));
+        assert_eq!(check(&community, None, &r, &doc), Ok(()));
+        let worker = who(
+            Role::Worker,
+            Scope::Grids(vec!["s01/c01/g01".parse().expect("grid")]),
+        );
+        assert!(matches!(
+            check(&worker, None, &r, &doc),
+            Err(Refusal::OutOfScope { grid, .. }) if grid.as_str() == "s01/c01/g02"
+        ));
+        let (own, doc) = review(&["s01/c01/g01"], NOW);
+        assert_eq!(check(&worker, None, &own, &doc), Ok(()));
+        let volunteer = who(
+            Role::Volunteer,
+            Scope::Grids(vec!["s01/c01/g01".parse().expect("grid")]),
+        );
+        assert!(matches!(
+            check(&volunteer, None, &own, &doc),
+            Err(Refusal::KindNotForRole { kind: "review", .. })
+        ));
+    }
+
+    #[test]
+    fn a_review_is_not_backdated_into_a_past_month_or_dated_ahead() {
+        let p = who(
+            Role::CommunitySupervisor,
+            Scope::Community("s01/c01".into()),
+        );
+        let (old, doc) = review(&["s01/c01/g01"], NOW.plus(-40 * Millis::DAY));
+        assert!(matches!(
+            check(&p, None, &old, &doc),
+            Err(Refusal::ReviewDate { .. })
+        ));
+        let (ahead, doc) = review(&["s01/c01/g01"], NOW.plus(Millis::DAY));
+        assert!(matches!(
+            check(&p, None, &ahead, &doc),
+            Err(Refusal::ReviewDate { .. })
+        ));
+        // A review recorded in time stays editable after its grace: only a new date is checked.
+        let (kept, doc) = review(&["s01/c01/g01"], NOW.plus(-40 * Millis::DAY));
+        assert_eq!(check(&p, Some(&kept), &kept, &doc), Ok(()));
     }
 }

@@ -81,6 +81,27 @@ pub enum Refusal {
         /// The latest time accepted.
         latest: i64,
     },
+    /// The writer's role does not write records of this kind.
+    #[error("a {role} may not write {kind} records")]
+    KindNotForRole {
+        /// The record kind.
+        kind: &'static str,
+        /// The writer's role.
+        role: Role,
+    },
+    /// A monthly review dated outside the weeks it may still be recorded in (it would move a
+    /// month's figure that has been read).
+    #[error(
+        "review dated {at} ms: a review is recorded within 35 days of being held and not in the future ({earliest}..={latest} ms)"
+    )]
+    ReviewDate {
+        /// Its date.
+        at: i64,
+        /// The earliest accepted.
+        earliest: i64,
+        /// The latest accepted.
+        latest: i64,
+    },
     /// Two events share an ID.
     #[error("event id {0:?} is used twice")]
     DuplicateEvent(String),

@@ -93,6 +93,7 @@ fn Main(props: &MainProps) -> Html {
         Route::RecordVisit(id) => html! { <VisitForm household={*id} /> },
         Route::Issues => html! { <MyIssues /> },
         Route::Issue(id) => html! { <super::common::IssueView id={*id} /> },
+        Route::Review(id) => html! { <super::supervisor::ReviewView id={*id} /> },
     };
     let current = match &route {
         Route::Home if supervisor => Route::Area(String::new()),
@@ -112,7 +113,7 @@ fn Main(props: &MainProps) -> Html {
             ) | (Route::Issues | Route::Issue(_), Route::Issues)
                 | (Route::Queue | Route::Issue(_), Route::Queue)
                 | (Route::Area(_), Route::Area(_))
-                | (Route::Month(_), Route::Month(_))
+                | (Route::Month(_) | Route::Review(_), Route::Month(_))
         );
         html! {
             <button class={classes!("tab", on.then_some("on"))} onclick={ctx.go(target)}>

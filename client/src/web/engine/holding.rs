@@ -1,6 +1,7 @@
 //! What this device holds (DESIGN decision 10): records that left the phone's window go once
-//! the server holds them; a record a screen opens is fetched on demand and kept while open; a
-//! supervisor's figures come from the server, pushed for the area on screen and cached.
+//! the server holds them; a record a screen opens is fetched on demand and kept while open or
+//! pinned (pins are kept in IndexedDB under `pins`); a supervisor's figures come from the
+//! server, pushed for the area on screen and cached.
 
 use std::rc::Rc;
 
@@ -8,6 +9,9 @@ use shared::ids::DocumentId;
 use shared::sync::Event;
 
 use super::Engine;
+
+/// The IndexedDB key of the pinned records.
+const PINS: &str = "pins";
 use crate::figures::AreaFigures;
 use crate::web::now;
 use crate::web::state::Action;
@@ -30,7 +34,7 @@ impl Engine {
             .hub
             .prunable(now())
             .into_iter()
-            .filter(|id| !self.watched.contains_key(id))
+            .filter(|id| !self.watched.contains_key(id) && !self.pinned.contains(id))
             .collect();
         if gone.is_empty() {
             return;
@@ -52,14 +56,54 @@ impl Engine {
     /// A screen opened or closed a record: kept while open, and fetched when not held here.
     pub(super) async fn watch_record(&mut self, id: DocumentId, on: bool) {
         self.watch(id, on);
-        self.hub.keep(id, on);
-        if on && self.hub.doc(&id).is_none() && self.socket.is_some() {
+        self.hub.keep(id, on || self.pinned.contains(&id));
+        if on {
+            self.fetch(id).await;
+        }
+    }
+
+    /// Fetches a record this device does not hold, when connected.
+    async fn fetch(&mut self, id: DocumentId) {
+        if self.hub.doc(&id).is_none() && self.socket.is_some() {
             let _ = self
                 .perform(|batch, hub, driver, t| {
                     let fx = hub.sync_now(id);
                     batch.add(hub, driver, t, fx);
                 })
                 .await;
+        }
+    }
+
+    /// Reads the pins saved here and keeps those records.
+    pub(super) async fn load_pins(&mut self) {
+        let saved = self.db.get(PINS).await.ok().flatten();
+        self.pinned = saved
+            .and_then(|s| serde_json::from_str::<Vec<DocumentId>>(&s).ok())
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        for id in &self.pinned {
+            self.hub.keep(*id, true);
+        }
+        self.dispatch(Action::Pinned(Rc::new(self.pinned.clone())));
+    }
+
+    /// The user pinned or unpinned a record: saved, kept (and fetched) while pinned.
+    pub(super) async fn pin(&mut self, id: DocumentId, on: bool) {
+        if on {
+            self.pinned.insert(id);
+        } else {
+            self.pinned.remove(&id);
+        }
+        let list: Vec<&DocumentId> = self.pinned.iter().collect();
+        let json = serde_json::to_string(&list).unwrap_or_default();
+        if let Err(e) = self.db.put(PINS, Some(&json)).await {
+            self.show_error(&e);
+        }
+        self.hub.keep(id, on || self.watched.contains_key(&id));
+        self.dispatch(Action::Pinned(Rc::new(self.pinned.clone())));
+        if on {
+            self.fetch(id).await;
         }
     }
 

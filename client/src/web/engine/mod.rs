@@ -111,6 +111,7 @@ pub(crate) async fn boot() -> Result<(EngineHandle, AppState), ClientError> {
         standings,
         area: None,
         watched: HashMap::new(),
+        pinned: std::collections::BTreeSet::new(),
         opened: Rc::default(),
         ui: None,
         intents: HashMap::new(),
@@ -158,6 +159,8 @@ struct Engine {
     area: Option<Rc<crate::figures::AreaFigures>>,
     /// Records the screens have open, with how many screens have each.
     watched: HashMap<DocumentId, usize>,
+    /// Records the user pinned: kept here (and fetched) until unpinned.
+    pinned: std::collections::BTreeSet<DocumentId>,
     opened: Rc<HashMap<DocumentId, Rc<Opened>>>,
     ui: Option<UseReducerDispatcher<AppState>>,
     /// Edits the server has not acknowledged yet, per document (kept in IndexedDB).
@@ -280,6 +283,7 @@ impl Engine {
             .filter_map(|(id, heads)| Some((id.parse().ok()?, decode_heads(&heads)?)));
         self.hub.restore_client_state(cursor, acked);
         self.standings.clear();
+        self.load_pins().await;
         self.prune().await;
         self.load_intents().await;
         self.ready = true;
@@ -463,6 +467,7 @@ impl Engine {
             Cmd::Notice(n) => self.dispatch(Action::Notice(n)),
             Cmd::Error(e) => self.dispatch(Action::Error(e)),
             Cmd::Watch(id, on) => self.watch_record(id, on).await,
+            Cmd::Pin(id, on) => self.pin(id, on).await,
             Cmd::WatchArea(area) => self.watch_area(area).await,
             Cmd::Publish => {
                 self.publishing = false;

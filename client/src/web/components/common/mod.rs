@@ -1,10 +1,11 @@
 //! What every role sees: the bar (status, language, sign-out), banners, sign-in, issue lists
-//! and screens, and a record's conflicts and history.
+//! and screens, a record's conflicts and history, and pinning records to the device.
 
 mod banners;
 mod issue_list;
 mod issue_view;
 mod lang_switch;
+mod pinned;
 mod record_extras;
 mod sign_in;
 mod sign_out;
@@ -14,6 +15,7 @@ pub(crate) use banners::Banners;
 pub(crate) use issue_list::issue_list;
 pub(crate) use issue_view::IssueView;
 pub(crate) use lang_switch::LangSwitch;
+pub(crate) use pinned::{PinButton, PinnedList};
 pub(crate) use record_extras::RecordExtras;
 pub(crate) use sign_in::SignIn;
 pub(crate) use sign_out::SignOut;

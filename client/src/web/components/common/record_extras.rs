@@ -1,5 +1,5 @@
-//! A record's conflicts (each value with who set it, and a button that keeps it) and its
-//! history (who changed what, when).
+//! A record's pin toggle, its conflicts (each value with who set it, and a button that keeps
+//! it) and its history (who changed what, when).
 
 use yew::prelude::*;
 
@@ -29,6 +29,7 @@ pub(crate) fn RecordExtras(props: &IdProps) -> Html {
     };
     html! {
         <>
+            <div class="actions"><super::PinButton id={id} /></div>
             if !problems.is_empty() {
                 <div class="needs-correction" data-testid="needs-correction" role="status">
                     <h3>{ lang.t("待更正：合并后的数值不符合规则", "Needs correction: the merged values break a rule") }</h3>

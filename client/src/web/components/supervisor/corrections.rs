@@ -38,6 +38,7 @@ pub(crate) fn Corrections() -> Html {
                     Summary::Household(h) => (lang.t("住户", "Household"), format!("{} {}", h.label, h.head), Route::Household(*id)),
                     Summary::Visit(v) => (lang.t("走访", "Visit"), v.visitors.join("、"), Route::Visit(*id)),
                     Summary::Issue(i) => (lang.t("事件", "Issue"), i.title.clone(), Route::Issue(*id)),
+                    Summary::Review(r) => (lang.t("研判", "Review"), r.title.clone(), Route::Review(*id)),
                 };
                 html! {
                     <li data-testid="correction-row" data-id={id.to_string()}>

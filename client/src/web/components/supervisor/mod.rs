@@ -7,7 +7,9 @@ mod export_buttons;
 mod month;
 mod overview;
 mod queue;
+mod review;
 
 pub(crate) use month::MonthScreen;
 pub(crate) use overview::Overview;
 pub(crate) use queue::Queue;
+pub(crate) use review::ReviewView;

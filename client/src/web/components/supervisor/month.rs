@@ -1,18 +1,23 @@
 //! The month view of an area (每月一次民情研判): the month's headline figures, week-by-week
-//! charts, and the tables per part and per worker, each exportable as CSV and Excel. The
+//! charts, and the tables per part and per worker, each exportable as CSV and Excel; the
+//! month's reviews (民情研判) and, for a community or a grid, the form that records one. The
 //! figures are the server's stored ones (`GET /api/month`), so no browser holds the records.
 
 use std::rc::Rc;
 
 use serde::Deserialize;
 use shared::export::Table;
+use shared::ids::DocumentId;
 use shared::month::{MonthView, WorkerRow};
+use shared::summary::Summary;
 use shared::trends::{Month, civil};
 use yew::prelude::*;
 
 use super::charts::{bars, pct};
 use super::export_buttons::export_buttons;
+use super::review::ReviewForm;
 use crate::month_tables::{self, md};
+use crate::web::components::date_time;
 use crate::web::hooks::use_ctx;
 use crate::web::http;
 use crate::web::now;
@@ -22,6 +27,14 @@ use crate::web::state::Route;
 struct Reply {
     view: MonthView,
     workers: Vec<WorkerRow>,
+    #[serde(default)]
+    reviews: Vec<Listed>,
+}
+
+#[derive(Clone, PartialEq, Deserialize)]
+struct Listed {
+    id: DocumentId,
+    summary: Summary,
 }
 
 #[derive(Clone, PartialEq)]
@@ -51,6 +64,40 @@ fn table_html(t: &Table, testid: &'static str) -> Html {
     }
 }
 
+/// The grids a review recorded from this view may cover: those of its one community (none
+/// for a street or the city, whose reviews are each community's).
+fn review_grids(v: &MonthView) -> Option<Vec<String>> {
+    let mut communities = v
+        .grids
+        .keys()
+        .map(|g| g.rsplit_once('/').map_or("", |(c, _)| c));
+    let first = communities.next()?;
+    communities
+        .all(|c| c == first)
+        .then(|| v.grids.keys().cloned().collect())
+}
+
+fn reviews_list(ctx: &crate::web::hooks::Ctx, reviews: &[Listed]) -> Html {
+    let lang = ctx.lang();
+    html! {
+        <ul class="list" data-testid="month-reviews" data-count={reviews.len().to_string()}>
+            if reviews.is_empty() { <li class="empty">{ lang.t("本月尚无研判记录", "No review this month yet") }</li> }
+            { for reviews.iter().filter_map(|l| match &l.summary {
+                Summary::Review(r) => Some(html! {
+                    <li data-testid="review-row" data-id={l.id.to_string()}>
+                        <button class="row" onclick={ctx.go(Route::Review(l.id))}>
+                            <span class="badge">{ date_time(r.held_at) }</span>
+                            <span class="title">{ r.title.clone() }</span>
+                            <span class="deadline">{ format!("{} {}", r.grids.len(), lang.t("个网格", "grids")) }</span>
+                        </button>
+                    </li>
+                }),
+                _ => None,
+            }) }
+        </ul>
+    }
+}
+
 /// The month view of an area.
 #[component]
 pub(crate) fn MonthScreen(props: &MonthProps) -> Html {
@@ -60,10 +107,14 @@ pub(crate) fn MonthScreen(props: &MonthProps) -> Html {
     let today = shared::time::Calendar::CHINA.day(now());
     let month = use_state(|| Month::of_day(today));
     let loaded = use_state(|| Loaded::Loading);
+    // Bumped to ask again: once a review saved here has reached the server.
+    let reload = use_state(|| 0u32);
+    let saved = use_state(|| None::<DocumentId>);
+    let writing = use_state(|| false);
     {
         let loaded = loaded.clone();
         let token = ctx.state.session.as_ref().map(|s| s.token.clone());
-        use_effect_with((path.clone(), *month), move |(path, month)| {
+        use_effect_with((path.clone(), *month, *reload), move |(path, month, _)| {
             loaded.set(Loaded::Loading);
             let q = format!("/api/month?area={}&month={month}", path.replace('/', "%2F"));
             wasm_bindgen_futures::spawn_local(async move {
@@ -77,6 +128,28 @@ pub(crate) fn MonthScreen(props: &MonthProps) -> Html {
                 };
                 loaded.set(r);
             });
+        });
+    }
+    {
+        // A review saved here: once nothing waits to be sent, ask until the server lists it.
+        let got = match &*loaded {
+            Loaded::Got(r) => Some(saved.is_some_and(|id| r.reviews.iter().any(|l| l.id == id))),
+            _ => None,
+        };
+        let online = ctx.state.pending == 0 && ctx.state.link == crate::link::Link::Online;
+        let (saved, reload) = (saved.clone(), reload.clone());
+        use_effect_with((*saved, got, online), move |(id, got, online)| {
+            match (id, got) {
+                (Some(_), Some(true)) => saved.set(None),
+                (Some(_), Some(false)) if *online => {
+                    let n = *reload;
+                    wasm_bindgen_futures::spawn_local(async move {
+                        crate::web::sleep(300).await;
+                        reload.set(n + 1);
+                    });
+                }
+                _ => {}
+            }
         });
     }
     let step = |by: i64| {
@@ -144,6 +217,11 @@ pub(crate) fn MonthScreen(props: &MonthProps) -> Html {
                     "overdue",
                     lang.t("期末超时事件", "Overdue at the end"),
                     t.overdue.to_string(),
+                ),
+                (
+                    "reviewed",
+                    lang.t("开展民情研判的网格", "Grids that held a review"),
+                    format!("{} / {} ({})", t.reviewed, t.grids, pct(t.review_share())),
                 ),
             ];
             let week_label = |first: i64| md(first);
@@ -221,6 +299,24 @@ pub(crate) fn MonthScreen(props: &MonthProps) -> Html {
                     <h3>{ lang.t("网格员", "Workers") }</h3>
                     { table_html(&workers, "month-workers") }
                     { export_buttons(lang, workers.clone(), &format!("{name}-workers")) }
+                    <h3>{ lang.t("民情研判", "Monthly reviews") }</h3>
+                    { reviews_list(&ctx, &r.reviews) }
+                    if let Some(grids) = review_grids(v) {
+                        if *writing {
+                            <ReviewForm area={path.clone()} {grids} on_saved={
+                                let (saved, writing) = (saved.clone(), writing.clone());
+                                Callback::from(move |id| { saved.set(Some(id)); writing.set(false); })
+                            } />
+                        } else {
+                            <button data-testid="new-review" onclick={
+                                let writing = writing.clone();
+                                move |_| writing.set(true)
+                            }>{ lang.t("记录民情研判", "Record a review") }</button>
+                        }
+                    }
+                    if saved.is_some() {
+                        <p class="muted" data-testid="review-pending">{ lang.t("研判已保存，联网后计入", "Review saved; counted once it reaches the server") }</p>
+                    }
                 </>
             }
         }
