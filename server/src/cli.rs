@@ -56,7 +56,8 @@ struct Cli {
     window_days: i64,
 }
 
-/// Maintenance commands (the server must not be running on the same data folder).
+/// Maintenance commands (the server must not be running on the same data folder, except for
+/// `backup`).
 #[derive(clap::Subcommand, Debug)]
 enum Command {
     /// Writes a city of G grids × H households × W weeks of visits and issues into an empty
@@ -78,11 +79,53 @@ enum Command {
     /// Recomputes the figures over time (and everything else derived from each record) from
     /// the records themselves.
     RebuildFigures,
+    /// Writes a consistent backup of the data folder (through the server when it runs).
+    Backup {
+        /// The backup file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restores a backup into the data folder of a stopped server (a new database with a new
+    /// epoch; the one there is kept beside it, renamed).
+    Restore {
+        /// The backup file to read.
+        #[arg(long)]
+        from: PathBuf,
+    },
 }
 
 /// Runs a maintenance command.
 fn run_command(cli: &Cli, command: &Command) -> anyhow::Result<()> {
     match command {
+        Command::Backup { out } => {
+            let t = std::time::Instant::now();
+            let c = crate::backup::take(&cli.data, out, now().0)?;
+            println!(
+                "backed up {} records, {} accounts and {} logins in {:.1} s: {}",
+                c.docs,
+                c.accounts,
+                c.tokens,
+                t.elapsed().as_secs_f64(),
+                out.display()
+            );
+            Ok(())
+        }
+        Command::Restore { from } => {
+            let t = std::time::Instant::now();
+            let (c, kept) = crate::backup::restore(&cli.data, from, now().0)?;
+            println!(
+                "restored {} records, {} accounts and {} logins in {:.1} s into {} (a new epoch: clients send what it lacks when they reconnect)",
+                c.docs,
+                c.accounts,
+                c.tokens,
+                t.elapsed().as_secs_f64(),
+                cli.data.display()
+            );
+            if let Some(k) = kept {
+                println!("  the database it replaced is kept as {}", k.display());
+            }
+            Ok(())
+        }
         Command::RebuildFigures => {
             let store = crate::store::redb_store::RedbStore::open(&cli.data)
                 .with_context(|| format!("opening {}", cli.data.display()))?;
@@ -241,6 +284,8 @@ pub async fn main_from(args: impl IntoIterator<Item = std::ffi::OsString>) -> an
         .await
         .with_context(|| format!("binding {}", cli.listen))?;
     let addr = listener.local_addr()?;
+    let running = cli.data.join(crate::backup::RUNNING);
+    write_running(&running, &format!("http://{addr}"), &state.backup_key)?;
     println!(
         "gridvisit is running: open http://{addr}/  (sync: ws://{addr}/sync, data: {})",
         cli.data.display()
@@ -258,7 +303,26 @@ pub async fn main_from(args: impl IntoIterator<Item = std::ffi::OsString>) -> an
         }
     }
     crate::serve(listener, state, shutdown_signal()).await?;
+    let _ = std::fs::remove_file(&running);
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Writes where this server listens and its backup key, readable by its owner only.
+fn write_running(path: &std::path::Path, url: &str, key: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let body = serde_json::to_vec(&crate::backup::Running {
+        url: url.to_owned(),
+        key: key.to_owned(),
+    })?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(&body)?;
     Ok(())
 }
 

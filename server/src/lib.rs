@@ -15,6 +15,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod backup;
 pub mod cli;
 pub mod demo;
 pub mod engine;
@@ -81,6 +82,11 @@ pub struct AppState {
     /// Runs argon2 on two dedicated threads (each hash takes ~19 MiB): a login storm queues
     /// instead of growing memory on every blocking thread.
     pub hasher: auth::Hasher,
+    /// The database's epoch.
+    pub epoch: Arc<str>,
+    /// The key that takes a backup through this server (`POST /api/backup`), written into
+    /// the data folder's [`backup::RUNNING`] file for `gridvisit backup`.
+    pub backup_key: Arc<str>,
     engine_thread: Arc<Mutex<Option<EngineThread>>>,
     shutdown_tx: Arc<watch::Sender<bool>>,
 }
@@ -152,6 +158,8 @@ pub fn start(store: Arc<dyn Storage>, epoch: &str, settings: Settings) -> anyhow
         settings,
         shutdown,
         hasher: auth::Hasher::start(2)?,
+        epoch: Arc::from(epoch),
+        backup_key: Arc::from(auth::new_token()?.as_str()),
         engine_thread: Arc::new(Mutex::new(Some(handle))),
         shutdown_tx,
     })

@@ -5,9 +5,11 @@
 //! - `figures.rs`: dashboard figures, once and live (SSE).
 //! - `export.rs`: CSV export.
 //! - `admin.rs`: the quarantine.
+//! - `backup.rs`: a consistent backup of the running server.
 //! - here: the error type, the token extractor, health and metrics.
 
 mod admin;
+mod backup;
 mod export;
 mod figures;
 mod month;
@@ -127,6 +129,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/month", get(month::month))
         .route("/api/live", get(figures::live))
         .route("/api/quarantine", get(admin::quarantine))
+        .route("/api/backup", post(backup::backup))
         .route(
             "/api/quarantine/{id}",
             axum::routing::delete(admin::discard),

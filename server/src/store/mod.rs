@@ -150,6 +150,17 @@ pub fn token_key(token: &str) -> String {
     shared::hex::encode(&sha2::Sha256::digest(token.as_bytes()))
 }
 
+/// One item of a [`Storage::snapshot`].
+#[derive(Debug)]
+pub enum Snap<'a> {
+    /// A document and its saved bytes.
+    Doc(DocumentId, &'a [u8]),
+    /// An account.
+    Account(Account),
+    /// A login token's key ([`token_key`]) and row.
+    Token(&'a str, TokenRow),
+}
+
 /// What [`Storage::page`] lists.
 #[derive(Clone, Debug)]
 pub struct PageQuery<'a> {
@@ -296,6 +307,12 @@ pub trait Storage: Send + Sync + 'static {
     fn accounts(&self) -> Result<Vec<Account>, StoreError>;
     /// Calls `f` with the stored figures over time, as of one committed state.
     fn with_figures(&self, f: &mut dyn FnMut(&mut dyn Source)) -> Result<(), StoreError>;
+    /// Calls `f` with every document's saved bytes, every account and every token, all as of
+    /// one committed state (a consistent backup while the server runs).
+    fn snapshot(
+        &self,
+        f: &mut dyn FnMut(Snap<'_>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
     /// The monthly reviews covering grids of `scope` held on local days `lo..=hi`.
     fn reviews(&self, scope: &Scope, lo: i64, hi: i64) -> Result<Vec<DocumentId>, StoreError>;
     /// Households of a scope whose address, head or contact contains `q` (lowercase), at

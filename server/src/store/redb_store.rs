@@ -403,6 +403,33 @@ impl Storage for RedbStore {
         Ok(out)
     }
 
+    fn snapshot(
+        &self,
+        f: &mut dyn FnMut(super::Snap<'_>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let tx = self.db.begin_read()?;
+        let docs = tx.open_table(DOCS)?;
+        let chunks = tx.open_table(CHUNKS)?;
+        let mut bytes = Vec::new();
+        for item in docs.iter()? {
+            let (k, _) = item?;
+            let key = k.value();
+            bytes.clear();
+            for c in chunks.range((key, 0)..=(key, u64::MAX))? {
+                bytes.extend_from_slice(c?.1.value());
+            }
+            f(super::Snap::Doc(doc_id(key)?, &bytes))?;
+        }
+        for item in tx.open_table(ACCOUNTS)?.iter()? {
+            f(super::Snap::Account(parse(item?.1.value())?))?;
+        }
+        for item in tx.open_table(TOKENS)?.iter()? {
+            let (k, v) = item?;
+            f(super::Snap::Token(k.value(), parse(v.value())?))?;
+        }
+        Ok(())
+    }
+
     fn reviews(&self, scope: &Scope, lo: i64, hi: i64) -> Result<Vec<DocumentId>, StoreError> {
         let tx = self.db.begin_read()?;
         super::redb_feed::reviews(&tx, scope, lo, hi)
