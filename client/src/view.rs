@@ -171,6 +171,39 @@ pub fn my_issues(
     })
 }
 
+/// What one change of a record's history did, in `lang`'s words: each field set with its
+/// label, "old → new" (masked as the record is), then the other edits as the history read them.
+pub fn history_words(
+    entry: &shared::model::history::HistoryEntry,
+    lang: crate::i18n::Lang,
+) -> Vec<String> {
+    let mut out: Vec<String> = entry
+        .fields
+        .iter()
+        .map(|f| {
+            let name = shared::model::history::label(&f.field)
+                .map_or(f.field.as_str(), |(zh, en)| lang.t(zh, en));
+            match &f.old {
+                Some(old) if *old != f.new => format!("{name} {old} → {}", f.new),
+                _ => format!("{name} {}", f.new),
+            }
+        })
+        .collect();
+    out.extend(
+        entry
+            .what
+            .iter()
+            .filter(|w| {
+                !entry.fields.iter().any(|f| {
+                    w.strip_prefix(f.field.as_str())
+                        .is_some_and(|rest| rest.starts_with(' '))
+                })
+            })
+            .cloned(),
+    );
+    out
+}
+
 /// One field holding several concurrent values.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Conflict {
@@ -370,9 +403,18 @@ mod tests {
 
         let h = shared::model::history::history(&a);
         assert_eq!(h.len(), 3);
+        let v1 = h.iter().find(|e| e.user == "v1").expect("v1's change");
+        assert_eq!(
+            history_words(v1, crate::i18n::Lang::Zh),
+            vec!["成员数 2 → 6".to_owned()]
+        );
+        assert_eq!(
+            history_words(v1, crate::i18n::Lang::En),
+            vec!["members 2 → 6".to_owned()]
+        );
         assert!(
             h.iter()
-                .any(|e| e.user == "v1" && e.what == vec!["members = 6".to_string()])
+                .any(|e| e.user == "v1" && e.what == vec!["members 2 → 6".to_string()])
         );
 
         a.transact_with::<_, _, AutomergeError, _>(

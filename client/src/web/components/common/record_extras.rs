@@ -74,14 +74,17 @@ pub(crate) fn RecordExtras(props: &IdProps) -> Html {
             }
             <h3>{ lang.t("修改历史", "History") }</h3>
             <ol class="timeline history" data-testid="history">
-                { for opened.history.iter().rev().map(|h| html! {
-                    <li>
-                        <span>{ date_time(h.at) }</span>
-                        <b>{ &h.user }</b>
-                        <span class="what">{ h.what.iter().take(6).cloned().collect::<Vec<_>>().join("；") }
-                            if h.what.len() > 6 { { format!(" …(+{})", h.what.len() - 6) } }
-                        </span>
-                    </li>
+                { for opened.history.iter().rev().map(|h| {
+                    let words = view::history_words(h, lang);
+                    html! {
+                        <li>
+                            <span>{ date_time(h.at) }</span>
+                            <b>{ &h.user }</b>
+                            <span class="what">{ words.iter().take(6).cloned().collect::<Vec<_>>().join("；") }
+                                if words.len() > 6 { { format!(" …(+{})", words.len() - 6) } }
+                            </span>
+                        </li>
+                    }
                 }) }
             </ol>
         </>
