@@ -122,7 +122,7 @@ pub fn check_token(
     if row.expires_at <= now {
         return Ok(Err(TokenError::Expired));
     }
-    let Some(account) = store.account(&row.user)? else {
+    let Some(account) = store.account(&row.user)?.filter(|a| !a.disabled) else {
         return Ok(Err(TokenError::Invalid));
     };
     Ok(Ok(Checked { account, row, key }))

@@ -32,6 +32,8 @@ const HEADER: u8 = 1;
 const DOC: u8 = 2;
 const ACCOUNT: u8 = 3;
 const TOKEN: u8 = 4;
+const UNIT: u8 = 5;
+const AUDIT: u8 = 6;
 const END: u8 = 255;
 /// No frame is larger (a document's saved bytes are far smaller).
 const MAX_FRAME: u32 = 256 * 1024 * 1024;
@@ -132,6 +134,8 @@ pub fn write(
                 counts.accounts += 1;
                 f.frame(ACCOUNT, &[&serde_json::to_vec(&a)?])
             }
+            Snap::Unit(u) => f.frame(UNIT, &[&serde_json::to_vec(&u)?]),
+            Snap::Audit(e) => f.frame(AUDIT, &[&serde_json::to_vec(&e)?]),
             Snap::Token(key, row) => {
                 counts.tokens += 1;
                 let t = serde_json::to_vec(&Token {
@@ -213,6 +217,7 @@ pub fn check(path: &Path) -> anyhow::Result<Counts> {
             }
             ACCOUNT => counts.accounts += 1,
             TOKEN => counts.tokens += 1,
+            UNIT | AUDIT => {}
             other => bail!("unknown frame kind {other}: the backup is damaged"),
         }
         Ok(())
@@ -244,6 +249,8 @@ pub fn restore(data: &Path, from: &Path, now: i64) -> anyhow::Result<(Counts, Op
     let dashboard = shared::aggregate::Dashboard::new(shared::time::Calendar::CHINA);
     let mut batch: Vec<ChunkWrite> = Vec::new();
     let mut accounts: Vec<Account> = Vec::new();
+    let mut units = Vec::new();
+    let mut audit = Vec::new();
     let file = std::fs::File::open(from)?;
     read(std::io::BufReader::new(file), &mut |kind, payload| {
         match kind {
@@ -267,6 +274,8 @@ pub fn restore(data: &Path, from: &Path, now: i64) -> anyhow::Result<(Counts, Op
                 }
             }
             ACCOUNT => accounts.push(serde_json::from_slice(payload)?),
+            UNIT => units.push(serde_json::from_slice(payload)?),
+            AUDIT => audit.push(serde_json::from_slice(payload)?),
             TOKEN => {
                 let t: Token = serde_json::from_slice(payload)?;
                 store.put_token(&t.key, &t.row)?;
@@ -277,6 +286,8 @@ pub fn restore(data: &Path, from: &Path, now: i64) -> anyhow::Result<(Counts, Op
     })?;
     store.commit(&batch, &[], now)?;
     store.put_accounts(&accounts)?;
+    store.put_units(&units)?;
+    store.append_audit(&audit)?;
     Ok((counts, kept))
 }
 

@@ -43,6 +43,10 @@ struct Cli {
     /// Folder of the built field app, served at `/` (`cargo xtask app` builds `target/app`).
     #[arg(long, env = "GRIDVISIT_APP")]
     app: Option<PathBuf>,
+    /// The address phones reach this server at, used in QR codes and links
+    /// (`https://192.168.1.20:8443`); by default the address it listens on.
+    #[arg(long, env = "GRIDVISIT_PUBLIC_URL")]
+    public_url: Option<String>,
     /// Cookies carry `Secure` (serving behind an HTTPS proxy).
     #[arg(long, env = "GRIDVISIT_SECURE_COOKIES")]
     secure_cookies: bool,
@@ -221,6 +225,10 @@ pub async fn main_from(args: impl IntoIterator<Item = std::ffi::OsString>) -> an
         secure_cookies: cli.secure_cookies,
         demo_password_allowed: loopback,
         window_days: cli.window_days,
+        public_url: cli
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", cli.listen)),
         ..Settings::default()
     };
     let state = crate::open(&cli.data, settings)
@@ -239,6 +247,9 @@ pub async fn main_from(args: impl IntoIterator<Item = std::ffi::OsString>) -> an
         };
         if cli.no_demo {
             crate::demo::seed_admin(state.store.as_ref(), &password)?;
+            banner.push(
+                "  an empty city: sign in as admin and follow the setup guide (organisation, people, households) / 空白城市：以管理员登录，按引导设置组织、人员和住户".into(),
+            );
         } else if cli.demo_accounts_only {
             demo::seed_accounts(state.store.as_ref(), cli.demo, &password, &demo_password)?;
             banner.push(format!(
@@ -297,7 +308,14 @@ pub async fn main_from(args: impl IntoIterator<Item = std::ffi::OsString>) -> an
             "  sign in with your accounts (off loopback the published demo password is refused)"
         );
     } else {
-        println!("  demo logins:");
+        println!(
+            "  {}",
+            if cli.no_demo {
+                "logins / 登录:"
+            } else {
+                "demo logins:"
+            }
+        );
         for line in banner {
             println!("{line}");
         }

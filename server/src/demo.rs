@@ -116,18 +116,18 @@ pub fn seed_accounts(
 ) -> Result<(), SeedError> {
     let grids = layout(size);
     let demo_hash = hash_password(demo_password)?;
-    let mut accounts = vec![Account {
-        principal: principal("admin", Role::Admin, Scope::City)?,
-        name: "系统管理员".into(),
-        password_hash: hash_password(admin_password)?,
-    }];
+    let mut accounts = vec![Account::new(
+        principal("admin", Role::Admin, Scope::City)?,
+        "系统管理员".into(),
+        hash_password(admin_password)?,
+    )];
     let mut push =
         |user: String, role: Role, scope: Scope, name: String| -> Result<(), SeedError> {
-            accounts.push(Account {
-                principal: principal(&user, role, scope)?,
+            accounts.push(Account::new(
+                principal(&user, role, scope)?,
                 name,
-                password_hash: demo_hash.clone(),
-            });
+                demo_hash.clone(),
+            ));
             Ok(())
         };
     push(
@@ -186,7 +186,62 @@ pub fn seed_accounts(
         )?;
     }
     store.put_accounts(&accounts)?;
+    store.put_units(&organisation(&grids))?;
     Ok(())
+}
+
+const COMMUNITY_NAMES: [&str; 12] = [
+    "东关", "西关", "南街", "北街", "花园", "古城", "新华", "人民", "建设", "文化", "和平", "团结",
+];
+const NUMBERS: [&str; 12] = [
+    "一", "二", "三", "四", "五", "六", "七", "八", "九", "十", "十一", "十二",
+];
+
+/// The demo city's streets, communities and grids with Chinese names.
+pub fn organisation(grids: &[GridId]) -> Vec<shared::org::Unit> {
+    use shared::org::{Unit, UnitKind};
+    let number = |code: &str| {
+        code.trim_start_matches(|c: char| c.is_ascii_alphabetic())
+            .parse::<usize>()
+            .unwrap_or(1)
+            .max(1)
+    };
+    let mut units: Vec<Unit> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for g in grids {
+        let street = g.street();
+        if seen.insert(street.to_owned()) {
+            units.push(Unit {
+                kind: UnitKind::Street,
+                code: street.to_owned(),
+                name: STREETS[(number(street) - 1) % STREETS.len()].to_owned(),
+            });
+        }
+        let community = g.community();
+        if seen.insert(community.to_owned()) {
+            let (s, c) = (number(street), number(&community[street.len() + 1..]));
+            let base = COMMUNITY_NAMES[(s * 7 + c - 1) % COMMUNITY_NAMES.len()];
+            units.push(Unit {
+                kind: UnitKind::Community,
+                code: community.to_owned(),
+                name: if c > COMMUNITY_NAMES.len() {
+                    format!("{base}{c}社区")
+                } else {
+                    format!("{base}社区")
+                },
+            });
+        }
+        let n = number(&g.as_str()[community.len() + 1..]);
+        units.push(Unit {
+            kind: UnitKind::Grid,
+            code: g.to_string(),
+            name: match NUMBERS.get(n - 1) {
+                Some(zh) => format!("第{zh}网格"),
+                None => format!("第{n}网格"),
+            },
+        });
+    }
+    units
 }
 
 /// Seeds accounts and records. `now` places this week's visits.
@@ -357,11 +412,11 @@ pub fn seed(
 
 /// Creates only the admin account.
 pub fn seed_admin(store: &dyn Storage, admin_password: &str) -> Result<(), SeedError> {
-    Ok(store.put_accounts(&[Account {
-        principal: principal("admin", Role::Admin, Scope::City)?,
-        name: "系统管理员".into(),
-        password_hash: hash_password(admin_password)?,
-    }])?)
+    Ok(store.put_accounts(&[Account::new(
+        principal("admin", Role::Admin, Scope::City)?,
+        "系统管理员".into(),
+        hash_password(admin_password)?,
+    )])?)
 }
 
 #[cfg(test)]

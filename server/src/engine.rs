@@ -56,6 +56,17 @@ pub enum Cmd {
         /// Whose it was.
         user: Option<String>,
     },
+    /// Writes made by the server itself (an admin's import): each creates or edits one
+    /// document as `user`, validated as a record; all of one command are committed together
+    /// and reach connected peers like any change.
+    Write {
+        /// Who the changes are recorded as.
+        user: String,
+        /// The writes.
+        writes: Vec<Write>,
+        /// Per write, whether it was made (or why not).
+        reply: tokio::sync::oneshot::Sender<Vec<Result<(), String>>>,
+    },
     /// The socket closed.
     Closed {
         /// Which.
@@ -63,6 +74,33 @@ pub enum Cmd {
     },
     /// Finish what is queued and stop.
     Shutdown,
+}
+
+/// An edit the server makes: a closure that writes one document.
+pub type EditFn = Box<
+    dyn FnOnce(
+            &mut automerge::transaction::Transaction<'_>,
+        ) -> Result<(), automerge::AutomergeError>
+        + Send,
+>;
+
+/// One document the server writes ([`Cmd::Write`]).
+pub struct Write {
+    /// The document.
+    pub doc: DocumentId,
+    /// A new document (an existing one is loaded and edited).
+    pub create: bool,
+    /// What to write.
+    pub edit: EditFn,
+}
+
+impl std::fmt::Debug for Write {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Write")
+            .field("doc", &self.doc)
+            .field("create", &self.create)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why the engine stopped before it was told to.
@@ -202,6 +240,8 @@ impl Engine {
             // Credits come back once the batch is handled: until then the sockets that sent
             // them read no further than their credit allows.
             let mut credits = Vec::new();
+            // Server writes are answered once their batch is durable.
+            let mut replies = Vec::new();
             for cmd in cmds {
                 let input = match cmd {
                     Cmd::Open {
@@ -234,6 +274,18 @@ impl Engine {
                         }
                         continue;
                     }
+                    Cmd::Write {
+                        user,
+                        writes,
+                        reply,
+                    } => {
+                        let results = writes
+                            .into_iter()
+                            .map(|w| self.write(&mut batch, t, &user, w))
+                            .collect();
+                        replies.push((reply, results));
+                        continue;
+                    }
                     Cmd::Closed { conn } => {
                         self.driver.outboxes.remove(&conn);
                         self.driver.watchers.forget(conn);
@@ -248,6 +300,9 @@ impl Engine {
             }
             block_on(batch.perform(&mut self.hub, &mut self.driver, t))?;
             drop(credits);
+            for (reply, results) in replies {
+                let _ = reply.send(results);
+            }
             self.push_figures(t);
             self.drop_slow(t)?;
             if self.hub.documents().count() > CACHE_DOCS {
@@ -255,6 +310,28 @@ impl Engine {
             }
         }
         tracing::info!("engine stopped after its last commit");
+        Ok(())
+    }
+
+    /// Makes one server write into `batch`: loads the document first if it is not held, then
+    /// creates or edits it through the hub (validated as a record, fanned out to peers).
+    fn write(&mut self, batch: &mut Batch, t: Millis, user: &str, w: Write) -> Result<(), String> {
+        let fx = if w.create {
+            self.hub.create(t, user, w.doc, w.edit)
+        } else {
+            if self.hub.doc(&w.doc).is_none() {
+                let bytes = self
+                    .driver
+                    .load(&w.doc)
+                    .ok_or_else(|| format!("no record {}", w.doc))?;
+                self.hub
+                    .insert_saved(w.doc, &bytes)
+                    .map_err(|e| e.to_string())?;
+            }
+            self.hub.edit(t, user, w.doc, w.edit)
+        };
+        let fx = fx.map_err(|e| e.to_string())?;
+        batch.add(&mut self.hub, &mut self.driver, t, fx);
         Ok(())
     }
 

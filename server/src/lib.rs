@@ -20,6 +20,7 @@ pub mod cli;
 pub mod demo;
 pub mod engine;
 pub mod generate;
+pub mod import;
 pub mod limits;
 pub mod metrics;
 pub mod settings;
@@ -87,6 +88,8 @@ pub struct AppState {
     /// The key that takes a backup through this server (`POST /api/backup`), written into
     /// the data folder's [`backup::RUNNING`] file for `gridvisit backup`.
     pub backup_key: Arc<str>,
+    /// Household imports running or finished.
+    pub imports: api::import::Imports,
     engine_thread: Arc<Mutex<Option<EngineThread>>>,
     shutdown_tx: Arc<watch::Sender<bool>>,
 }
@@ -160,6 +163,7 @@ pub fn start(store: Arc<dyn Storage>, epoch: &str, settings: Settings) -> anyhow
         hasher: auth::Hasher::start(2)?,
         epoch: Arc::from(epoch),
         backup_key: Arc::from(auth::new_token()?.as_str()),
+        imports: api::import::Imports::default(),
         engine_thread: Arc::new(Mutex::new(Some(handle))),
         shutdown_tx,
     })

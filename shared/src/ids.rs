@@ -247,6 +247,23 @@ impl Scope {
 }
 
 impl Scope {
+    /// Whether every grid `other` may see lies in this scope (an admin hands out only
+    /// scopes inside their own; a supervisor provisions only phones of their own area).
+    pub fn covers(&self, other: &Self) -> bool {
+        let under =
+            |outer: &str, inner: &str| inner == outer || inner.starts_with(&format!("{outer}/"));
+        match (self, other) {
+            (Self::City, _) => true,
+            (_, Self::City) => false,
+            (Self::Street(s), Self::Street(o) | Self::Community(o)) => under(s, o),
+            (Self::Community(c), Self::Community(o)) => c == o,
+            (Self::Community(_), Self::Street(_)) => false,
+            (Self::Grids(gs), Self::Grids(os)) => os.iter().all(|g| gs.contains(g)),
+            (Self::Grids(_), _) => false,
+            (_, Self::Grids(os)) => os.iter().all(|g| self.contains(g)),
+        }
+    }
+
     /// What of an area this scope sees: `""` is this scope itself; a street, community or
     /// grid path names that area, cut down to this scope (a community secretary looking at
     /// its street sees its community). `None` when they do not meet or the path is no area.
@@ -358,6 +375,21 @@ impl From<Scope> for String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_scope_covers_only_scopes_inside_it() {
+        let s = |x: &str| x.parse::<Scope>().expect("a scope");
+        assert!(s("city").covers(&s("street:s01")));
+        assert!(s("street:s01").covers(&s("community:s01/c02")));
+        assert!(s("street:s01").covers(&s("grids:s01/c02/g01,s01/c03/g01")));
+        assert!(!s("street:s01").covers(&s("grids:s01/c02/g01,s02/c03/g01")));
+        assert!(!s("street:s01").covers(&s("street:s02")));
+        assert!(!s("street:s01").covers(&s("city")));
+        assert!(!s("community:s01/c01").covers(&s("street:s01")));
+        assert!(s("community:s01/c01").covers(&s("grids:s01/c01/g09")));
+        assert!(!s("grids:s01/c01/g01").covers(&s("community:s01/c01")));
+        assert!(s("grids:s01/c01/g01,s01/c01/g02").covers(&s("grids:s01/c01/g02")));
+    }
+
     use super::*;
 
     #[test]

@@ -15,6 +15,7 @@
 //!   policy and the change feed.
 //! - [`export`]: CSV and Excel tables, with the one CSV cell rule.
 //! - [`hex`]: lowercase hex, the one encoder.
+//! - [`org`]: streets, communities, grids and departments with their names.
 //! - `sim` (feature `sim`): an in-memory network of hubs for tests and benchmarks.
 
 pub mod aggregate;
@@ -25,6 +26,7 @@ pub mod hex;
 pub mod ids;
 pub mod model;
 pub mod month;
+pub mod org;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod summary;

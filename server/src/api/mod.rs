@@ -5,6 +5,9 @@
 //! - `figures.rs`: dashboard figures, once and live (SSE).
 //! - `export.rs`: CSV export.
 //! - `admin.rs`: the quarantine.
+//! - `people.rs`: the organisation, people, the audit log, the dispatch picker and the
+//!   one-time codes that sign a phone in.
+//! - `import.rs`: households imported from a spreadsheet, with progress.
 //! - `backup.rs`: a consistent backup of the running server.
 //! - here: the error type, the token extractor, health and metrics.
 
@@ -12,7 +15,9 @@ mod admin;
 mod backup;
 mod export;
 mod figures;
+pub mod import;
 mod month;
+mod people;
 mod records;
 mod session;
 
@@ -129,6 +134,29 @@ pub fn routes() -> Router<AppState> {
         .route("/api/month", get(month::month))
         .route("/api/live", get(figures::live))
         .route("/api/quarantine", get(admin::quarantine))
+        .route("/api/org", get(people::org))
+        .route("/api/people", get(people::picker))
+        .route("/api/provision", post(people::provision))
+        .route("/api/provision/redeem", post(people::redeem))
+        .route("/api/admin/org", post(people::put_unit))
+        .route(
+            "/api/admin/people",
+            get(people::people).post(people::create_person),
+        )
+        .route(
+            "/api/admin/people/{user}",
+            axum::routing::patch(people::edit_person),
+        )
+        .route(
+            "/api/admin/people/{user}/password",
+            post(people::reset_password),
+        )
+        .route("/api/admin/audit", get(people::audit_log))
+        .route(
+            "/api/admin/import",
+            post(import::start).layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024)),
+        )
+        .route("/api/admin/import/{job}", get(import::progress))
         .route("/api/backup", post(backup::backup))
         .route(
             "/api/quarantine/{id}",

@@ -55,6 +55,8 @@ enum Failed {
     Wrong,
     /// The published demo password, off loopback.
     DemoPassword,
+    /// An admin disabled the account.
+    Disabled,
 }
 
 pub(super) async fn login(
@@ -92,6 +94,9 @@ pub(super) async fn login(
                 let Some(account) = account.filter(|_| ok) else {
                     return Ok(Err(Failed::Wrong));
                 };
+                if account.disabled {
+                    return Ok(Err(Failed::Disabled));
+                }
                 if !demo_allowed && body.password == crate::demo::DEMO_PASSWORD {
                     return Ok(Err(Failed::DemoPassword));
                 }
@@ -109,6 +114,7 @@ pub(super) async fn login(
             state.throttle.failed(&user, &ip, at);
             return Err(AppError::Unauthorized(match failed {
                 Failed::Wrong => "wrong username or password / 用户名或密码错误".into(),
+                Failed::Disabled => "this account is disabled: ask your admin / 账号已停用，请联系管理员".into(),
                 Failed::DemoPassword => "the published demo password signs in only on a loopback \
                     address: use the password printed in the start banner / 公开的演示密码仅限本机使用"
                     .into(),
@@ -119,25 +125,39 @@ pub(super) async fn login(
         .metrics
         .logins
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let cookie = format!(
+    let cookie = cookie(&state, &token);
+    let mut resp = Json(login_reply(&state, &account, token, expires_at)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(resp)
+}
+
+/// What a sign-in answers: the token and who it signs in.
+pub(super) fn login_reply(
+    state: &AppState,
+    account: &Account,
+    token: String,
+    expires_at: i64,
+) -> LoginReply {
+    LoginReply {
+        token,
+        expires_at,
+        user: view(account, state.settings.window_days),
+    }
+}
+
+/// The session cookie a sign-in sets.
+pub(super) fn cookie(state: &AppState, token: &str) -> String {
+    format!(
         "gridvisit_token={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
-        ttl / 1000,
+        state.settings.token_ttl_ms / 1000,
         if state.settings.secure_cookies {
             "; Secure"
         } else {
             ""
         }
-    );
-    let mut resp = Json(LoginReply {
-        token,
-        expires_at,
-        user: view(&account, state.settings.window_days),
-    })
-    .into_response();
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        resp.headers_mut().insert(header::SET_COOKIE, v);
-    }
-    Ok(resp)
+    )
 }
 
 pub(super) async fn logout(

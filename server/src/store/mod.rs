@@ -1,7 +1,9 @@
 //! Storage behind one trait: documents as change chunks with a change feed, accounts, tokens
 //! and the quarantine. [`redb_store::RedbStore`] is the embedded default.
 
+mod migrate;
 mod rebuild;
+mod redb_admin;
 mod redb_feed;
 pub mod redb_store;
 pub mod redb_trends;
@@ -141,6 +143,66 @@ pub struct Account {
     pub name: String,
     /// Argon2 PHC string.
     pub password_hash: String,
+    /// A disabled account signs in nowhere; its records stay.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disabled: bool,
+    /// The households a volunteer looks after (党员联系户).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub households: Vec<DocumentId>,
+}
+
+impl Account {
+    /// An enabled account with no linked households.
+    pub fn new(principal: Principal, name: String, password_hash: String) -> Self {
+        Self {
+            principal,
+            name,
+            password_hash,
+            disabled: false,
+            households: Vec::new(),
+        }
+    }
+}
+
+/// One line of the audit log: who did what to what, and when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Its number (given when stored).
+    pub seq: u64,
+    /// When, ms since the epoch.
+    pub at: i64,
+    /// Who.
+    pub by: String,
+    /// What (`org.create`, `person.edit`, `households.import`, …).
+    pub action: String,
+    /// What it was done to.
+    pub target: String,
+    /// In words.
+    pub detail: String,
+}
+
+/// A one-time code that signs a phone in, stored under its SHA-256.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProvisionRow {
+    /// Whom it signs in.
+    pub user: String,
+    /// Who issued it.
+    pub by: String,
+    /// When it stops working, ms since the epoch.
+    pub expires_at: i64,
+    /// Whether it signed a phone in already.
+    pub used: bool,
+}
+
+/// Why a one-time code did not sign in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Redeem {
+    /// No such code.
+    Unknown,
+    /// It was used.
+    Used,
+    /// It expired.
+    Expired,
 }
 
 /// The key a token is stored under: its SHA-256, hex. The database never holds a token
@@ -157,6 +219,10 @@ pub enum Snap<'a> {
     Doc(DocumentId, &'a [u8]),
     /// An account.
     Account(Account),
+    /// A unit of the organisation.
+    Unit(shared::org::Unit),
+    /// An entry of the audit log.
+    Audit(AuditEntry),
     /// A login token's key ([`token_key`]) and row.
     Token(&'a str, TokenRow),
 }
@@ -315,6 +381,32 @@ pub trait Storage: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// The monthly reviews covering grids of `scope` held on local days `lo..=hi`.
     fn reviews(&self, scope: &Scope, lo: i64, hi: i64) -> Result<Vec<DocumentId>, StoreError>;
+    /// The organisation.
+    fn org(&self) -> Result<shared::org::Org, StoreError>;
+    /// Creates or renames units.
+    fn put_units(&self, units: &[shared::org::Unit]) -> Result<(), StoreError>;
+    /// Appends to the audit log (each entry numbered after the last).
+    fn append_audit(&self, entries: &[AuditEntry]) -> Result<(), StoreError>;
+    /// The audit log before entry `before`, newest first.
+    fn audit_log(&self, before: Option<u64>, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
+    /// Accounts after user name `after` that `keep` keeps, in user-name order, at most
+    /// `limit`; and the user name the next page starts after.
+    fn accounts_page(
+        &self,
+        after: Option<&str>,
+        keep: &dyn Fn(&Account) -> bool,
+        limit: usize,
+    ) -> Result<(Vec<Account>, Option<String>), StoreError>;
+    /// The households of a grid with their search text (address label first).
+    fn household_texts(&self, grid: &str) -> Result<Vec<(DocumentId, String)>, StoreError>;
+    /// Stores a one-time sign-in code under its key ([`token_key`]).
+    fn put_provision(&self, key: &str, row: &ProvisionRow) -> Result<(), StoreError>;
+    /// Uses a one-time code: marks it used in the same transaction, so it signs in once.
+    fn redeem_provision(
+        &self,
+        key: &str,
+        now: i64,
+    ) -> Result<Result<ProvisionRow, Redeem>, StoreError>;
     /// Households of a scope whose address, head or contact contains `q` (lowercase), at
     /// most `limit`.
     fn search_households(

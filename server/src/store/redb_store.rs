@@ -14,8 +14,8 @@ use super::{
 };
 
 use super::redb_feed::{CHUNKS, DOCS, Derived, FEED, GRID_FEED, HOUSEHOLD_TEXT, OPEN, standing_of};
-const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
-const ACCOUNTS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("accounts");
+pub(super) const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
+pub(super) const ACCOUNTS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("accounts");
 const TOKENS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("tokens");
 const QUARANTINE: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("quarantine");
 
@@ -114,6 +114,8 @@ impl RedbStore {
         tx.open_table(ACCOUNTS)?;
         tx.open_table(TOKENS)?;
         tx.open_table(QUARANTINE)?;
+        super::redb_admin::create(&tx)?;
+        super::migrate::run(&tx)?;
         tx.commit()?;
         let store = Self { db, epoch };
         // Rows written before the figures over time were kept: derive them once (marked done
@@ -427,6 +429,12 @@ impl Storage for RedbStore {
             let (k, v) = item?;
             f(super::Snap::Token(k.value(), parse(v.value())?))?;
         }
+        for item in tx.open_table(super::redb_admin::ORG)?.iter()? {
+            f(super::Snap::Unit(parse(item?.1.value())?))?;
+        }
+        for item in tx.open_table(super::redb_admin::AUDIT)?.iter()? {
+            f(super::Snap::Audit(parse(item?.1.value())?))?;
+        }
         Ok(())
     }
 
@@ -446,6 +454,60 @@ impl Storage for RedbStore {
         };
         f(&mut reader);
         reader.error.map_or(Ok(()), Err)
+    }
+
+    fn org(&self) -> Result<shared::org::Org, StoreError> {
+        super::redb_admin::org(&self.db.begin_read()?)
+    }
+
+    fn put_units(&self, units: &[shared::org::Unit]) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        super::redb_admin::put_units(&tx, units)?;
+        Ok(tx.commit()?)
+    }
+
+    fn append_audit(&self, entries: &[super::AuditEntry]) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        super::redb_admin::append_audit(&tx, entries)?;
+        Ok(tx.commit()?)
+    }
+
+    fn audit_log(
+        &self,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<super::AuditEntry>, StoreError> {
+        super::redb_admin::audit_log(&self.db.begin_read()?, before, limit)
+    }
+
+    fn accounts_page(
+        &self,
+        after: Option<&str>,
+        keep: &dyn Fn(&Account) -> bool,
+        limit: usize,
+    ) -> Result<(Vec<Account>, Option<String>), StoreError> {
+        super::redb_admin::accounts_page(&self.db.begin_read()?, ACCOUNTS, after, keep, limit)
+    }
+
+    fn household_texts(&self, grid: &str) -> Result<Vec<(DocumentId, String)>, StoreError> {
+        super::redb_admin::household_texts(&self.db.begin_read()?, grid)
+    }
+
+    fn put_provision(&self, key: &str, row: &super::ProvisionRow) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        super::redb_admin::put_provision(&tx, key, row)?;
+        Ok(tx.commit()?)
+    }
+
+    fn redeem_provision(
+        &self,
+        key: &str,
+        now: i64,
+    ) -> Result<Result<super::ProvisionRow, super::Redeem>, StoreError> {
+        let tx = self.db.begin_write()?;
+        let r = super::redb_admin::redeem_provision(&tx, key, now)?;
+        tx.commit()?;
+        Ok(r)
     }
 
     fn search_households(
