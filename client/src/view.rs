@@ -278,12 +278,89 @@ pub fn resolve<T: Transactable + ReadDoc>(
     }
 }
 
+/// A scope as people read it: `东关社区 · 第一网格`, `花洲街道`, `全市`.
+pub fn scope_label(org: &shared::org::Org, lang: crate::i18n::Lang, scope: &str) -> String {
+    match scope.split_once(':') {
+        _ if scope == "city" => lang.t("全市", "The whole city").to_owned(),
+        Some(("grids", gs)) => gs
+            .split(',')
+            .map(|g| match g.parse::<shared::ids::GridId>() {
+                Ok(g) => org.grid_label(&g),
+                Err(_) => g.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("、"),
+        Some(("street" | "community", path)) => org.area_label(path),
+        _ => scope.to_owned(),
+    }
+}
+
+/// A role code as people read it.
+pub fn role_label(lang: crate::i18n::Lang, code: &str) -> String {
+    let (zh, en) = match code {
+        "worker" => ("网格员", "Grid worker"),
+        "volunteer" => ("志愿者", "Volunteer"),
+        "community_supervisor" => ("社区书记", "Community secretary"),
+        "street_supervisor" => ("街道负责人", "Street supervisor"),
+        "city_supervisor" => ("市级指挥中心", "City supervisor"),
+        "admin" => ("系统管理员", "Admin"),
+        _ => return code.to_owned(),
+    };
+    lang.t(zh, en).to_owned()
+}
+
+/// An audit-log action as people read it.
+pub fn audit_action(lang: crate::i18n::Lang, code: &str) -> String {
+    let (zh, en) = match code {
+        "org.create" => ("新建组织单元", "Unit created"),
+        "org.rename" => ("组织单元改名", "Unit renamed"),
+        "person.create" => ("新建账号", "Account created"),
+        "person.edit" => ("修改账号", "Account changed"),
+        "person.password" => ("重置密码", "Password reset"),
+        "person.provision" => ("发放登录码", "Sign-in code issued"),
+        "person.provisioned" => ("扫码登录", "Signed in by code"),
+        "households.import" => ("导入住户", "Households imported"),
+        _ => return code.to_owned(),
+    };
+    lang.t(zh, en).to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn id(n: u8) -> DocumentId {
         DocumentId::from_bytes([n; 16])
+    }
+
+    #[test]
+    fn scopes_read_as_names_and_fall_back_to_codes() {
+        use shared::org::{Org, Unit, UnitKind};
+        let unit = |kind, code: &str, name: &str| Unit {
+            kind,
+            code: code.into(),
+            name: name.into(),
+        };
+        let org = Org::new(vec![
+            unit(UnitKind::Street, "s01", "花洲街道"),
+            unit(UnitKind::Community, "s01/c01", "东关社区"),
+            unit(UnitKind::Grid, "s01/c01/g01", "第一网格"),
+        ]);
+        let zh = crate::i18n::Lang::Zh;
+        assert_eq!(
+            scope_label(&org, zh, "grids:s01/c01/g01,s01/c01/g02"),
+            "东关社区 · 第一网格、东关社区 · s01/c01/g02"
+        );
+        assert_eq!(
+            scope_label(&org, zh, "community:s01/c01"),
+            "花洲街道 · 东关社区"
+        );
+        assert_eq!(scope_label(&org, zh, "city"), "全市");
+        assert_eq!(role_label(zh, "community_supervisor"), "社区书记");
+        assert_eq!(
+            audit_action(crate::i18n::Lang::En, "households.import"),
+            "Households imported"
+        );
     }
 
     fn household(label: &str) -> Summary {

@@ -225,10 +225,7 @@ pub async fn main_from(args: impl IntoIterator<Item = std::ffi::OsString>) -> an
         secure_cookies: cli.secure_cookies,
         demo_password_allowed: loopback,
         window_days: cli.window_days,
-        public_url: cli
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", cli.listen)),
+        public_url: cli.public_url.clone(),
         ..Settings::default()
     };
     let state = crate::open(&cli.data, settings)

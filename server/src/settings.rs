@@ -46,9 +46,9 @@ pub struct Settings {
     pub demo_password_allowed: bool,
     /// Days of visits and closed issues a worker's phone holds (DESIGN decision 10).
     pub window_days: i64,
-    /// The address phones reach this server at, used in QR codes and links
-    /// (`--public-url`; by default the address it listens on).
-    pub public_url: String,
+    /// The address phones reach this server at, used in QR codes and links (`--public-url`;
+    /// without it, the address the request that asks for a code came to).
+    pub public_url: Option<String>,
     /// How long a one-time code that signs a phone in lasts.
     pub provision_ttl_ms: i64,
 }
@@ -75,7 +75,7 @@ impl Default for Settings {
             secure_cookies: false,
             demo_password_allowed: true,
             window_days: shared::sync::DEFAULT_WINDOW_DAYS,
-            public_url: "http://127.0.0.1:8080".into(),
+            public_url: None,
             provision_ttl_ms: 10 * 60_000,
         }
     }

@@ -185,6 +185,17 @@ async function api(path, user) {
   return { status: res.status, body: await res.json() };
 }
 
+
+/** Signs in with a password other than the demo one (an admin, or an account made here). */
+async function signInAs(page, user, password) {
+  await page.goto(base);
+  await page.waitForSelector('[data-testid=signin]', { timeout: T });
+  await page.fill('input[name=username]', user);
+  await page.fill('input[name=password]', password);
+  await page.click('[data-testid=signin] button[type=submit]');
+  await waitSynced(page);
+}
+
 const scenarios = {
   /** Sign in; go offline; record three visits; reload offline and see them; go online and
    *  see the server hold them. */
@@ -991,6 +1002,143 @@ const scenarios = {
       medianListMs: median(runs.map((r) => r.listMs)),
       medianReadyMs: median(runs.map((r) => r.readyMs)),
     }));
+  },
+
+  /** An empty city set up by its admin in the app: a street, a community, a grid, a worker
+   *  and a secretary; 1,000 households from an .xlsx with 3 bad rows (named; 997 imported; the
+   *  same file again changes nothing); the worker's phone signed in by a one-time QR code
+   *  (refused a second time and after it expires) lists the households; the secretary
+   *  dispatches an issue by picking the worker; the audit log shows each step; a changed row
+   *  reads in words in the household's history. */
+  async 'admin-setup'() {
+    const a = await phone();
+    await signInAs(a.page, 'admin', process.env.GV_ADMIN_PASSWORD);
+    await a.page.waitForSelector('[data-testid=guide-step-1][data-done=false]', { timeout: T });
+    await a.page.click('[data-testid=admin-org]');
+    for (const [kind, code, name] of [
+      ['street', 's01', '花洲街道'], ['community', 's01/c01', '东关社区'], ['grid', 's01/c01/g01', '第一网格'],
+    ]) {
+      await a.page.selectOption('[data-testid=org-form] select[name=kind]', kind);
+      await a.page.fill('[data-testid=org-form] input[name=code]', code);
+      await a.page.fill('[data-testid=org-form] input[name=name]', name);
+      await a.page.click('[data-testid=org-form] button[type=submit]');
+      await a.page.waitForSelector(`[data-testid=org-units] tr[data-code="${code}"]`, { timeout: T });
+    }
+    const gridRow = await a.page.textContent('[data-testid=org-units] tr[data-code="s01/c01/g01"]');
+    assert.ok(gridRow.includes('东关社区 · 第一网格'), gridRow);
+
+    const made = {};
+    await a.page.click('[data-testid=admin-people]');
+    for (const [user, name, role, scope] of [
+      ['wang', '王秀英', 'worker', 'grids:s01/c01/g01'],
+      ['li', '李书记', 'community_supervisor', 'community:s01/c01'],
+    ]) {
+      await a.page.fill('[data-testid=person-form] input[name=user]', user);
+      await a.page.fill('[data-testid=person-form] input[name=name]', name);
+      await a.page.selectOption('[data-testid=person-form] select[name=role]', role);
+      await a.page.fill('[data-testid=person-form] input[name=scope]', scope);
+      await a.page.click('[data-testid=person-form] button[type=submit]');
+      await a.page.waitForSelector(`[data-testid=people-message][data-user="${user}"]`, { timeout: T });
+      made[user] = await a.page.getAttribute('[data-testid=people-message]', 'data-password');
+      await a.page.waitForSelector(`[data-testid=people-list] tr[data-user="${user}"]`, { timeout: T });
+    }
+
+    // The import, twice.
+    await a.page.click('[data-testid=admin-import]');
+    const importFile = async (path) => {
+      await a.page.setInputFiles('[data-testid=import] input[type=file]', path);
+      await a.page.waitForSelector('[data-testid=import-report]', { timeout: 60_000 });
+      const r = await a.page.$eval('[data-testid=import-report]', (el) => ({ ...el.dataset }));
+      const rows = await a.page.$$eval('[data-testid=import-errors] tr[data-row]', (rs) => rs.map((r) => Number(r.dataset.row)));
+      return { ...r, rows };
+    };
+    const first = await importFile(process.env.GV_XLSX);
+    assert.deepEqual([first.imported, first.errors, first.rows], ['997', '3', [12, 502, 1001]]);
+    await a.page.click('[data-testid=admin-audit]');
+    await a.page.click('[data-testid=admin-import]');
+    const second = await importFile(process.env.GV_XLSX);
+    assert.deepEqual([second.imported, second.updated, second.unchanged], ['0', '0', '997']);
+
+    // The worker's phone, by QR code.
+    await a.page.click('[data-testid=admin-people]');
+    await a.page.click('[data-testid=people-list] tr[data-user="wang"] [data-testid=provision]');
+    await a.page.waitForSelector('[data-testid=provision-qr] svg', { timeout: T });
+    const url = await a.page.getAttribute('[data-testid=provision-qr]', 'data-url');
+    const w = await phone();
+    const t0 = Date.now();
+    await w.page.goto(url);
+    await waitSynced(w.page, 60_000);
+    await w.page.waitForSelector('[data-testid=households][data-count="997"]', { timeout: 60_000 });
+    const provisionedMs = Date.now() - t0;
+    const banner = await w.page.textContent('.grid-name');
+    assert.ok(banner.includes('东关社区 · 第一网格'), `the banner names the grid: ${banner}`);
+    const other = await phone();
+    await other.page.goto(url);
+    await other.page.waitForSelector('[data-testid=provision-signin] .error', { timeout: T });
+    assert.match(await other.page.textContent('[data-testid=provision-signin] .error'), /已使用/);
+    // A second code, left to expire.
+    await a.page.click('[data-testid=people-list] tr[data-user="wang"] [data-testid=provision]');
+    await a.page.waitForFunction((old) => {
+      const el = document.querySelector('[data-testid=provision-qr]');
+      return el && el.dataset.url !== old;
+    }, url, { timeout: T });
+    const late = await a.page.$eval('[data-testid=provision-qr]', (el) => ({ url: el.dataset.url, expires: Number(el.dataset.expires) }));
+    const late2 = await phone();
+    await late2.page.waitForFunction((t) => Date.now() > t + 200, late.expires, { timeout: T });
+    await late2.page.goto(late.url);
+    await late2.page.waitForSelector('[data-testid=provision-signin] .error', { timeout: T });
+    assert.match(await late2.page.textContent('[data-testid=provision-signin] .error'), /过期/);
+
+    // An issue from a visit, escalated; the secretary dispatches it by picking the worker.
+    const [household] = await householdIds(w.page, 'due');
+    const visit = await recordVisit(w.page, household, {
+      outcome: 'met',
+      item: { area: 'infrastructure', description: '楼道灯不亮 stairwell light out', solved: false },
+    });
+    await waitSynced(w.page);
+    await w.page.click('.tabs button:nth-child(2)');
+    await w.page.waitForSelector('[data-testid=issue-row] button', { timeout: T });
+    await w.page.click('[data-testid=issue-row] button');
+    await w.page.click('[data-action=escalate]');
+    await w.page.waitForSelector('[data-testid=issue][data-level=community]', { timeout: T });
+    await waitSynced(w.page);
+    const issue = await w.page.getAttribute('[data-testid=issue]', 'data-id');
+    const s = await phone();
+    await signInAs(s.page, 'li', made.li);
+    await s.page.click('.tabs button:nth-child(2)');
+    await s.page.waitForSelector(`[data-testid=issue-row][data-id="${issue}"]`, { timeout: T });
+    await s.page.click(`[data-testid=issue-row][data-id="${issue}"] button`);
+    await s.page.fill('input[name=assignee-search]', '王');
+    await s.page.click('[data-testid=person-picker] li[data-user="wang"] button', { timeout: T });
+    assert.equal(await s.page.inputValue('input[name=assignee]'), 'wang');
+    await s.page.click('[data-action=dispatch]');
+    await s.page.waitForSelector('[data-testid=issue][data-status=dispatched]', { timeout: T });
+    await w.page.waitForSelector(`[data-testid=issue][data-id="${issue}"][data-status=dispatched]`, { timeout: T });
+
+    // A changed row updates the household; its history reads in words.
+    await a.page.click('[data-testid=admin-import]');
+    const third = await importFile(process.env.GV_CSV);
+    assert.deepEqual([third.imported, third.updated], ['0', '1']);
+    await w.page.click('.tabs button:nth-child(1)');
+    await w.page.fill('input.search', '1-1-1001');
+    await w.page.waitForFunction(() => document.querySelectorAll('[data-testid=household-row]').length === 1, null, { timeout: T });
+    await w.page.click('[data-testid=household-row] button');
+    await w.page.waitForFunction(
+      () => document.querySelector('[data-testid=members]')?.textContent.trim().startsWith('4'), null, { timeout: T });
+    const history = await w.page.textContent('[data-testid=history]');
+    assert.ok(history.includes('成员数 3 → 4'), history);
+    assert.ok(history.includes('137****5678') && !history.includes('13712345678'), `the phone is masked: ${history}`);
+
+    // The audit log.
+    await a.page.click('[data-testid=admin-audit]');
+    await a.page.waitForSelector('[data-testid=audit-list] tr[data-action="households.import"]', { timeout: T });
+    const actions = await a.page.$$eval('[data-testid=audit-list] tr[data-action]', (rs) => rs.map((r) => r.dataset.action).reverse());
+    assert.deepEqual(actions, [
+      'org.create', 'org.create', 'org.create', 'person.create', 'person.create',
+      'households.import', 'households.import', 'person.provision', 'person.provisioned',
+      'person.provision', 'households.import',
+    ]);
+    console.log(JSON.stringify({ visit, issue, provisionedMs, households: 997 }));
   },
 };
 

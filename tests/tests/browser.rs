@@ -31,7 +31,13 @@ fn chromium() -> String {
 
 /// Runs one scenario; fails with its output if it fails or takes more than three minutes.
 async fn scenario(name: &str, base: &str, pid: Option<u32>) {
+    scenario_with(name, base, pid, &[]).await;
+}
+
+/// [`scenario`] with environment variables for the script.
+async fn scenario_with(name: &str, base: &str, pid: Option<u32>, env: &[(&str, String)]) {
     let mut cmd = tokio::process::Command::new("node");
+    cmd.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
     cmd.arg("browser.mjs")
         .arg(name)
         .arg(base)
@@ -223,4 +229,84 @@ async fn the_server_sends_a_strict_content_security_policy_and_the_shell() {
         .await
         .expect("sw");
     assert!(!sw.contains("__VERSION__") && sw.contains("gridvisit-shell-"));
+}
+
+/// A households sheet for the admin scenario: 1,000 rows of grid `s01/c01/g01`, 3 of them bad
+/// (rows 12, 502 and 1001 of the sheet).
+fn households_sheet(
+    rows: usize,
+    members: &str,
+    contact_of_first: Option<&str>,
+) -> shared::export::Table {
+    let mut t = shared::export::Table {
+        headers: [
+            "网格",
+            "楼栋",
+            "单元",
+            "房号",
+            "户主",
+            "联系电话",
+            "人数",
+            "标签",
+            "备注",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: (0..rows)
+            .map(|i| {
+                vec![
+                    "s01/c01/g01".into(),
+                    format!("{}", i / 100 + 1),
+                    "1".into(),
+                    format!("{}", 1001 + i),
+                    format!("住户{i}"),
+                    format!("139{i:08}"),
+                    members.into(),
+                    String::new(),
+                    String::new(),
+                ]
+            })
+            .collect(),
+    };
+    if let Some(c) = contact_of_first {
+        t.rows[0][5] = c.into();
+    }
+    t
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_sets_up_an_empty_city_and_a_phone_signs_in_by_qr_code() {
+    let srv = TestServer::start_empty(Settings {
+        app_dir: Some(app_dir()),
+        provision_ttl_ms: 20_000,
+        ..Settings::default()
+    })
+    .await;
+    let dir = gridvisit_tests::harness::TempDir::new("admin-setup");
+    let mut sheet = households_sheet(1000, "3", None);
+    sheet.rows[10][4] = String::new();
+    sheet.rows[500][6] = "很多".into();
+    sheet.rows[999][0] = "s01/c01/g99".into();
+    let xlsx = dir.0.join("households.xlsx");
+    std::fs::write(&xlsx, shared::export::xlsx(&sheet, "住户")).expect("write xlsx");
+    let csv = dir.0.join("changed.csv");
+    std::fs::write(
+        &csv,
+        shared::export::csv(&households_sheet(1, "4", Some("13712345678"))),
+    )
+    .expect("write csv");
+    scenario_with(
+        "admin-setup",
+        &srv.http(),
+        None,
+        &[
+            (
+                "GV_ADMIN_PASSWORD",
+                gridvisit_tests::harness::ADMIN_PASSWORD.to_owned(),
+            ),
+            ("GV_XLSX", xlsx.display().to_string()),
+            ("GV_CSV", csv.display().to_string()),
+        ],
+    )
+    .await;
 }

@@ -123,8 +123,30 @@ impl EngineHandle {
             401 => return Err(ClientError::WrongPassword),
             _ => return Err(ClientError::SignInFailed { status, body: text }),
         }
+        self.signed_in(&text).await
+    }
+
+    /// Signs this phone in with a one-time code from a supervisor's QR code.
+    pub(crate) async fn redeem(&self, state: &AppState, code: &str) -> Result<(), ClientError> {
+        let body = serde_json::json!({ "code": code }).to_string();
+        let (status, text) =
+            http::request("POST", "/api/provision/redeem", None, Some(&body)).await?;
+        if status != 200 {
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+            return Err(ClientError::SignInFailed {
+                status,
+                body: http::error_of(status, &v),
+            });
+        }
         let session =
             Session::from_login(&text).map_err(|e| ClientError::BadReply(e.to_string()))?;
+        may_sign_in(state.owner.as_deref(), state.pending, &session.user)?;
+        self.signed_in(&text).await
+    }
+
+    async fn signed_in(&self, login: &str) -> Result<(), ClientError> {
+        let session =
+            Session::from_login(login).map_err(|e| ClientError::BadReply(e.to_string()))?;
         let (reply, answer) = oneshot::channel();
         self.send(Cmd::SignedIn(session, reply));
         answer.await.map_err(|_| ClientError::Stopped)?

@@ -142,3 +142,41 @@ pub(crate) fn download(name: &str, mime: &str, bytes: &[u8]) -> Result<(), wasm_
     a.click();
     web_sys::Url::revoke_object_url(&url)
 }
+
+const ORG_KEY: &str = "gridvisit-org";
+
+/// The organisation's names as last fetched (empty when never fetched): names show offline.
+pub(crate) fn load_org() -> shared::org::Org {
+    web_sys::window()
+        .and_then(|w| w.local_storage().ok().flatten())
+        .and_then(|s| s.get_item(ORG_KEY).ok().flatten())
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+/// Keeps the organisation's names for the next start.
+pub(crate) fn save_org(org: &shared::org::Org) {
+    if let (Some(s), Ok(text)) = (
+        web_sys::window().and_then(|w| w.local_storage().ok().flatten()),
+        serde_json::to_string(org),
+    ) {
+        let _ = s.set_item(ORG_KEY, &text);
+    }
+}
+
+/// The one-time sign-in code of the address the app was opened at (`#/provision/<code>`).
+pub(crate) fn provision_code() -> Option<String> {
+    let hash = web_sys::window()?.location().hash().ok()?;
+    let code = hash.strip_prefix("#/provision/")?;
+    (!code.is_empty()).then(|| code.to_owned())
+}
+
+/// Takes the code out of the address (it is spent), without reloading.
+pub(crate) fn clear_hash() {
+    if let Some(w) = web_sys::window()
+        && let Ok(h) = w.history()
+    {
+        let path = w.location().pathname().unwrap_or_else(|_| "/".into());
+        let _ = h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&path));
+    }
+}

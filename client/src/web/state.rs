@@ -43,6 +43,38 @@ pub(crate) enum Route {
     Issue(DocumentId),
     /// One monthly review.
     Review(DocumentId),
+    /// A supervisor's workers and volunteers, with their sign-in codes.
+    Team,
+    /// The admin's screens.
+    Admin(AdminTab),
+}
+
+/// The parts of the admin's screen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AdminTab {
+    /// What is set up, and the next step.
+    Guide,
+    /// Streets, communities, grids, departments.
+    Org,
+    /// Accounts.
+    People,
+    /// Households from a spreadsheet.
+    Import,
+    /// Who did what.
+    Audit,
+}
+
+impl AdminTab {
+    /// A short code (test hooks).
+    pub(crate) fn code(self) -> &'static str {
+        match self {
+            Self::Guide => "guide",
+            Self::Org => "org",
+            Self::People => "people",
+            Self::Import => "import",
+            Self::Audit => "audit",
+        }
+    }
 }
 
 /// A record a screen has open: read once per change, not once per redraw.
@@ -90,6 +122,8 @@ pub(crate) struct AppState {
     pub(crate) records: Rc<HashMap<DocumentId, Rc<Opened>>>,
     /// Records pinned to this device: kept, and fetched when not held, while pinned.
     pub(crate) pinned: Rc<BTreeSet<DocumentId>>,
+    /// The organisation's names (from the server, kept for offline use).
+    pub(crate) org: Rc<shared::org::Org>,
     pub(crate) route: Route,
     /// Bumped by every change: screens compare it to know whether anything changed.
     pub(crate) version: u64,
@@ -121,6 +155,7 @@ impl AppState {
             figures,
             area: None,
             pinned: Rc::default(),
+            org: Rc::new(crate::web::load_org()),
             records: Rc::default(),
             route: Route::Home,
             version: 0,
@@ -169,6 +204,8 @@ pub(crate) enum Action {
     Area(Rc<AreaFigures>),
     /// The records pinned to this device.
     Pinned(Rc<BTreeSet<DocumentId>>),
+    /// The organisation's names.
+    Org(Rc<shared::org::Org>),
     Navigate(Route),
 }
 
@@ -202,6 +239,7 @@ impl Reducible for AppState {
             Action::Opened(records) => next.records = records,
             Action::Area(a) => next.area = Some(a),
             Action::Pinned(p) => next.pinned = p,
+            Action::Org(o) => next.org = o,
             Action::Navigate(route) => next.route = route,
         }
         next.version += 1;

@@ -141,6 +141,7 @@ pub(super) async fn start(
     if q.wait {
         let report = run.await;
         audit_done(&state, &user, &report)?;
+        finish(&progress, &report);
         return Ok(Json(
             json!({ "job": job, "total": total, "report": report }),
         ));
@@ -148,7 +149,10 @@ pub(super) async fn start(
     let state2 = state.clone();
     tokio::spawn(async move {
         let report = run.await;
-        let _ = audit_done(&state2, &user, &report);
+        if let Err(e) = audit_done(&state2, &user, &report) {
+            tracing::error!(?e, "the import's audit entry was not written");
+        }
+        finish(&progress, &report);
     });
     Ok(Json(json!({ "job": job, "total": total })))
 }
@@ -202,10 +206,15 @@ async fn run(
         }
     }
     report.errors.sort_by_key(|e| e.row);
+    report
+}
+
+/// Marks a job finished with its report (after its audit entry is written, so a client that
+/// sees it finished finds it in the log).
+fn finish(progress: &Mutex<Progress>, report: &Report) {
     let mut p = progress.lock().unwrap_or_else(|p| p.into_inner());
     p.finished = true;
     p.report = Some(report.clone());
-    report
 }
 
 type Counts = (usize, usize, usize, Vec<import::RowError>);

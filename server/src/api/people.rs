@@ -558,6 +558,7 @@ pub(super) struct ProvisionBody {
 pub(super) async fn provision(
     State(state): State<AppState>,
     user: User,
+    headers: axum::http::HeaderMap,
     body: Result<Json<ProvisionBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<Value>, AppError> {
     let Json(b) = body.map_err(|e| AppError::BadRequest(format!("expected {{\"user\"}}: {e}")))?;
@@ -601,10 +602,19 @@ pub(super) async fn provision(
         target.principal.user.as_str(),
         "one-time sign-in code issued".into(),
     )?;
-    let url = format!(
-        "{}/#/provision/{code}",
-        state.settings.public_url.trim_end_matches('/')
-    );
+    let base = state.settings.public_url.clone().unwrap_or_else(|| {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("127.0.0.1:8080");
+        let scheme = if state.settings.secure_cookies {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{host}")
+    });
+    let url = format!("{}/#/provision/{code}", base.trim_end_matches('/'));
     let svg = qr_svg(&url)?;
     Ok(Json(json!({
         "user": target.principal.user.as_str(),

@@ -3,14 +3,15 @@
 
 use yew::prelude::*;
 
-use super::common::{Banners, LangSwitch, SignIn, SignOut, Status};
+use super::admin::AdminScreen;
+use super::common::{Banners, LangSwitch, ProvisionSignIn, SignIn, SignOut, Status};
 use super::field::{HouseholdForm, HouseholdView, Households, MyIssues, VisitForm, VisitView};
 use super::supervisor::{MonthScreen, Overview, Queue};
 use crate::web::engine::boot;
 use crate::web::handle::{Cmd, EngineHandle};
 use crate::web::hooks::Ctx;
 use crate::web::persist_storage;
-use crate::web::state::{AppState, Route};
+use crate::web::state::{AdminTab, AppState, Route};
 
 /// Opens the local store; shows the app once the first screen's data is read.
 #[component]
@@ -69,19 +70,50 @@ fn Main(props: &MainProps) -> Html {
         engine: props.engine.clone(),
     };
     let lang = state.lang;
+    // A phone opened from a supervisor's QR code signs in with it (another account's waiting
+    // changes still block it, as a password sign-in).
+    let code = use_memo((), |_| crate::web::provision_code());
+    {
+        // The organisation's names, fetched once per sign-in (kept for offline use).
+        let (state, user) = (
+            state.clone(),
+            state
+                .session
+                .as_ref()
+                .map(|s| (s.user.clone(), s.token.clone())),
+        );
+        use_effect_with(user, move |user| {
+            if let Some((_, token)) = user.clone() {
+                wasm_bindgen_futures::spawn_local(async move {
+                    if let Ok((200, v)) =
+                        crate::web::http::json("GET", "/api/org", Some(&token), None).await
+                        && let Ok(org) = serde_json::from_value::<shared::org::Org>(v)
+                    {
+                        crate::web::save_org(&org);
+                        state.dispatch(crate::web::state::Action::Org(std::rc::Rc::new(org)));
+                    }
+                });
+            }
+        });
+    }
     if state.session.is_none() {
         return html! {
             <ContextProvider<Ctx> context={ctx}>
                 <div class="app" lang={lang.t("zh-CN", "en")}>
                     <header class="bar"><h1>{ lang.t("网格走访", "Grid visits") }</h1><LangSwitch /></header>
-                    <main><SignIn /></main>
+                    <main>
+                        if let Some(code) = (*code).clone() { <ProvisionSignIn code={code} /> }
+                        <SignIn />
+                    </main>
                 </div>
             </ContextProvider<Ctx>>
         };
     }
     let supervisor = state.supervisor();
+    let admin = state.session.as_ref().is_some_and(|s| s.role == "admin");
     let route = state.route.clone();
     let screen = match &route {
+        Route::Home if admin => html! { <AdminScreen tab={AdminTab::Guide} /> },
         Route::Home if supervisor => html! { <Overview path={String::new()} /> },
         Route::Home | Route::Households => html! { <Households /> },
         Route::Area(path) => html! { <Overview path={path.clone()} /> },
@@ -94,8 +126,11 @@ fn Main(props: &MainProps) -> Html {
         Route::Issues => html! { <MyIssues /> },
         Route::Issue(id) => html! { <super::common::IssueView id={*id} /> },
         Route::Review(id) => html! { <super::supervisor::ReviewView id={*id} /> },
+        Route::Team => html! { <super::supervisor::Team /> },
+        Route::Admin(tab) => html! { <AdminScreen tab={*tab} /> },
     };
     let current = match &route {
+        Route::Home if admin => Route::Admin(AdminTab::Guide),
         Route::Home if supervisor => Route::Area(String::new()),
         Route::Home => Route::Households,
         r => r.clone(),
@@ -114,6 +149,8 @@ fn Main(props: &MainProps) -> Html {
                 | (Route::Queue | Route::Issue(_), Route::Queue)
                 | (Route::Area(_), Route::Area(_))
                 | (Route::Month(_) | Route::Review(_), Route::Month(_))
+                | (Route::Team, Route::Team)
+                | (Route::Admin(_), Route::Admin(_))
         );
         html! {
             <button class={classes!("tab", on.then_some("on"))} onclick={ctx.go(target)}>
@@ -132,11 +169,15 @@ fn Main(props: &MainProps) -> Html {
                 </header>
                 <Banners />
                 <nav class="tabs">
+                    if admin {
+                        { tab(Route::Admin(AdminTab::Guide), "管理", "Admin") }
+                    }
                     if supervisor {
                         { tab(Route::Area(String::new()), "总览", "Overview") }
                         { tab(Route::Queue, "事件办理", "Issues") }
                         { tab(Route::Households, "住户", "Households") }
                         { tab(Route::Month(String::new()), "月度", "Month") }
+                        { tab(Route::Team, "人员", "Team") }
                     } else {
                         { tab(Route::Households, "住户", "Households") }
                         { tab(Route::Issues, "事件", "Issues") }

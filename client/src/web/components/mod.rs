@@ -6,8 +6,10 @@
 //! - `common/`: what every role sees (status bar, sign-in, issues, a record's history).
 //! - `field/`: the worker's screens (households, visits, their issues). They never import
 //!   supervisor code.
-//! - `supervisor/`: the overview, the issue queue and exports.
+//! - `supervisor/`: the overview, the issue queue, exports and the team's sign-in codes.
+//! - `admin/`: the setup guide, the organisation, people, the household import, the audit log.
 
+mod admin;
 mod app;
 mod common;
 mod field;

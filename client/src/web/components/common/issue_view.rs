@@ -111,9 +111,8 @@ pub(crate) fn IssueView(props: &IdProps) -> Html {
                 <textarea name="note" value={(*note).clone()} oninput={let n = note.clone(); move |e: InputEvent| n.set(input_value(&e))} />
             </label>
             if can_dispatch {
-                <label>{ lang.t("派遣给（用户名）", "Dispatch to (username)") }
-                    <input name="assignee" value={(*assignee).clone()} oninput={let a = assignee.clone(); move |e: InputEvent| a.set(input_value(&e))} />
-                </label>
+                <super::PersonPicker value={(*assignee).clone()}
+                    onpick={let a = assignee.clone(); Callback::from(move |u: String| a.set(u))} />
             }
             if let Some(msg) = &*error { <p class="error" role="alert">{ msg }</p> }
             <div class="actions">

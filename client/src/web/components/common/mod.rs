@@ -1,11 +1,14 @@
 //! What every role sees: the bar (status, language, sign-out), banners, sign-in, issue lists
-//! and screens, a record's conflicts and history, and pinning records to the device.
+//! and screens, a record's conflicts and history, pinning records to the device, the
+//! dispatch picker and signing a phone in by QR code.
 
 mod banners;
 mod issue_list;
 mod issue_view;
 mod lang_switch;
+mod person_picker;
 mod pinned;
+mod provision;
 mod record_extras;
 mod sign_in;
 mod sign_out;
@@ -15,7 +18,9 @@ pub(crate) use banners::Banners;
 pub(crate) use issue_list::issue_list;
 pub(crate) use issue_view::IssueView;
 pub(crate) use lang_switch::LangSwitch;
+pub(crate) use person_picker::PersonPicker;
 pub(crate) use pinned::{PinButton, PinnedList};
+pub(crate) use provision::{ProvisionQr, ProvisionSignIn};
 pub(crate) use record_extras::RecordExtras;
 pub(crate) use sign_in::SignIn;
 pub(crate) use sign_out::SignOut;

@@ -75,7 +75,7 @@ pub(crate) fn Households() -> Html {
         .state
         .session
         .as_ref()
-        .map(|s| s.grids_label())
+        .map(|s| crate::view::scope_label(&ctx.state.org, lang, &s.scope))
         .unwrap_or_default();
     html! {
         <section data-testid="households" data-ready={ctx.state.ready.to_string()} data-count={rows.len().to_string()}>

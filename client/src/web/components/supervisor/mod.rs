@@ -8,8 +8,10 @@ mod month;
 mod overview;
 mod queue;
 mod review;
+mod team;
 
 pub(crate) use month::MonthScreen;
 pub(crate) use overview::Overview;
 pub(crate) use queue::Queue;
 pub(crate) use review::ReviewView;
+pub(crate) use team::Team;

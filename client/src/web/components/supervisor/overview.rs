@@ -94,7 +94,18 @@ pub(crate) fn Overview(props: &AreaProps) -> Html {
     });
     let table = Rc::new(Table {
         headers: header(lang).iter().map(|h| (*h).to_owned()).collect(),
-        rows: rows.iter().map(|(k, t)| cells(k, t).to_vec()).collect(),
+        rows: rows
+            .iter()
+            .map(|(k, t)| {
+                let mut row = cells(k, t).to_vec();
+                // The unit's name, with its code (the stable identity) after it.
+                let name = ctx.state.org.name(k);
+                if name != k.as_str() {
+                    row[0] = format!("{name} ({k})");
+                }
+                row
+            })
+            .collect(),
     });
     let levels = [
         shared::model::Level::Grid,
@@ -126,7 +137,10 @@ pub(crate) fn Overview(props: &AreaProps) -> Html {
         .iter()
         .take(15)
         .map(|(k, t)| {
-            let short = k.rsplit('/').next().unwrap_or(k).to_owned();
+            let short = match ctx.state.org.name(k) {
+                n if n == k.as_str() => k.rsplit('/').next().unwrap_or(k).to_owned(),
+                n => n.to_owned(),
+            };
             (short, t.coverage(), pct(t.coverage()))
         })
         .collect();
@@ -139,7 +153,7 @@ pub(crate) fn Overview(props: &AreaProps) -> Html {
             } else {
                 format!("{acc}/{part}")
             };
-            items.push((acc.clone(), part.to_owned()));
+            items.push((acc.clone(), ctx.state.org.name(&acc).to_owned()));
         }
         items
     };
