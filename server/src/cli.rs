@@ -47,6 +47,21 @@ struct Cli {
     /// (`https://192.168.1.20:8443`); by default the address it listens on.
     #[arg(long, env = "GRIDVISIT_PUBLIC_URL")]
     public_url: Option<String>,
+    /// Serve HTTPS with this certificate (PEM, the chain after it), with `--tls-key`.
+    #[arg(long, env = "GRIDVISIT_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of `--tls-cert` (PEM).
+    #[arg(long, env = "GRIDVISIT_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve HTTPS on a LAN with no certificate: make a local certificate authority on first
+    /// start (`DATA/tls/ca.pem`, served at `/ca.pem` for phones to trust) and a certificate
+    /// it signs for `--tls-names` and the host of `--public-url`.
+    #[arg(long, env = "GRIDVISIT_TLS_LOCAL_CA", conflicts_with = "tls_cert")]
+    tls_local_ca: bool,
+    /// Names and addresses phones reach the server by (`192.168.1.20,gridvisit.lan`), for the
+    /// local CA's certificate.
+    #[arg(long, env = "GRIDVISIT_TLS_NAMES", value_delimiter = ',')]
+    tls_names: Vec<String>,
     /// Cookies carry `Secure` (serving behind an HTTPS proxy).
     #[arg(long, env = "GRIDVISIT_SECURE_COOKIES")]
     secure_cookies: bool,
@@ -219,10 +234,15 @@ pub async fn main_from(args: impl IntoIterator<Item = std::ffi::OsString>) -> an
     // Off loopback anyone on the network can reach the server: the published demo password
     // must not sign anyone in there.
     let loopback = cli.listen.ip().is_loopback();
+    let tls = tls_config(&cli)?;
     let settings = Settings {
         token_ttl_ms: cli.token_ttl_hours * 3_600_000,
         app_dir: cli.app.clone(),
-        secure_cookies: cli.secure_cookies,
+        secure_cookies: cli.secure_cookies || tls.is_some(),
+        ca_cert: tls
+            .as_ref()
+            .and_then(|t| t.1.as_ref())
+            .map(|ca| ca.ca.clone()),
         demo_password_allowed: loopback,
         window_days: cli.window_days,
         public_url: cli.public_url.clone(),
@@ -293,11 +313,27 @@ pub async fn main_from(args: impl IntoIterator<Item = std::ffi::OsString>) -> an
         .with_context(|| format!("binding {}", cli.listen))?;
     let addr = listener.local_addr()?;
     let running = cli.data.join(crate::backup::RUNNING);
-    write_running(&running, &format!("http://{addr}"), &state.backup_key)?;
+    let (http, ws) = if tls.is_some() {
+        ("https", "wss")
+    } else {
+        ("http", "ws")
+    };
+    write_running(&running, &format!("{http}://{addr}"), &state.backup_key)?;
     println!(
-        "gridvisit is running: open http://{addr}/  (sync: ws://{addr}/sync, data: {})",
+        "gridvisit is running: open {http}://{addr}/  (sync: {ws}://{addr}/sync, data: {})",
         cli.data.display()
     );
+    if let Some(url) = &cli.public_url {
+        println!("  phones reach it at {url} (QR codes and links)");
+    }
+    if let Some((_, Some(ca))) = &tls {
+        println!(
+            "  HTTPS by the local CA {} for {}{}: each phone trusts it once, from {http}://<this server>/ca.pem (README: HTTPS on a LAN)",
+            ca.ca.display(),
+            ca.names.join(", "),
+            if ca.created { " (made now)" } else { "" }
+        );
+    }
     if banner.is_empty() && loopback {
         println!("  sign in with your accounts; demo users share the password {DEMO_PASSWORD}");
     } else if banner.is_empty() {
@@ -317,10 +353,48 @@ pub async fn main_from(args: impl IntoIterator<Item = std::ffi::OsString>) -> an
             println!("{line}");
         }
     }
-    crate::serve(listener, state, shutdown_signal()).await?;
+    match tls {
+        Some((config, _)) => {
+            let listener = crate::tls::TlsListener::new(listener, config)?;
+            crate::serve(listener, state, shutdown_signal()).await?;
+        }
+        None => crate::serve(listener, state, shutdown_signal()).await?,
+    }
     let _ = std::fs::remove_file(&running);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The TLS configuration the flags ask for, with what the local CA made.
+fn tls_config(
+    cli: &Cli,
+) -> anyhow::Result<
+    Option<(
+        std::sync::Arc<rustls::ServerConfig>,
+        Option<crate::tls::LocalCa>,
+    )>,
+> {
+    if let (Some(cert), Some(key)) = (&cli.tls_cert, &cli.tls_key) {
+        return Ok(Some((crate::tls::config_from_files(cert, key)?, None)));
+    }
+    if !cli.tls_local_ca {
+        return Ok(None);
+    }
+    let mut names = cli.tls_names.clone();
+    if let Some(host) = cli
+        .public_url
+        .as_deref()
+        .and_then(|u| u.split("://").nth(1))
+        .and_then(|rest| rest.split(['/', ':']).next())
+    {
+        names.push(host.to_owned());
+    }
+    if !cli.listen.ip().is_unspecified() {
+        names.push(cli.listen.ip().to_string());
+    }
+    std::fs::create_dir_all(&cli.data)?;
+    let (config, ca) = crate::tls::local_ca(&cli.data, &names, time::OffsetDateTime::now_utc())?;
+    Ok(Some((config, Some(ca))))
 }
 
 /// Writes where this server listens and its backup key, readable by its owner only.

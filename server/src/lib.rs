@@ -9,6 +9,7 @@
 //! - [`auth`]: argon2 passwords and expiring, revocable tokens.
 //! - [`demo`]: the demo city seeded on first start.
 //! - [`cli`]: the binary's flags, banner and signal handling.
+//! - [`tls`]: HTTPS from PEM files or a local certificate authority for a LAN.
 //!
 //! [`app`] builds the router from an [`AppState`]; [`serve`] runs it on a listener until a
 //! shutdown future completes, then lets the engine finish its last commit.
@@ -25,6 +26,7 @@ pub mod limits;
 pub mod metrics;
 pub mod settings;
 pub mod store;
+pub mod tls;
 pub mod watchers;
 pub mod ws;
 
@@ -38,7 +40,6 @@ use shared::aggregate::Dashboard;
 use shared::ids::{PeerId, StorageId};
 use shared::sync::{Hub, HubConfig, ScopePolicy};
 use shared::time::Calendar;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::engine::{Cmd, Engine};
@@ -216,18 +217,22 @@ pub fn app(state: AppState) -> Router {
 /// Serves `state` on `listener` until `signal` completes (or the engine stops on a failed
 /// commit); then closes WebSockets, lets the engine commit what it has, and returns (the
 /// engine's error, if it failed).
-pub async fn serve(
-    listener: TcpListener,
+pub async fn serve<L>(
+    listener: L,
     state: AppState,
     signal: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<()>
+where
+    L: axum::serve::Listener<Addr = std::net::SocketAddr>,
+    PeerAddr: for<'a> axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
+{
     let shutdown_tx = state.shutdown_tx.clone();
     let engine = state.engine.clone();
     let thread = state.engine_thread.clone();
     let mut engine_stopped = state.shutdown.clone();
     let router = app(state);
     // Connect info gives handlers the client's address (the login throttle keys on it).
-    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let service = router.into_make_service_with_connect_info::<PeerAddr>();
     axum::serve(listener, service)
         .with_graceful_shutdown(async move {
             tokio::select! {
@@ -236,6 +241,7 @@ pub async fn serve(
             }
             let _ = shutdown_tx.send(true);
         })
+        .into_future()
         .await?;
     let _ = engine.send(Cmd::Shutdown);
     let handle = thread
@@ -248,6 +254,27 @@ pub async fn serve(
             .map_err(|_| anyhow::anyhow!("engine panicked"))??;
     }
     Ok(())
+}
+
+/// The address a connection came from, over plain TCP or TLS.
+#[derive(Clone, Copy, Debug)]
+pub struct PeerAddr(pub std::net::SocketAddr);
+
+impl
+    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>>
+    for PeerAddr
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
+        Self(*stream.remote_addr())
+    }
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tls::TlsListener>>
+    for PeerAddr
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, tls::TlsListener>) -> Self {
+        Self(*stream.remote_addr())
+    }
 }
 
 /// The dashboard folded from every stored contribution, streaming over the rows.

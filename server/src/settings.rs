@@ -49,6 +49,9 @@ pub struct Settings {
     /// The address phones reach this server at, used in QR codes and links (`--public-url`;
     /// without it, the address the request that asks for a code came to).
     pub public_url: Option<String>,
+    /// The local certificate authority's certificate, served at `/ca.pem` for phones to
+    /// trust (`--tls-local-ca`).
+    pub ca_cert: Option<std::path::PathBuf>,
     /// How long a one-time code that signs a phone in lasts.
     pub provision_ttl_ms: i64,
 }
@@ -76,6 +79,7 @@ impl Default for Settings {
             demo_password_allowed: true,
             window_days: shared::sync::DEFAULT_WINDOW_DAYS,
             public_url: None,
+            ca_cert: None,
             provision_ttl_ms: 10 * 60_000,
         }
     }

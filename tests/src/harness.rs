@@ -246,7 +246,10 @@ impl ProcessServer {
         let mut lines = BufReader::new(stdout).lines();
         let addr = tokio::time::timeout(Duration::from_secs(900), async {
             while let Ok(Some(line)) = lines.next_line().await {
-                if let Some(rest) = line.strip_prefix("gridvisit is running: open http://") {
+                if let Some(rest) = line
+                    .strip_prefix("gridvisit is running: open http://")
+                    .or_else(|| line.strip_prefix("gridvisit is running: open https://"))
+                {
                     let addr = rest.split('/').next().unwrap_or_default();
                     return addr.parse::<SocketAddr>().ok();
                 }

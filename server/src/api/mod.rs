@@ -123,6 +123,7 @@ impl IntoResponse for AppError {
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/ca.pem", get(ca_cert))
         .route("/metrics", get(metrics))
         .route("/api/login", post(session::login))
         .route("/api/logout", post(session::logout))
@@ -234,8 +235,8 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
     ) -> Result<Self, Self::Rejection> {
         let ip = parts
             .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
+            .get::<axum::extract::ConnectInfo<crate::PeerAddr>>()
+            .map_or_else(|| "unknown".to_owned(), |c| c.0.0.ip().to_string());
         Ok(Self(ip))
     }
 }
@@ -272,6 +273,28 @@ The sync server is running without the field app: start it with <code>cargo xtas
 <li>登录 / sign in: <code>POST /api/login</code></li><li>统计 / figures: <code>GET /api/aggregates</code>, <code>GET /api/live</code></li>
 <li>健康 / health: <a href="/healthz">/healthz</a>, <a href="/metrics">/metrics</a></li></ul></body></html>"#,
     )
+}
+
+/// The local CA's certificate (public by nature): what a phone installs to trust this
+/// server's HTTPS on a LAN.
+async fn ca_cert(State(state): State<AppState>) -> Result<Response, AppError> {
+    let path = state.settings.ca_cert.clone().ok_or_else(|| {
+        AppError::NotFound("this server does not use a local CA (--tls-local-ca)".into())
+    })?;
+    let pem = tokio::fs::read(&path)
+        .await
+        .map_err(|e| AppError::Internal(format!("{}: {e}", path.display())))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-x509-ca-cert"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"gridvisit-ca.crt\"",
+            ),
+        ],
+        pem,
+    )
+        .into_response())
 }
 
 async fn healthz(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
