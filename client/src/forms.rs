@@ -192,6 +192,7 @@ pub fn plan_visit(
                         note: String::new(),
                         level: None,
                         assignee: None,
+                        limit: None,
                     },
                 },
             ));
@@ -376,6 +377,7 @@ pub fn issue_event(
         note: action.note.trim().to_owned(),
         level: (action.kind == EventKind::Escalate).then_some(escalation_target(action.level)),
         assignee: (action.kind == EventKind::Dispatch).then(|| who.to_owned()),
+        limit: None,
     })
 }
 

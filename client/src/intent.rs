@@ -100,6 +100,7 @@ mod tests {
             note: "已联系物业".into(),
             level: None,
             assignee: None,
+            limit: None,
         };
         let all = [
             Intent::Household {

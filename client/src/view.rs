@@ -320,6 +320,7 @@ pub fn audit_action(lang: crate::i18n::Lang, code: &str) -> String {
         "person.provision" => ("发放登录码", "Sign-in code issued"),
         "person.provisioned" => ("扫码登录", "Signed in by code"),
         "households.import" => ("导入住户", "Households imported"),
+        "settings.step_limits" => ("修改办理时限", "Step deadlines changed"),
         _ => return code.to_owned(),
     };
     lang.t(zh, en).to_owned()

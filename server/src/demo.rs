@@ -369,6 +369,7 @@ pub fn seed(
                         note: String::new(),
                         level: None,
                         assignee: None,
+                        limit: None,
                     },
                 };
                 batch.push(make(&|tx| draft.write(tx), &worker, at)?);

@@ -175,6 +175,7 @@ impl GridWriter<'_> {
             note: String::new(),
             level: (kind == EventKind::Escalate).then_some(Level::Community),
             assignee: None,
+            limit: None,
         }
     }
 

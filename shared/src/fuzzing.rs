@@ -99,6 +99,7 @@ pub fn issue_fold(data: &[u8]) {
             note: String::new(),
             level: Some(Level::ALL[usize::from(c[5]) % Level::ALL.len()]),
             assignee: (c[5] & 0x80 != 0).then(|| "u1".to_owned()),
+            limit: None,
         })
         .collect();
     let mut reversed: Vec<IssueEvent> = events.iter().rev().cloned().collect();

@@ -119,18 +119,25 @@ impl Unit {
     }
 }
 
-/// The whole organisation, sorted by code.
+/// The whole organisation, sorted by code, with the city's step deadlines (what every
+/// device needs to show names and write events).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Org {
     /// Every unit.
     pub units: Vec<Unit>,
+    /// The step deadlines in force.
+    #[serde(default)]
+    pub limits: crate::model::lifecycle::StepLimits,
 }
 
 impl Org {
-    /// An organisation of these units (sorted by code).
+    /// An organisation of these units (sorted by code), with the built-in step deadlines.
     pub fn new(mut units: Vec<Unit>) -> Self {
         units.sort_by(|a, b| a.code.cmp(&b.code));
-        Self { units }
+        Self {
+            units,
+            limits: crate::model::lifecycle::StepLimits::default(),
+        }
     }
 
     /// The unit with this code.

@@ -338,6 +338,41 @@ async fn an_empty_city_is_set_up_by_its_admin_and_every_step_is_audited() {
             .iter()
             .all(|e| e["by"] == "admin")
     );
+
+    // The step deadlines are a setting every device reads with the organisation.
+    let day = 86_400_000_i64;
+    let limits = json!({ "respond_ms": 4 * 3_600_000, "dispatched_ms": [2 * day, 4 * day, 6 * day, 10 * day], "handled_ms": day });
+    let (status, _) = send_json(
+        Method::PUT,
+        &srv.http(),
+        "/api/admin/settings",
+        &admin,
+        &json!({ "limits": limits }),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, org) = get_json(&srv.http(), "/api/org", &sec).await;
+    assert_eq!(org["limits"], limits);
+    let (status, _) = send_json(
+        Method::PUT,
+        &srv.http(),
+        "/api/admin/settings",
+        &admin,
+        &json!({ "limits": { "respond_ms": 0, "dispatched_ms": [1, 1, 1, 1], "handled_ms": 1 } }),
+    )
+    .await;
+    assert_eq!(status, 400, "limits under an hour are refused");
+    let (status, _) = send_json(
+        Method::PUT,
+        &srv.http(),
+        "/api/admin/settings",
+        &sec,
+        &json!({ "limits": limits }),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (_, log) = get_json(&srv.http(), "/api/admin/audit?limit=1", &admin).await;
+    assert_eq!(log["items"][0]["action"], "settings.step_limits");
     phone.disconnect();
     srv.stop().await;
 }

@@ -150,6 +150,7 @@ fn report(id: u8, at: shared::time::Millis) -> (DocumentId, shared::model::Issue
                 note: String::new(),
                 level: None,
                 assignee: None,
+                limit: None,
             },
         },
     )
@@ -252,6 +253,7 @@ async fn a_js_client_signed_in_as_a_worker_cannot_game_the_headline_figure() {
                 note: String::new(),
                 level: Some(Level::Community),
                 assignee: None,
+                limit: None,
             },
         )
     })
@@ -318,6 +320,7 @@ async fn a_js_client_signed_in_as_a_worker_cannot_game_the_headline_figure() {
                 note: String::new(),
                 level: None,
                 assignee: None,
+                limit: None,
             },
         )
     })

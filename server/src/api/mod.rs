@@ -141,6 +141,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/provision/redeem", post(people::redeem))
         .route("/api/admin/org", post(people::put_unit))
         .route(
+            "/api/admin/settings",
+            axum::routing::put(people::put_settings),
+        )
+        .route(
             "/api/admin/people",
             get(people::people).post(people::create_person),
         )

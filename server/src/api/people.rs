@@ -57,9 +57,9 @@ pub(super) async fn org(
 ) -> Result<Json<Value>, AppError> {
     let store = state.store.clone();
     blocking(move || {
-        Ok(Json(
-            serde_json::to_value(store.org()?).unwrap_or(Value::Null),
-        ))
+        let mut org = store.org()?;
+        org.limits = store.step_limits()?;
+        Ok(Json(json!(org)))
     })
     .await
 }
@@ -110,6 +110,56 @@ pub(super) async fn put_unit(
         detail,
     )?;
     Ok(Json(unit))
+}
+
+#[derive(Deserialize)]
+pub(super) struct SettingsBody {
+    limits: shared::model::lifecycle::StepLimits,
+}
+
+/// Sets the city's step deadlines. Devices write the rule in force into each event that
+/// starts a step, so steps already under way keep theirs.
+pub(super) async fn put_settings(
+    State(state): State<AppState>,
+    user: User,
+    body: Result<Json<SettingsBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, AppError> {
+    admin_only(&user, "change the step deadlines")?;
+    let Json(b) = body.map_err(|e| {
+        AppError::BadRequest(format!(
+            "expected {{\"limits\": {{\"respond_ms\", \"dispatched_ms\": [grid, community, street, city], \"handled_ms\"}}}}: {e}"
+        ))
+    })?;
+    if !b.limits.is_valid() {
+        return Err(AppError::BadRequest(
+            "each step's limit is between one hour and 90 days / 时限应在 1 小时到 90 天之间"
+                .into(),
+        ));
+    }
+    let store = state.store.clone();
+    let limits = b.limits;
+    let old = blocking(move || {
+        let old = store.step_limits()?;
+        store.put_step_limits(&limits)?;
+        Ok(old)
+    })
+    .await?;
+    let days = |l: &shared::model::lifecycle::StepLimits| {
+        format!(
+            "{}/{:?}/{} h",
+            l.respond_ms / 3_600_000,
+            l.dispatched_ms.map(|d| d / 3_600_000),
+            l.handled_ms / 3_600_000
+        )
+    };
+    audit(
+        &state,
+        &user,
+        "settings.step_limits",
+        "step deadlines",
+        format!("{} → {}", days(&old), days(&b.limits)),
+    )?;
+    Ok(Json(json!({ "limits": b.limits })))
 }
 
 /// An account as the admin screens show it (never its password hash).

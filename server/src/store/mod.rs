@@ -385,6 +385,13 @@ pub trait Storage: Send + Sync + 'static {
     fn org(&self) -> Result<shared::org::Org, StoreError>;
     /// Creates or renames units.
     fn put_units(&self, units: &[shared::org::Unit]) -> Result<(), StoreError>;
+    /// The city's step deadlines (the built-in rule until an admin sets one).
+    fn step_limits(&self) -> Result<shared::model::lifecycle::StepLimits, StoreError>;
+    /// Sets the city's step deadlines.
+    fn put_step_limits(
+        &self,
+        limits: &shared::model::lifecycle::StepLimits,
+    ) -> Result<(), StoreError>;
     /// Appends to the audit log (each entry numbered after the last).
     fn append_audit(&self, entries: &[AuditEntry]) -> Result<(), StoreError>;
     /// The audit log before entry `before`, newest first.

@@ -466,6 +466,26 @@ impl Storage for RedbStore {
         Ok(tx.commit()?)
     }
 
+    fn step_limits(&self) -> Result<shared::model::lifecycle::StepLimits, StoreError> {
+        let tx = self.db.begin_read()?;
+        let meta = tx.open_table(META)?;
+        let stored = meta
+            .get("step_limits")?
+            .map(|v| parse(v.value()))
+            .transpose()?;
+        Ok(stored.unwrap_or_default())
+    }
+
+    fn put_step_limits(
+        &self,
+        limits: &shared::model::lifecycle::StepLimits,
+    ) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        tx.open_table(META)?
+            .insert("step_limits", json(limits)?.as_slice())?;
+        Ok(tx.commit()?)
+    }
+
     fn append_audit(&self, entries: &[super::AuditEntry]) -> Result<(), StoreError> {
         let tx = self.db.begin_write()?;
         super::redb_admin::append_audit(&tx, entries)?;

@@ -127,4 +127,10 @@ pub struct IssueEvent {
     pub level: Option<Level>,
     /// The person a `dispatch` assigns.
     pub assignee: Option<String>,
+    /// The time limit of the step this event starts, in ms: the city's rule in force when it
+    /// was written (stored as `limitMs`), so every replica computes the same deadline and a
+    /// later change of the rule leaves old steps as they were. `None` (events written before
+    /// the rule was a setting, or that start no step): [`super::lifecycle::step_limit`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i64>,
 }

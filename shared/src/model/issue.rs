@@ -117,6 +117,7 @@ fn read_event<D: ReadDoc>(doc: &D, obj: &automerge::ObjId) -> Result<IssueEvent,
         note,
         level: opt("level")?.map(|s| s.parse()).transpose()?,
         assignee: opt("assignee")?,
+        limit: None,
     })
 }
 
@@ -174,6 +175,9 @@ pub fn append_event<T: Transactable + ReadDoc>(
     }
     if let Some(assignee) = &event.assignee {
         tx.put(&obj, "assignee", assignee.as_str())?;
+    }
+    if let Some(limit) = event.limit {
+        tx.put(&obj, "limitMs", limit)?;
     }
     Ok(())
 }

@@ -39,6 +39,9 @@ pub struct IssueState {
     pub forbidden: Vec<String>,
     /// Past steps that ran over their deadline: (deadline, when the step ended).
     pub overdue_spans: Vec<(Millis, Millis)>,
+    /// The time limit the event that started the current step carried (the rule in force
+    /// when it was written), if it carried one.
+    pub step_rule: Option<i64>,
 }
 
 impl IssueState {
@@ -68,13 +71,26 @@ impl IssueState {
             level: Level::Grid,
             assignee: None,
             step_started: report.at,
-            deadline: step_limit(Status::Reported, Level::Grid).map(|l| report.at.plus(l)),
+            deadline: report
+                .limit
+                .or(step_limit(Status::Reported, Level::Grid))
+                .map(|l| report.at.plus(l)),
             reported_at: report.at,
             closed_at: None,
             closed_level: None,
             ignored: Vec::new(),
             forbidden: Vec::new(),
             overdue_spans: Vec::new(),
+            step_rule: report.limit,
+        }
+    }
+
+    /// How long the current step may take: the rule its first event carried, else the
+    /// built-in one; none once closed.
+    pub fn step_limit(&self) -> Option<i64> {
+        match self.status {
+            Status::Closed => None,
+            _ => self.step_rule.or(step_limit(self.status, self.level)),
         }
     }
 
@@ -111,8 +127,7 @@ impl IssueState {
             self.ignored.push(e.id.clone());
             Step::Ignored
         };
-        self.deadline =
-            step_limit(self.status, self.level).map(|limit| self.step_started.plus(limit));
+        self.deadline = self.step_limit().map(|limit| self.step_started.plus(limit));
         // A step that ended after its deadline was overdue until then.
         if (self.step_started, self.status) != (started, status)
             && let Some(d) = deadline
@@ -151,6 +166,69 @@ pub fn step_limit(status: Status, level: Level) -> Option<i64> {
     }
 }
 
+/// The city's step deadlines (a setting an admin changes): ms per step, a dispatched step's
+/// by level. [`Default`] is the rule built in ([`step_limit`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StepLimits {
+    /// Reported (上报) until accepted, and verified (核查) until closed.
+    pub respond_ms: i64,
+    /// Dispatched (派遣) until handled: grid, community, street, city.
+    pub dispatched_ms: [i64; 4],
+    /// Handled (处置) until verified.
+    pub handled_ms: i64,
+}
+
+impl Default for StepLimits {
+    fn default() -> Self {
+        let day = Millis::DAY;
+        Self {
+            respond_ms: day,
+            dispatched_ms: [3 * day, 5 * day, 7 * day, 15 * day],
+            handled_ms: 2 * day,
+        }
+    }
+}
+
+impl StepLimits {
+    /// Shortest and longest step an admin may set.
+    pub const RANGE: std::ops::RangeInclusive<i64> = 3_600_000..=90 * Millis::DAY;
+
+    /// The limit of a step of `status` at `level` (`None`: closed).
+    pub fn limit(&self, status: Status, level: Level) -> Option<i64> {
+        match status {
+            Status::Reported | Status::Accepted | Status::Verified => Some(self.respond_ms),
+            Status::Dispatched => Some(self.dispatched_ms[level.index()]),
+            Status::Handled => Some(self.handled_ms),
+            Status::Closed => None,
+        }
+    }
+
+    /// Whether every limit lies in [`StepLimits::RANGE`].
+    pub fn is_valid(&self) -> bool {
+        std::iter::once(self.respond_ms)
+            .chain(self.dispatched_ms)
+            .chain([self.handled_ms])
+            .all(|ms| Self::RANGE.contains(&ms))
+    }
+}
+
+/// `event` carrying the rule in force for the step it starts, if it starts one after
+/// `events` (the issue's events so far): what a device writes, so every replica computes the
+/// same deadline whatever the rule becomes later.
+pub fn stamped(events: &[IssueEvent], mut event: IssueEvent, limits: &StepLimits) -> IssueEvent {
+    let mut all: Vec<IssueEvent> = events.to_vec();
+    all.push(event.clone());
+    sort_events(&mut all);
+    if let Ok(s) = fold(&all)
+        && s.step_started == event.at
+        && s.status != Status::Closed
+        && s.step_rule.is_none()
+    {
+        event.limit = limits.limit(s.status, s.level);
+    }
+    event
+}
+
 /// Sorts events into fold order: by time, then by ID.
 pub fn sort_events(events: &mut [IssueEvent]) {
     events.sort_by(|a, b| (a.at, &a.id, a.kind.code()).cmp(&(b.at, &b.id, b.kind.code())));
@@ -175,7 +253,7 @@ pub fn fold(events: &[IssueEvent]) -> Result<IssueState, SchemaError> {
             s.step(e);
         }
     }
-    s.deadline = step_limit(s.status, s.level).map(|limit| s.step_started.plus(limit));
+    s.deadline = s.step_limit().map(|limit| s.step_started.plus(limit));
     Ok(s)
 }
 
@@ -223,12 +301,58 @@ fn apply(s: &mut IssueState, e: &IssueEvent) -> bool {
     };
     s.status = next;
     s.step_started = e.at;
+    s.step_rule = e.limit;
     true
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_step_keeps_the_rule_written_into_the_event_that_started_it() {
+        let day = Millis::DAY;
+        let report = ev("a", EventKind::Report, 0);
+        let mut accept = ev("b", EventKind::Accept, 10);
+        let short = StepLimits {
+            respond_ms: 2 * 3_600_000,
+            ..StepLimits::default()
+        };
+        accept = stamped(std::slice::from_ref(&report), accept, &short);
+        assert_eq!(accept.limit, Some(2 * 3_600_000));
+        let s = fold(&[report.clone(), accept.clone()]).expect("fold");
+        assert_eq!(s.deadline, Some(Millis(10 + 2 * 3_600_000)));
+        // The rule changes later: the step keeps its own; the next step takes the new one.
+        let mut dispatch = ev("c", EventKind::Dispatch, 20);
+        dispatch.assignee = Some("w1".into());
+        let long = StepLimits {
+            dispatched_ms: [9 * day, 9 * day, 9 * day, 9 * day],
+            ..StepLimits::default()
+        };
+        let s = fold(&[report.clone(), accept.clone()]).expect("fold");
+        assert_eq!(s.deadline, Some(Millis(10 + 2 * 3_600_000)));
+        let dispatch = stamped(&[report.clone(), accept.clone()], dispatch, &long);
+        let s = fold(&[report.clone(), accept, dispatch]).expect("fold");
+        assert_eq!(s.deadline, Some(Millis(20 + 9 * day)));
+        // An event written before the rule was a setting: the built-in limit.
+        let s = fold(&[report]).expect("fold");
+        assert_eq!(s.deadline, Some(Millis(day)));
+        // A comment starts no step and carries no rule.
+        let c = stamped(
+            &[ev("a", EventKind::Report, 0)],
+            ev("d", EventKind::Comment, 5),
+            &long,
+        );
+        assert_eq!(c.limit, None);
+        assert!(StepLimits::default().is_valid());
+        assert!(
+            !StepLimits {
+                handled_ms: 0,
+                ..StepLimits::default()
+            }
+            .is_valid()
+        );
+    }
 
     fn ev(id: &str, kind: EventKind, at: i64) -> IssueEvent {
         IssueEvent {
@@ -240,6 +364,7 @@ mod tests {
             note: String::new(),
             level: None,
             assignee: None,
+            limit: None,
         }
     }
 

@@ -125,6 +125,7 @@ pub fn actions(role: Role, s: &Standing, now: Millis) -> Vec<EventKind> {
             note: String::new(),
             level: (*kind == Escalate).then(|| escalation_target(s.level)),
             assignee: None,
+            limit: None,
         };
         fits(*kind, s.status) && allows(role, &probe, s)
     })
@@ -193,6 +194,7 @@ mod tests {
             note: String::new(),
             level: Some(level),
             assignee: None,
+            limit: None,
         };
         let s = at(Level::Community, Status::Accepted);
         assert!(allows(sec, &to(Level::Street), &s));
@@ -225,6 +227,7 @@ mod tests {
             note: String::new(),
             level: None,
             assignee: None,
+            limit: None,
         };
         let sec = Role::CommunitySupervisor;
         assert!(allows(sec, &reopen(REOPEN_WINDOW), &closed));

@@ -93,6 +93,7 @@ pub fn event_as(id: &str, kind: EventKind, at: Millis, actor: &str, role: Role) 
         note: String::new(),
         level: None,
         assignee: None,
+        limit: None,
     }
 }
 

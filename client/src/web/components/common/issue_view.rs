@@ -36,6 +36,7 @@ pub(crate) fn IssueView(props: &IdProps) -> Html {
             (ctx.clone(), note.clone(), error.clone(), assignee.clone());
         let level = s.level;
         let latest = issue.events.iter().map(|e| e.at).max();
+        let events = issue.events.clone();
         move |_| {
             let lang = ctx.lang();
             let action = IssueAction {
@@ -51,7 +52,8 @@ pub(crate) fn IssueView(props: &IdProps) -> Html {
                 crate::web::now(),
                 shared::hex::encode(&random_bytes::<8>()),
             ) {
-                Ok(e) => e,
+                // The step deadline in force goes into the event that starts a step.
+                Ok(e) => shared::model::lifecycle::stamped(&events, e, &ctx.state.org.limits),
                 Err(e) => return error.set(Some(e.text(lang).into())),
             };
             let (ctx, note, error) = (ctx.clone(), note.clone(), error.clone());
