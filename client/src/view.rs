@@ -350,7 +350,7 @@ mod tests {
         let zh = crate::i18n::Lang::Zh;
         assert_eq!(
             scope_label(&org, zh, "grids:s01/c01/g01,s01/c01/g02"),
-            "东关社区 · 第一网格、东关社区 · s01/c01/g02"
+            "东关社区 · 第一网格、东关社区 · g02"
         );
         assert_eq!(
             scope_label(&org, zh, "community:s01/c01"),

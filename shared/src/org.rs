@@ -158,7 +158,12 @@ impl Org {
         match (self.get(grid.community()), self.get(grid.as_str())) {
             (Some(c), Some(g)) => format!("{} · {}", c.name, g.name),
             (None, Some(g)) => g.name.clone(),
-            _ => grid.to_string(),
+            (Some(c), None) => format!(
+                "{} · {}",
+                c.name,
+                grid.as_str().rsplit('/').next().unwrap_or_default()
+            ),
+            (None, None) => grid.to_string(),
         }
     }
 
