@@ -1140,6 +1140,46 @@ const scenarios = {
     ]);
     console.log(JSON.stringify({ visit, issue, provisionedMs, households: 997 }));
   },
+
+  /** A phone keeps the app cached while the server is upgraded: its waiting visit (written
+   *  offline) stays in IndexedDB; the next time the app opens online it finds a newer app,
+   *  installs it and reloads into it before it syncs, and the visit then reaches the server. */
+  async 'app-update'() {
+    const { writeFile } = await import('node:fs/promises');
+    const { context, page } = await phone();
+    await signIn(page, WORKER);
+    const before = await page.evaluate(() => caches.keys());
+    assert.equal(before.filter((k) => k.startsWith('gridvisit-shell-')).length, 1, before.join());
+    const [household] = await householdIds(page, 'due');
+    await goOffline(context, page);
+    const visit = await recordVisit(page, household, { outcome: 'met' });
+    assert.equal(await pending(page), 1);
+    await page.close();
+
+    // The server gets a new release of the app (its worker and version change).
+    const dir = process.env.GV_APP_DIR;
+    const sw = await readFile(join(dir, 'sw.js'), 'utf8');
+    const next = 'update' + Date.now().toString(16);
+    await writeFile(join(dir, 'sw.js'), sw.replace(/gridvisit-shell-[0-9a-z]+/, `gridvisit-shell-${next}`));
+    await writeFile(join(dir, 'version.json'), JSON.stringify({ app: next }));
+
+    // Days later the phone opens the app with the network on.
+    await context.setOffline(false);
+    const p2 = await context.newPage();
+    p2.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
+    const loads = [];
+    p2.on('load', () => loads.push(Date.now()));
+    await p2.goto(base);
+    await p2.waitForFunction(
+      (n) => caches.keys().then((ks) => ks.length === 1 && ks[0] === `gridvisit-shell-${n}`), next,
+      { timeout: T, polling: 200 });
+    await waitSynced(p2);
+    assert.ok(loads.length >= 2, `the page reloaded into the new app (${loads.length} loads)`);
+    const { status, body } = await api(`/api/records/${visit}`, WORKER);
+    assert.equal(status, 200, 'the visit written offline reached the server after the update');
+    assert.equal(body.kind, 'visit');
+    console.log(JSON.stringify({ visit, updatedTo: next, loads: loads.length }));
+  },
 };
 
 const run = scenarios[scenario];

@@ -310,3 +310,25 @@ async fn an_admin_sets_up_an_empty_city_and_a_phone_signs_in_by_qr_code() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cached_app_updates_itself_before_it_syncs_and_keeps_its_waiting_changes() {
+    // A copy of the built app, which the scenario replaces with a "new release".
+    let dir = TempDir::new("app-update");
+    for entry in std::fs::read_dir(app_dir()).expect("the built app") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), dir.0.join(entry.file_name())).expect("copy");
+    }
+    let srv = TestServer::start_with(Settings {
+        app_dir: Some(dir.0.clone()),
+        ..Settings::default()
+    })
+    .await;
+    scenario_with(
+        "app-update",
+        &srv.http(),
+        None,
+        &[("GV_APP_DIR", dir.0.display().to_string())],
+    )
+    .await;
+}

@@ -187,7 +187,7 @@ fn shell_files(out: &Path) -> Result<Vec<String>> {
     let mut files: Vec<String> = std::fs::read_dir(out)?
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "sw.js")
+        .filter(|n| n != "sw.js" && n != "version.json")
         .collect();
     files.sort();
     Ok(files)
@@ -220,6 +220,11 @@ fn write_service_worker(template: &Path, out: &Path) -> Result<()> {
         .replace("__VERSION__", &version)
         .replace("__FILES__", &list);
     std::fs::write(out.join("sw.js"), text)?;
+    // What an installed app compares its cache with at start (never cached itself).
+    std::fs::write(
+        out.join("version.json"),
+        format!("{{\"app\":\"{version}\"}}\n"),
+    )?;
     eprintln!("[xtask] service worker cache gridvisit-shell-{version}");
     Ok(())
 }
