@@ -66,15 +66,20 @@ pub fn weeks(lang: Lang, v: &MonthView) -> Table {
     }
 }
 
-/// Per part of the area, then the whole area.
-pub fn parts(lang: Lang, v: &MonthView) -> Table {
+/// Per part of the area (by name, with its code), then the whole area.
+pub fn parts(lang: Lang, v: &MonthView, org: &shared::org::Org) -> Table {
     let mut headers = vec![lang.t("区域", "Area").to_owned()];
     headers.extend(figure_headers(lang));
     let mut rows: Vec<Vec<String>> = v
         .parts
         .iter()
         .map(|(k, f)| {
-            let mut row = vec![k.clone()];
+            let name = org.name(k);
+            let mut row = vec![if name == k.as_str() {
+                k.clone()
+            } else {
+                format!("{name} ({k})")
+            }];
             row.extend(figure_cells(f));
             row
         })
@@ -169,7 +174,7 @@ mod tests {
             last_day: 20_399,
             figures: f.clone(),
         });
-        let p = parts(Lang::En, &v);
+        let p = parts(Lang::En, &v, &shared::org::Org::default());
         assert_eq!(p.rows.len(), 2);
         assert!(p.rows.iter().all(|r| r.len() == p.headers.len()));
         assert_eq!(p.rows[1][0], "Total");

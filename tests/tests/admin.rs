@@ -258,6 +258,31 @@ async fn an_empty_city_is_set_up_by_its_admin_and_every_step_is_audited() {
     let (status, _) = get_json(&srv.http(), "/api/people", &token).await;
     assert_eq!(status, 403, "a worker dispatches nothing");
 
+    // Exports name the grid beside its code.
+    let csv = reqwest::Client::new()
+        .get(format!("{}/api/export.csv?kind=household", srv.http()))
+        .bearer_auth(&sec)
+        .send()
+        .await
+        .expect("export")
+        .text()
+        .await
+        .expect("text");
+    let mut lines = csv.lines();
+    assert!(
+        lines
+            .next()
+            .expect("header")
+            .contains("grid,grid_name,building")
+    );
+    assert!(
+        lines
+            .next()
+            .expect("a row")
+            .contains(",s09/c01/g01,东关社区 · 第一网格,"),
+        "{csv:.300}"
+    );
+
     // Disabling ends the worker's sessions; re-enabling and a new password sign in again.
     let (status, _) = send_json(
         Method::PATCH,

@@ -17,11 +17,21 @@ use crate::engine::now;
 fn columns(kind: &str) -> Option<&'static [&'static str]> {
     Some(match kind {
         "household" => &[
-            "id", "grid", "building", "unit", "room", "head", "contact", "members", "tags",
+            "id",
+            "grid",
+            "grid_name",
+            "building",
+            "unit",
+            "room",
+            "head",
+            "contact",
+            "members",
+            "tags",
         ],
         "visit" => &[
             "id",
             "grid",
+            "grid_name",
             "household",
             "started_at",
             "outcome",
@@ -31,11 +41,13 @@ fn columns(kind: &str) -> Option<&'static [&'static str]> {
         "issue" => &[
             "id",
             "grid",
+            "grid_name",
             "area",
             "source",
             "status",
             "level",
             "assignee",
+            "assignee_name",
             "deadline",
             "overdue",
             "description",
@@ -43,6 +55,7 @@ fn columns(kind: &str) -> Option<&'static [&'static str]> {
         "review" => &[
             "id",
             "grid",
+            "grid_name",
             "grids",
             "held_at",
             "attendees",
@@ -77,6 +90,15 @@ pub(super) async fn export_csv(
             return;
         }
         let t = now();
+        // Names as people read them: the organisation's, and each account's.
+        let names = match Names::load(store.as_ref()) {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::error!(?e, "export stopped");
+                let _ = tx.blocking_send(Err(std::io::Error::other("export failed")));
+                return;
+            }
+        };
         let mut before = None;
         loop {
             let filter = Filter {
@@ -97,7 +119,7 @@ pub(super) async fn export_csv(
                 let Ok(Some(doc)) = load(store.as_ref(), id) else {
                     continue;
                 };
-                if let Some(row) = Record::read(&doc).ok().map(|r| cells(id, &r, t)) {
+                if let Some(row) = Record::read(&doc).ok().map(|r| cells(id, &r, t, &names)) {
                     chunk.push_str(&csv_row(&row));
                 }
             }
@@ -122,8 +144,47 @@ pub(super) async fn export_csv(
         .into_response())
 }
 
+/// The names an export writes beside codes.
+struct Names {
+    org: shared::org::Org,
+    people: std::collections::HashMap<String, String>,
+}
+
+impl Names {
+    fn load(store: &dyn crate::store::Storage) -> Result<Self, crate::store::StoreError> {
+        let org = store.org()?;
+        let mut people: std::collections::HashMap<String, String> = store
+            .accounts()?
+            .into_iter()
+            .map(|a| (a.principal.user.to_string(), a.name))
+            .collect();
+        for d in org.of_kind(shared::org::UnitKind::Department) {
+            people.insert(d.code.clone(), d.name.clone());
+        }
+        Ok(Self { org, people })
+    }
+
+    fn person(&self, user: &str) -> String {
+        self.people.get(user).cloned().unwrap_or_default()
+    }
+}
+
 /// The cells of one record's row.
-fn cells(id: &DocumentId, record: &Record, t: Millis) -> Vec<String> {
+fn cells(id: &DocumentId, record: &Record, t: Millis, names: &Names) -> Vec<String> {
+    let mut row = cells_of(id, record, t);
+    row.insert(2, names.org.grid_label(&record.meta().grid));
+    if let Record::Issue(i) = record {
+        // After `assignee` (its index moved by one with the grid's name).
+        row.insert(
+            8,
+            names.person(i.state.assignee.as_deref().unwrap_or_default()),
+        );
+    }
+    row
+}
+
+/// The cells of one record's row, codes only.
+fn cells_of(id: &DocumentId, record: &Record, t: Millis) -> Vec<String> {
     match record {
         Record::Household(h) => vec![
             id.to_string(),

@@ -70,7 +70,8 @@ fn review_grids(v: &MonthView) -> Option<Vec<String>> {
     let mut communities = v
         .grids
         .keys()
-        .map(|g| g.rsplit_once('/').map_or("", |(c, _)| c));
+        .filter_map(|g| g.parse::<shared::ids::GridId>().ok())
+        .map(|g| g.community().to_owned());
     let first = communities.next()?;
     communities
         .all(|c| c == first)
@@ -260,7 +261,7 @@ pub(crate) fn MonthScreen(props: &MonthProps) -> Html {
                 })
                 .collect();
             let weeks = Rc::new(month_tables::weeks(lang, v));
-            let parts = Rc::new(month_tables::parts(lang, v));
+            let parts = Rc::new(month_tables::parts(lang, v, &ctx.state.org));
             let workers = Rc::new(month_tables::workers(lang, &r.workers));
             let tags = Rc::new(month_tables::tags(lang, v));
             let (y, m, _) = civil(v.first_day);
