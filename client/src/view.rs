@@ -304,6 +304,7 @@ pub fn role_label(lang: crate::i18n::Lang, code: &str) -> String {
         "street_supervisor" => ("街道负责人", "Street supervisor"),
         "city_supervisor" => ("市级指挥中心", "City supervisor"),
         "admin" => ("系统管理员", "Admin"),
+        "department" => ("职能部门", "Department"),
         _ => return code.to_owned(),
     };
     lang.t(zh, en).to_owned()

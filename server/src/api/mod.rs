@@ -131,6 +131,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/records", get(records::records))
         .route("/api/records/{id}", get(records::record))
         .route("/api/households", get(records::search))
+        .route("/api/assigned", get(records::assigned))
         .route("/api/aggregates", get(figures::aggregates))
         .route("/api/month", get(month::month))
         .route("/api/live", get(figures::live))

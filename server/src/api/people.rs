@@ -294,7 +294,7 @@ fn parse_scope(role: Role, scope: &str) -> Result<Scope, AppError> {
         Role::Worker | Role::Volunteer => matches!(scope, Scope::Grids(_)),
         Role::CommunitySupervisor => matches!(scope, Scope::Community(_)),
         Role::StreetSupervisor => matches!(scope, Scope::Street(_)),
-        Role::CitySupervisor | Role::Admin => scope == Scope::City,
+        Role::CitySupervisor | Role::Admin | Role::Department => scope == Scope::City,
     };
     if fits {
         Ok(scope)
@@ -374,6 +374,18 @@ pub(super) async fn create_person(
                         principal.user
                     )));
                 }
+                // A department signs in as itself: the name a dispatch assigns.
+                if principal.role == Role::Department
+                    && store
+                        .org()?
+                        .get(principal.user.as_str())
+                        .is_none_or(|u| u.kind != UnitKind::Department)
+                {
+                    return Ok(Err(format!(
+                        "a department's account is named by its code: create the department {} first / 部门账号须以已建部门的编码命名",
+                        principal.user
+                    )));
+                }
                 let a = Account::new(principal, name, auth::hash_password(&pw)?);
                 store.put_accounts(std::slice::from_ref(&a))?;
                 Ok(Ok(a))
@@ -447,6 +459,11 @@ pub(super) async fn edit_person(
         a.name = n;
     }
     let role = e.role.unwrap_or(a.principal.role);
+    if (role == Role::Department) != (a.principal.role == Role::Department) {
+        return Err(AppError::BadRequest(
+            "a department's account stays a department's: create another account / 部门账号不能改为其他角色".into(),
+        ));
+    }
     if e.role.is_some() || e.scope.is_some() {
         let scope = parse_scope(
             role,

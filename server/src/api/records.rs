@@ -231,3 +231,39 @@ pub(super) async fn search(
     })
     .await
 }
+
+/// Open issues whose assignee is the signed-in user (a department's inbox; a worker's
+/// dispatched work), as summaries.
+pub(super) async fn assigned(
+    State(state): State<AppState>,
+    User(a): User,
+) -> Result<Json<Value>, AppError> {
+    let store = state.store.clone();
+    blocking(move || {
+        let me = a.principal.user.as_str().to_owned();
+        let mut items = Vec::new();
+        let mut before = None;
+        loop {
+            let filter = Filter {
+                kind: Some("issue"),
+                status: Some(Wanted::Open),
+                ..Filter::default()
+            };
+            let p = page(store.as_ref(), &a.principal, filter, before, MAX_PAGE)?;
+            for (id, _) in &p.rows {
+                if let Some(doc) = load(store.as_ref(), id)?
+                    && let Ok(record @ Record::Issue(_)) = Record::read(&doc)
+                    && matches!(&record, Record::Issue(i) if i.state.assignee.as_deref() == Some(me.as_str()))
+                {
+                    items.push(json!({ "id": id, "summary": shared::summary::Summary::of(&record) }));
+                }
+            }
+            match p.next {
+                Some(n) => before = Some(n),
+                None => break,
+            }
+        }
+        Ok(Json(json!({ "items": items, "next": null })))
+    })
+    .await
+}

@@ -243,6 +243,7 @@ pub(super) fn answer(
     let listing = |after: u64| -> Result<Vec<DocDigest>, StoreError> {
         match holding.keeps {
             Keeps::Queue(level) if after == 0 => queue(tx, holding, level),
+            Keeps::Nothing if after == 0 => Ok(Vec::new()),
             _ => changed(tx, holding, after),
         }
     };

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::SchemaError;
 pub use super::event::Status;
 use super::event::{EventKind, IssueEvent, Level};
+use super::role::Role;
 use super::rules::{self, Standing};
 use crate::time::Millis;
 
@@ -85,6 +86,23 @@ impl IssueState {
         }
     }
 
+    /// Whether someone of `role` may take `e` where the issue stands: the rules table
+    /// ([`rules::allows`]), and for a department, handling what is dispatched to it (its
+    /// account is named by its code, the assignee) while it is.
+    pub fn permits(&self, role: Role, e: &IssueEvent) -> bool {
+        match role {
+            Role::Department => match e.kind {
+                EventKind::Report | EventKind::Comment => true,
+                EventKind::Handle => {
+                    self.status == Status::Dispatched
+                        && self.assignee.as_deref() == Some(e.actor.as_str())
+                }
+                _ => false,
+            },
+            _ => rules::allows(role, e, &self.standing()),
+        }
+    }
+
     /// How long the current step may take: the rule its first event carried, else the
     /// built-in one; none once closed.
     pub fn step_limit(&self) -> Option<i64> {
@@ -114,10 +132,8 @@ impl IssueState {
     /// Applies one more event (after the report), as the fold does; then the deadline.
     pub fn step(&mut self, e: &IssueEvent) -> Step {
         let (started, status, deadline) = (self.step_started, self.status, self.deadline);
-        let outcome = if e
-            .role
-            .is_some_and(|role| !rules::allows(role, e, &self.standing()))
-        {
+        let allowed = e.role.is_none_or(|role| self.permits(role, e));
+        let outcome = if !allowed {
             self.forbidden.push(e.id.clone());
             self.ignored.push(e.id.clone());
             Step::Forbidden

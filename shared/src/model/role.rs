@@ -24,6 +24,9 @@ pub enum Role {
     CitySupervisor,
     /// City IT.
     Admin,
+    /// A city department (住建局, 城管局…) that handles issues dispatched to it: its account's
+    /// name is the department's code (`d-housing`), the assignee a dispatch names.
+    Department,
 }
 
 /// A role code that names no role.
@@ -33,13 +36,14 @@ pub struct UnknownRole(pub String);
 
 impl Role {
     /// Every role.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::Worker,
         Self::Volunteer,
         Self::CommunitySupervisor,
         Self::StreetSupervisor,
         Self::CitySupervisor,
         Self::Admin,
+        Self::Department,
     ];
 
     /// The code in accounts and the API (`community_supervisor`).
@@ -51,19 +55,20 @@ impl Role {
             Self::StreetSupervisor => "street_supervisor",
             Self::CitySupervisor => "city_supervisor",
             Self::Admin => "admin",
+            Self::Department => "department",
         }
     }
 
     /// Whether this role supervises (sees the dashboard, acts on the issue queue).
     pub fn is_supervisor(self) -> bool {
-        !matches!(self, Self::Worker | Self::Volunteer)
+        !matches!(self, Self::Worker | Self::Volunteer | Self::Department)
     }
 
     /// The level a supervisor answers for: a community secretary's queue holds
     /// community-level issues. `None` for workers and volunteers.
     pub fn level(self) -> Option<Level> {
         match self {
-            Self::Worker | Self::Volunteer => None,
+            Self::Worker | Self::Volunteer | Self::Department => None,
             Self::CommunitySupervisor => Some(Level::Community),
             Self::StreetSupervisor => Some(Level::Street),
             Self::CitySupervisor | Self::Admin => Some(Level::City),

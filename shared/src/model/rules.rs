@@ -38,7 +38,7 @@ pub fn acting_level(role: Role) -> Option<Level> {
         Role::CommunitySupervisor => Some(Level::Community),
         Role::StreetSupervisor => Some(Level::Street),
         Role::CitySupervisor => Some(Level::City),
-        Role::Admin => None,
+        Role::Admin | Role::Department => None,
     }
 }
 
@@ -130,6 +130,20 @@ pub fn actions(role: Role, s: &Standing, now: Millis) -> Vec<EventKind> {
         fits(*kind, s.status) && allows(role, &probe, s)
     })
     .collect()
+}
+
+/// What a department may do to an issue: handle it while it is dispatched to it (its account
+/// is named by its code, the assignee), and comment.
+pub fn department_actions(
+    status: Status,
+    assignee: Option<&str>,
+    department: &str,
+) -> Vec<EventKind> {
+    if status == Status::Dispatched && assignee == Some(department) {
+        vec![EventKind::Handle, EventKind::Comment]
+    } else {
+        vec![EventKind::Comment]
+    }
 }
 
 #[cfg(test)]

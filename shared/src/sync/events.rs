@@ -13,7 +13,6 @@ use super::principal::Principal;
 use super::refusal::Refusal;
 use crate::model::issue::{Added, added_events};
 use crate::model::lifecycle::IssueState;
-use crate::model::rules;
 use crate::model::{EventKind, Issue, IssueEvent};
 use crate::time::Millis;
 
@@ -110,7 +109,7 @@ fn check_change(who: &Principal, added: &[Added], latest: i64) -> Result<(), Ref
             (None, _) => return Err(forbidden("no")),
             (Some(s), EventKind::Report) => return Err(forbidden(s.level.code())),
             (Some(s), _) => {
-                if !rules::allows(who.role, e, &s.standing()) {
+                if !s.permits(who.role, e) {
                     return Err(forbidden(s.level.code()));
                 }
                 s.step(e);

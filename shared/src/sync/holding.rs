@@ -140,12 +140,18 @@ pub enum Keeps {
     Field,
     /// A supervisor: the open issues at this level.
     Queue(Level),
+    /// A department's browser: nothing by default, only the issues it opens (its inbox is
+    /// listed by the server).
+    Nothing,
 }
 
 impl Keeps {
     /// What a role's device keeps.
     pub fn of(role: Role) -> Self {
-        role.level().map_or(Self::Field, Self::Queue)
+        match role {
+            Role::Department => Self::Nothing,
+            _ => role.level().map_or(Self::Field, Self::Queue),
+        }
     }
 }
 
@@ -180,7 +186,7 @@ impl Holding {
         self.holds(s)
             || match self.keeps {
                 Keeps::Queue(l) => levels & Standing::queue_bit(l) != 0,
-                Keeps::Field => false,
+                Keeps::Field | Keeps::Nothing => false,
             }
     }
 

@@ -111,9 +111,16 @@ fn Main(props: &MainProps) -> Html {
     }
     let supervisor = state.supervisor();
     let admin = state.session.as_ref().is_some_and(|s| s.role == "admin");
+    let department = state
+        .session
+        .as_ref()
+        .is_some_and(|s| s.role == "department");
     let route = state.route.clone();
     let screen = match &route {
         Route::Home if admin => html! { <AdminScreen tab={AdminTab::Guide} /> },
+        Route::Home | Route::Issues | Route::Households if department => {
+            html! { <super::common::Assigned /> }
+        }
         Route::Home if supervisor => html! { <Overview path={String::new()} /> },
         Route::Home | Route::Households => html! { <Households /> },
         Route::Area(path) => html! { <Overview path={path.clone()} /> },
@@ -131,6 +138,7 @@ fn Main(props: &MainProps) -> Html {
     };
     let current = match &route {
         Route::Home if admin => Route::Admin(AdminTab::Guide),
+        Route::Home | Route::Households if department => Route::Issues,
         Route::Home if supervisor => Route::Area(String::new()),
         Route::Home => Route::Households,
         r => r.clone(),
@@ -178,6 +186,8 @@ fn Main(props: &MainProps) -> Html {
                         { tab(Route::Households, "住户", "Households") }
                         { tab(Route::Month(String::new()), "月度", "Month") }
                         { tab(Route::Team, "人员", "Team") }
+                    } else if department {
+                        { tab(Route::Issues, "待办", "Inbox") }
                     } else {
                         { tab(Route::Households, "住户", "Households") }
                         { tab(Route::Issues, "事件", "Issues") }

@@ -10,12 +10,17 @@ use crate::web::components::{input_value, value_of};
 use crate::web::hooks::use_ctx;
 use crate::web::http;
 
-const ROLES: [(&str, &str, &str); 5] = [
+const ROLES: [(&str, &str, &str); 6] = [
     ("worker", "网格员", "Grid worker"),
     ("volunteer", "志愿者", "Volunteer"),
     ("community_supervisor", "社区书记", "Community secretary"),
     ("street_supervisor", "街道负责人", "Street supervisor"),
     ("city_supervisor", "市级指挥中心", "City supervisor"),
+    (
+        "department",
+        "职能部门（用户名即部门编码）",
+        "Department (username = its code)",
+    ),
 ];
 
 #[component]

@@ -73,7 +73,11 @@ pub(crate) fn IssueView(props: &IdProps) -> Html {
         }
     };
     let supervisor = ctx.state.supervisor();
-    let actions = actions(role, &s.standing(), now);
+    let actions = if role == Role::Department {
+        shared::model::rules::department_actions(s.status, s.assignee.as_deref(), &ctx.state.user())
+    } else {
+        actions(role, &s.standing(), now)
+    };
     let can_dispatch = actions.contains(&EventKind::Dispatch);
     html! {
         <section data-testid="issue" data-id={id.to_string()} data-status={s.status.code()} data-level={s.level.code()}>

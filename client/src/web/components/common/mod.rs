@@ -2,6 +2,7 @@
 //! and screens, a record's conflicts and history, pinning records to the device, the
 //! dispatch picker and signing a phone in by QR code.
 
+mod assigned;
 mod banners;
 mod issue_list;
 mod issue_view;
@@ -14,6 +15,7 @@ mod sign_in;
 mod sign_out;
 mod status;
 
+pub(crate) use assigned::Assigned;
 pub(crate) use banners::Banners;
 pub(crate) use issue_list::issue_list;
 pub(crate) use issue_view::IssueView;
