@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use shared::ids::DocumentId;
 use shared::model::Record;
 
-use super::people::{admin_only, audit};
+use super::org::{admin_only, audit};
 use super::records::blocking;
 use super::{AppError, User};
 use crate::AppState;

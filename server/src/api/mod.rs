@@ -5,8 +5,9 @@
 //! - `figures.rs`: dashboard figures, once and live (SSE).
 //! - `export.rs`: CSV export.
 //! - `admin.rs`: the quarantine.
-//! - `people.rs`: the organisation, people, the audit log, the dispatch picker and the
-//!   one-time codes that sign a phone in.
+//! - `org.rs`: the organisation and the step deadlines (and the admin check and audit entry).
+//! - `people.rs`: people, the audit log, the dispatch picker.
+//! - `provision.rs`: one-time codes that sign a phone in.
 //! - `import.rs`: households imported from a spreadsheet, with progress.
 //! - `backup.rs`: a consistent backup of the running server.
 //! - here: the error type, the token extractor, health and metrics.
@@ -17,7 +18,9 @@ mod export;
 mod figures;
 pub mod import;
 mod month;
+mod org;
 mod people;
+mod provision;
 mod records;
 mod session;
 
@@ -136,15 +139,12 @@ pub fn routes() -> Router<AppState> {
         .route("/api/month", get(month::month))
         .route("/api/live", get(figures::live))
         .route("/api/quarantine", get(admin::quarantine))
-        .route("/api/org", get(people::org))
+        .route("/api/org", get(org::org))
         .route("/api/people", get(people::picker))
-        .route("/api/provision", post(people::provision))
-        .route("/api/provision/redeem", post(people::redeem))
-        .route("/api/admin/org", post(people::put_unit))
-        .route(
-            "/api/admin/settings",
-            axum::routing::put(people::put_settings),
-        )
+        .route("/api/provision", post(provision::provision))
+        .route("/api/provision/redeem", post(provision::redeem))
+        .route("/api/admin/org", post(org::put_unit))
+        .route("/api/admin/settings", axum::routing::put(org::put_settings))
         .route(
             "/api/admin/people",
             get(people::people).post(people::create_person),

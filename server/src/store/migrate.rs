@@ -18,7 +18,7 @@ use redb::{ReadableTable, WriteTransaction};
 use shared::ids::{GridId, Scope};
 use shared::org::{Unit, UnitKind};
 
-use super::redb_store::{ACCOUNTS, META, parse};
+use super::rows::{ACCOUNTS, META, TOKENS, parse};
 use super::{Account, DocRow, StoreError};
 
 /// The schema version this release writes.
@@ -31,6 +31,39 @@ fn version(tx: &WriteTransaction) -> Result<u32, StoreError> {
         .get("schema")?
         .and_then(|v| std::str::from_utf8(v.value()).ok()?.parse().ok());
     Ok(v.unwrap_or(1))
+}
+
+/// The first release's one-off steps, each marked by its own meta key (version 1 is all of
+/// them): tokens stored as their SHA-256, the open-issue index, the household search text.
+pub(super) fn marks(tx: &WriteTransaction) -> Result<(), StoreError> {
+    // Tokens were once stored as themselves: store each under its hash instead, once.
+    if tx.open_table(META)?.get("tokens")?.is_none() {
+        let mut t = tx.open_table(TOKENS)?;
+        let mut old = Vec::new();
+        for item in t.iter()? {
+            let (k, v) = item?;
+            old.push((k.value().to_owned(), v.value().to_vec()));
+        }
+        for (token, row) in old {
+            t.remove(token.as_str())?;
+            t.insert(super::token_key(&token).as_str(), row.as_slice())?;
+        }
+        drop(t);
+        tx.open_table(META)?
+            .insert("tokens", b"sha256".as_slice())?;
+    }
+    // The index of open issues came later: build it once from the rows.
+    if tx.open_table(META)?.get("open_index")?.is_none() {
+        super::redb_feed::build_open_index(tx)?;
+        tx.open_table(META)?.insert("open_index", b"1".as_slice())?;
+    }
+    // So did the household search text.
+    if tx.open_table(META)?.get("household_text")?.is_none() {
+        super::redb_feed::build_household_text(tx)?;
+        tx.open_table(META)?
+            .insert("household_text", b"1".as_slice())?;
+    }
+    Ok(())
 }
 
 /// Brings the database to [`SCHEMA`].

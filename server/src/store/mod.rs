@@ -7,6 +7,7 @@ mod redb_admin;
 mod redb_feed;
 pub mod redb_store;
 pub mod redb_trends;
+mod rows;
 
 use std::collections::HashMap;
 

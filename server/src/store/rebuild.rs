@@ -5,7 +5,8 @@ use automerge::Automerge;
 use redb::{ReadableDatabase, ReadableTable};
 
 use super::redb_feed::{CHUNKS, DOCS, Derived, HOUSEHOLD_TEXT, OPEN, standing_of};
-use super::redb_store::{RedbStore, doc_id, json, parse};
+use super::redb_store::RedbStore;
+use super::rows::{doc_id, json, parse};
 use super::{ChunkWrite, DocRow, StoreError};
 
 impl RedbStore {

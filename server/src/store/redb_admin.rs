@@ -5,7 +5,7 @@ use redb::{ReadTransaction, ReadableTable, TableDefinition, WriteTransaction};
 use shared::ids::DocumentId;
 use shared::org::{Org, Unit};
 
-use super::redb_store::{doc_id, json, parse};
+use super::rows::{META, doc_id, json, parse};
 use super::{Account, AuditEntry, ProvisionRow, Redeem, StoreError};
 
 /// Unit code → unit.
@@ -30,6 +30,26 @@ pub(super) fn org(tx: &ReadTransaction) -> Result<Org, StoreError> {
         units.push(parse::<Unit>(item?.1.value())?);
     }
     Ok(Org::new(units))
+}
+
+pub(super) fn step_limits(
+    tx: &ReadTransaction,
+) -> Result<shared::model::lifecycle::StepLimits, StoreError> {
+    let meta = tx.open_table(META)?;
+    let stored = meta
+        .get("step_limits")?
+        .map(|v| parse(v.value()))
+        .transpose()?;
+    Ok(stored.unwrap_or_default())
+}
+
+pub(super) fn put_step_limits(
+    tx: &WriteTransaction,
+    limits: &shared::model::lifecycle::StepLimits,
+) -> Result<(), StoreError> {
+    tx.open_table(META)?
+        .insert("step_limits", json(limits)?.as_slice())?;
+    Ok(())
 }
 
 pub(super) fn put_units(tx: &WriteTransaction, units: &[Unit]) -> Result<(), StoreError> {

@@ -440,3 +440,30 @@ pub(super) fn build_open_index(tx: &redb::WriteTransaction) -> Result<u64, Store
     }
     Ok(n)
 }
+
+/// Whether a per-grid feed entry can be a row `q` wants, by the standing it carries (entries
+/// written before they carried one may be anything).
+pub(super) fn entry_may_match(entry: &[u8], q: &super::PageQuery<'_>) -> bool {
+    use shared::sync::Standing;
+    let Some(bytes) = entry.get(24..33) else {
+        return true;
+    };
+    let s = Standing::decode(bytes);
+    let kind_ok = match q.kind {
+        None => true,
+        Some("household") => s == Standing::Household,
+        Some("visit") => matches!(s, Standing::Visit { .. }),
+        Some("issue") => matches!(s, Standing::Open(_) | Standing::Closed { .. }),
+        Some("review") => matches!(s, Standing::Review { .. }),
+        Some(_) => false,
+    };
+    let status_ok = match (q.status, s) {
+        (None | Some(super::Wanted::Corrections), _) => true,
+        (Some(super::Wanted::Open | super::Wanted::Overdue(_)), Standing::Open(_)) => true,
+        (Some(super::Wanted::Closed), Standing::Closed { .. }) => true,
+        (Some(super::Wanted::Week(w)), Standing::Visit { day }) => (day + 3).div_euclid(7) == w,
+        (Some(super::Wanted::Days(lo, hi)), Standing::Review { day }) => (lo..=hi).contains(&day),
+        _ => false,
+    };
+    kind_ok && status_ok
+}

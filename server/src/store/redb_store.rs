@@ -14,9 +14,7 @@ use super::{
 };
 
 use super::redb_feed::{CHUNKS, DOCS, Derived, FEED, GRID_FEED, HOUSEHOLD_TEXT, OPEN, standing_of};
-pub(super) const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
-pub(super) const ACCOUNTS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("accounts");
-const TOKENS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("tokens");
+use super::rows::{ACCOUNTS, META, TOKENS, doc_id, json, parse};
 const QUARANTINE: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("quarantine");
 
 /// Chunks per document before they are compacted into one saved document.
@@ -26,19 +24,6 @@ const COMPACT_AFTER: u64 = 32;
 pub struct RedbStore {
     pub(super) db: Database,
     epoch: String,
-}
-
-pub(super) fn json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
-    Ok(serde_json::to_vec(v)?)
-}
-
-pub(super) fn parse<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<T, StoreError> {
-    Ok(serde_json::from_slice(b)?)
-}
-
-pub(super) fn doc_id(b: &[u8]) -> Result<DocumentId, StoreError> {
-    let arr: [u8; 16] = b.try_into().map_err(|_| StoreError::Key(b.len()))?;
-    Ok(DocumentId::from_bytes(arr))
 }
 
 fn in_scope(row: &DocRow, scope: &Scope) -> bool {
@@ -75,33 +60,8 @@ impl RedbStore {
                 }
             }
         };
-        // Tokens were once stored as themselves: store each under its hash instead, once.
-        if tx.open_table(META)?.get("tokens")?.is_none() {
-            let mut t = tx.open_table(TOKENS)?;
-            let mut old = Vec::new();
-            for item in t.iter()? {
-                let (k, v) = item?;
-                old.push((k.value().to_owned(), v.value().to_vec()));
-            }
-            for (token, row) in old {
-                t.remove(token.as_str())?;
-                t.insert(super::token_key(&token).as_str(), row.as_slice())?;
-            }
-            drop(t);
-            tx.open_table(META)?
-                .insert("tokens", b"sha256".as_slice())?;
-        }
-        // The index of open issues came later: build it once from the rows.
-        if tx.open_table(META)?.get("open_index")?.is_none() {
-            super::redb_feed::build_open_index(&tx)?;
-            tx.open_table(META)?.insert("open_index", b"1".as_slice())?;
-        }
-        // So did the household search text.
-        if tx.open_table(META)?.get("household_text")?.is_none() {
-            super::redb_feed::build_household_text(&tx)?;
-            tx.open_table(META)?
-                .insert("household_text", b"1".as_slice())?;
-        }
+        // The marks of the first release's one-off steps, then the schema's migrations.
+        super::migrate::marks(&tx)?;
         let figures_missing = tx.open_table(META)?.get("figures")?.is_none();
         // Create every table so readers never meet a missing one.
         tx.open_table(CHUNKS)?;
@@ -144,33 +104,6 @@ impl RedbStore {
         let feed = tx.open_table(FEED)?;
         Ok(feed.last()?.map_or(0, |(k, _)| k.value()))
     }
-}
-
-/// Whether a per-grid feed entry can be a row `q` wants, by the standing it carries (entries
-/// written before they carried one may be anything).
-fn entry_may_match(entry: &[u8], q: &PageQuery<'_>) -> bool {
-    use shared::sync::Standing;
-    let Some(bytes) = entry.get(24..33) else {
-        return true;
-    };
-    let s = Standing::decode(bytes);
-    let kind_ok = match q.kind {
-        None => true,
-        Some("household") => s == Standing::Household,
-        Some("visit") => matches!(s, Standing::Visit { .. }),
-        Some("issue") => matches!(s, Standing::Open(_) | Standing::Closed { .. }),
-        Some("review") => matches!(s, Standing::Review { .. }),
-        Some(_) => false,
-    };
-    let status_ok = match (q.status, s) {
-        (None | Some(super::Wanted::Corrections), _) => true,
-        (Some(super::Wanted::Open | super::Wanted::Overdue(_)), Standing::Open(_)) => true,
-        (Some(super::Wanted::Closed), Standing::Closed { .. }) => true,
-        (Some(super::Wanted::Week(w)), Standing::Visit { day }) => (day + 3).div_euclid(7) == w,
-        (Some(super::Wanted::Days(lo, hi)), Standing::Review { day }) => (lo..=hi).contains(&day),
-        _ => false,
-    };
-    kind_ok && status_ok
 }
 
 impl Storage for RedbStore {
@@ -380,7 +313,7 @@ impl Storage for RedbStore {
                         break;
                     }
                     // The entry's standing rules most rows out without reading them.
-                    if seq < before && entry_may_match(v.value(), q) {
+                    if seq < before && super::redb_feed::entry_may_match(v.value(), q) {
                         candidates.push((seq, key16(v.value())));
                     }
                 }
@@ -467,13 +400,7 @@ impl Storage for RedbStore {
     }
 
     fn step_limits(&self) -> Result<shared::model::lifecycle::StepLimits, StoreError> {
-        let tx = self.db.begin_read()?;
-        let meta = tx.open_table(META)?;
-        let stored = meta
-            .get("step_limits")?
-            .map(|v| parse(v.value()))
-            .transpose()?;
-        Ok(stored.unwrap_or_default())
+        super::redb_admin::step_limits(&self.db.begin_read()?)
     }
 
     fn put_step_limits(
@@ -481,8 +408,7 @@ impl Storage for RedbStore {
         limits: &shared::model::lifecycle::StepLimits,
     ) -> Result<(), StoreError> {
         let tx = self.db.begin_write()?;
-        tx.open_table(META)?
-            .insert("step_limits", json(limits)?.as_slice())?;
+        super::redb_admin::put_step_limits(&tx, limits)?;
         Ok(tx.commit()?)
     }
 
