@@ -1089,6 +1089,12 @@ const scenarios = {
     await late2.page.waitForSelector('[data-testid=provision-signin] .error', { timeout: T });
     assert.match(await late2.page.textContent('[data-testid=provision-signin] .error'), /过期/);
 
+    // The step deadlines: a community now has 2 days to handle what it dispatches.
+    await a.page.click('[data-testid=admin-limits]');
+    await a.page.fill('[data-testid=limits-form] input[name=dispatched-1]', '2');
+    await a.page.click('[data-testid=limits-form] button[type=submit]');
+    await a.page.waitForSelector('[data-testid=limits-message].notice', { timeout: T });
+
     // An issue from a visit, escalated; the secretary dispatches it by picking the worker.
     const [household] = await householdIds(w.page, 'due');
     const visit = await recordVisit(w.page, household, {
@@ -1114,6 +1120,15 @@ const scenarios = {
     await s.page.click('[data-action=dispatch]');
     await s.page.waitForSelector('[data-testid=issue][data-status=dispatched]', { timeout: T });
     await w.page.waitForSelector(`[data-testid=issue][data-id="${issue}"][data-status=dispatched]`, { timeout: T });
+    // The dispatch carries the rule in force, and the deadline follows it.
+    const liLogin = await (await fetch(`${base}/api/login`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'li', password: made.li }),
+    })).json();
+    const rec = await (await fetch(`${base}/api/records/${issue}`, { headers: { authorization: `Bearer ${liLogin.token}` } })).json();
+    const dispatch = rec.record.events.find((e) => e.kind === 'dispatch');
+    assert.equal(dispatch.limit, 2 * 86_400_000, JSON.stringify(dispatch));
+    assert.equal(rec.record.state.deadline - dispatch.at, 2 * 86_400_000);
 
     // A changed row updates the household; its history reads in words.
     await a.page.click('[data-testid=admin-import]');
@@ -1136,7 +1151,7 @@ const scenarios = {
     assert.deepEqual(actions, [
       'org.create', 'org.create', 'org.create', 'person.create', 'person.create',
       'households.import', 'households.import', 'person.provision', 'person.provisioned',
-      'person.provision', 'households.import',
+      'person.provision', 'settings.step_limits', 'households.import',
     ]);
     console.log(JSON.stringify({ visit, issue, provisionedMs, households: 997 }));
   },

@@ -62,6 +62,8 @@ pub(crate) enum AdminTab {
     Import,
     /// Who did what.
     Audit,
+    /// The city's step deadlines.
+    Limits,
 }
 
 impl AdminTab {
@@ -73,6 +75,7 @@ impl AdminTab {
             Self::People => "people",
             Self::Import => "import",
             Self::Audit => "audit",
+            Self::Limits => "limits",
         }
     }
 }

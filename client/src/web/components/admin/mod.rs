@@ -1,10 +1,11 @@
 //! The admin's screens: the setup guide of an empty city, the organisation, people, the
-//! household import and the audit log. Only an admin's app shows them; the server checks
+//! household import, the step deadlines and the audit log. Only an admin's app shows them; the server checks
 //! every request again.
 
 mod audit;
 mod guide;
 mod import;
+mod limits;
 mod org;
 mod people;
 
@@ -37,6 +38,7 @@ pub(crate) fn AdminScreen(props: &AdminProps) -> Html {
         AdminTab::People => html! { <people::PeopleScreen /> },
         AdminTab::Import => html! { <import::ImportScreen /> },
         AdminTab::Audit => html! { <audit::AuditLog /> },
+        AdminTab::Limits => html! { <limits::LimitsScreen /> },
     };
     html! {
         <section class="admin" data-testid="admin">
@@ -45,6 +47,7 @@ pub(crate) fn AdminScreen(props: &AdminProps) -> Html {
                 { tab(AdminTab::Org, "组织架构", "Organisation") }
                 { tab(AdminTab::People, "人员", "People") }
                 { tab(AdminTab::Import, "导入住户", "Import households") }
+                { tab(AdminTab::Limits, "办理时限", "Step deadlines") }
                 { tab(AdminTab::Audit, "操作日志", "Audit log") }
             </nav>
             { body }
