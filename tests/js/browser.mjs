@@ -1127,7 +1127,7 @@ const scenarios = {
     })).json();
     const rec = await (await fetch(`${base}/api/records/${issue}`, { headers: { authorization: `Bearer ${liLogin.token}` } })).json();
     const dispatch = rec.record.events.find((e) => e.kind === 'dispatch');
-    assert.equal(dispatch.limit, 2 * 86_400_000, JSON.stringify(dispatch));
+    assert.equal(dispatch.limit, 2 * 86_400_000, JSON.stringify(rec.record.events));
     assert.equal(rec.record.state.deadline - dispatch.at, 2 * 86_400_000);
 
     // A changed row updates the household; its history reads in words.

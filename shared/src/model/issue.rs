@@ -117,7 +117,16 @@ fn read_event<D: ReadDoc>(doc: &D, obj: &automerge::ObjId) -> Result<IssueEvent,
         note,
         level: opt("level")?.map(|s| s.parse()).transpose()?,
         assignee: opt("assignee")?,
-        limit: None,
+        limit: match field::int(doc, obj, "limitMs")?.map(|f| f.value) {
+            None => None,
+            Some(ms) if super::lifecycle::StepLimits::RANGE.contains(&ms) => Some(ms),
+            Some(_) => {
+                return Err(SchemaError::invalid(
+                    "events.limitMs",
+                    "a step's limit is between one hour and 90 days",
+                ));
+            }
+        },
     })
 }
 
@@ -263,4 +272,52 @@ pub fn added_events(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use automerge::AutoCommit;
+
+    use super::*;
+    use crate::model::{Area, Role};
+
+    fn event(id: &str, kind: EventKind, at: i64, limit: Option<i64>) -> IssueEvent {
+        IssueEvent {
+            id: id.into(),
+            kind,
+            at: Millis(at),
+            actor: "w1".into(),
+            role: Some(Role::Worker),
+            note: String::new(),
+            level: None,
+            assignee: None,
+            limit,
+        }
+    }
+
+    fn issue_with(limit: i64) -> Result<Issue, SchemaError> {
+        let mut doc = AutoCommit::new();
+        IssueDraft {
+            grid: "s01/c01/g01".parse().expect("grid"),
+            source: IssueSource::Visit,
+            area: Area::Infrastructure,
+            description: "路灯".into(),
+            household: None,
+            location: String::new(),
+            report: event("r", EventKind::Report, 0, None),
+        }
+        .write(&mut doc)
+        .expect("write");
+        append_event(&mut doc, &event("a", EventKind::Accept, 10, Some(limit))).expect("append");
+        Issue::read(doc.document())
+    }
+
+    #[test]
+    fn a_steps_limit_is_written_and_read_back_and_out_of_range_ones_are_refused() {
+        let issue = issue_with(7_200_000).expect("valid");
+        assert_eq!(issue.events[1].limit, Some(7_200_000));
+        assert_eq!(issue.state.deadline, Some(Millis(10 + 7_200_000)));
+        assert!(issue_with(0).is_err());
+        assert!(issue_with(365 * Millis::DAY).is_err());
+    }
 }
