@@ -27,21 +27,7 @@ pub(crate) async fn request(
         init.set_body(&b.into());
     }
     init.set_headers(&headers);
-    let request = Request::new_with_str_and_init(path, &init).map_err(offline)?;
-    let resp: Response = JsFuture::from(window.fetch_with_request(&request))
-        .await
-        .map_err(offline)?
-        .dyn_into()
-        .map_err(offline)?;
-    let text = match resp.text() {
-        Ok(p) => JsFuture::from(p)
-            .await
-            .ok()
-            .and_then(|t| t.as_string())
-            .unwrap_or_default(),
-        Err(_) => String::new(),
-    };
-    Ok((resp.status(), text))
+    send(&window, path, &init).await
 }
 
 /// A request with a file's bytes as its body; returns the status and body text.
@@ -62,21 +48,7 @@ pub(crate) async fn request_bytes(
     init.set_headers(&headers);
     let body = js_sys::Uint8Array::from(bytes);
     init.set_body(&body.into());
-    let request = Request::new_with_str_and_init(path, &init).map_err(offline)?;
-    let resp: Response = JsFuture::from(window.fetch_with_request(&request))
-        .await
-        .map_err(offline)?
-        .dyn_into()
-        .map_err(offline)?;
-    let text = match resp.text() {
-        Ok(p) => JsFuture::from(p)
-            .await
-            .ok()
-            .and_then(|t| t.as_string())
-            .unwrap_or_default(),
-        Err(_) => String::new(),
-    };
-    Ok((resp.status(), text))
+    send(&window, path, &init).await
 }
 
 /// A JSON request whose answer is JSON: `Ok((status, body))`, the body `null` when it is
@@ -100,4 +72,28 @@ pub(crate) fn error_of(status: u16, body: &serde_json::Value) -> String {
     body["error"]
         .as_str()
         .map_or_else(|| format!("HTTP {status}"), str::to_owned)
+}
+
+/// Sends a prepared request; returns the status and body text.
+async fn send(
+    window: &web_sys::Window,
+    path: &str,
+    init: &RequestInit,
+) -> Result<(u16, String), ClientError> {
+    let offline = |_| ClientError::Offline;
+    let request = Request::new_with_str_and_init(path, init).map_err(offline)?;
+    let resp: Response = JsFuture::from(window.fetch_with_request(&request))
+        .await
+        .map_err(offline)?
+        .dyn_into()
+        .map_err(offline)?;
+    let text = match resp.text() {
+        Ok(p) => JsFuture::from(p)
+            .await
+            .ok()
+            .and_then(|t| t.as_string())
+            .unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    Ok((resp.status(), text))
 }
