@@ -78,3 +78,44 @@ pub fn expectation(item: &Cbor) -> Value {
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// The columns of a household import, as an admin's spreadsheet heads them.
+pub const HOUSEHOLD_COLUMNS: [&str; 9] = [
+    "网格",
+    "楼栋",
+    "单元",
+    "房号",
+    "户主",
+    "联系电话",
+    "人数",
+    "标签",
+    "备注",
+];
+
+/// A households sheet of `n` rows in `grid` (building `i / 100 + 1`, unit 1, room `1001 + i`,
+/// head `住户i`, contact `139` and `i`), with `members` each and `tags(i)`.
+pub fn household_sheet(
+    n: usize,
+    grid: &str,
+    members: usize,
+    tags: impl Fn(usize) -> String,
+) -> shared::export::Table {
+    shared::export::Table {
+        headers: HOUSEHOLD_COLUMNS.map(String::from).to_vec(),
+        rows: (0..n)
+            .map(|i| {
+                vec![
+                    grid.to_owned(),
+                    format!("{}", i / 100 + 1),
+                    "1".into(),
+                    format!("{}", 1001 + i),
+                    format!("住户{i}"),
+                    format!("139{i:08}"),
+                    members.to_string(),
+                    tags(i),
+                    String::new(),
+                ]
+            })
+            .collect(),
+    }
+}

@@ -19,42 +19,15 @@ async fn post(srv: &TestServer, path: &str, token: &str, body: Value) -> (u16, V
     send_json(Method::POST, &srv.http(), path, token, &body).await
 }
 
-/// A households sheet of `n` rows in grid `g` (room 1001…), with `members` each.
+/// A households sheet of `n` rows of grid `s09/c01/g01`, every tenth tagged elderly-alone.
 fn sheet(n: usize, members: usize) -> shared::export::Table {
-    shared::export::Table {
-        headers: [
-            "网格",
-            "楼栋",
-            "单元",
-            "房号",
-            "户主",
-            "联系电话",
-            "人数",
-            "标签",
-            "备注",
-        ]
-        .map(String::from)
-        .to_vec(),
-        rows: (0..n)
-            .map(|i| {
-                vec![
-                    "s09/c01/g01".into(),
-                    format!("{}", i / 100 + 1),
-                    "1".into(),
-                    format!("{}", 1001 + i),
-                    format!("住户{i}"),
-                    format!("139{:08}", i),
-                    members.to_string(),
-                    if i % 10 == 0 {
-                        "elderly-alone".into()
-                    } else {
-                        String::new()
-                    },
-                    String::new(),
-                ]
-            })
-            .collect(),
-    }
+    gridvisit_tests::household_sheet(n, "s09/c01/g01", members, |i| {
+        if i % 10 == 0 {
+            "elderly-alone".into()
+        } else {
+            String::new()
+        }
+    })
 }
 
 async fn import(srv: &TestServer, token: &str, bytes: Vec<u8>) -> Value {

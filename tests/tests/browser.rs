@@ -235,39 +235,10 @@ async fn the_server_sends_a_strict_content_security_policy_and_the_shell() {
 /// (rows 12, 502 and 1001 of the sheet).
 fn households_sheet(
     rows: usize,
-    members: &str,
+    members: usize,
     contact_of_first: Option<&str>,
 ) -> shared::export::Table {
-    let mut t = shared::export::Table {
-        headers: [
-            "网格",
-            "楼栋",
-            "单元",
-            "房号",
-            "户主",
-            "联系电话",
-            "人数",
-            "标签",
-            "备注",
-        ]
-        .map(String::from)
-        .to_vec(),
-        rows: (0..rows)
-            .map(|i| {
-                vec![
-                    "s01/c01/g01".into(),
-                    format!("{}", i / 100 + 1),
-                    "1".into(),
-                    format!("{}", 1001 + i),
-                    format!("住户{i}"),
-                    format!("139{i:08}"),
-                    members.into(),
-                    String::new(),
-                    String::new(),
-                ]
-            })
-            .collect(),
-    };
+    let mut t = gridvisit_tests::household_sheet(rows, "s01/c01/g01", members, |_| String::new());
     if let Some(c) = contact_of_first {
         t.rows[0][5] = c.into();
     }
@@ -283,7 +254,7 @@ async fn an_admin_sets_up_an_empty_city_and_a_phone_signs_in_by_qr_code() {
     })
     .await;
     let dir = gridvisit_tests::harness::TempDir::new("admin-setup");
-    let mut sheet = households_sheet(1000, "3", None);
+    let mut sheet = households_sheet(1000, 3, None);
     sheet.rows[10][4] = String::new();
     sheet.rows[500][6] = "很多".into();
     sheet.rows[999][0] = "s01/c01/g99".into();
@@ -292,7 +263,7 @@ async fn an_admin_sets_up_an_empty_city_and_a_phone_signs_in_by_qr_code() {
     let csv = dir.0.join("changed.csv");
     std::fs::write(
         &csv,
-        shared::export::csv(&households_sheet(1, "4", Some("13712345678"))),
+        shared::export::csv(&households_sheet(1, 4, Some("13712345678"))),
     )
     .expect("write csv");
     scenario_with(
