@@ -183,6 +183,7 @@ pub fn plan_visit(
                     description: description.clone(),
                     household: Some(at.household),
                     location: String::new(),
+                    detail: Default::default(),
                     report: IssueEvent {
                         id: event_id(),
                         kind: EventKind::Report,
@@ -193,6 +194,8 @@ pub fn plan_visit(
                         level: None,
                         assignee: None,
                         limit: None,
+                        satisfied: None,
+                        score: None,
                     },
                 },
             ));
@@ -354,6 +357,8 @@ pub struct IssueAction<'a> {
     pub note: &'a str,
     /// Whom to dispatch to, as typed.
     pub assignee: &'a str,
+    /// A follow-up's answer: whether the resident is satisfied (回访).
+    pub satisfied: bool,
 }
 
 /// The event an issue action appends, dated `now` unless the issue already holds a later
@@ -378,6 +383,8 @@ pub fn issue_event(
         level: (action.kind == EventKind::Escalate).then_some(escalation_target(action.level)),
         assignee: (action.kind == EventKind::Dispatch).then(|| who.to_owned()),
         limit: None,
+        satisfied: (action.kind == EventKind::FollowUp).then_some(action.satisfied),
+        score: None,
     })
 }
 
@@ -442,6 +449,7 @@ mod tests {
             latest,
             note: " 备注 ",
             assignee,
+            satisfied: false,
         };
         let me = ("s", Role::CommunitySupervisor);
         assert_eq!(

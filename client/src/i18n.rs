@@ -55,6 +55,16 @@ impl Lang {
         }
     }
 
+    /// Where an issue came from.
+    pub fn source(self, s: shared::model::IssueSource) -> &'static str {
+        use shared::model::IssueSource;
+        match s {
+            IssueSource::Visit => self.t("走访发现", "Found on a visit"),
+            IssueSource::Qr => self.t("居民扫码反映", "A resident's QR report"),
+            IssueSource::Other => self.t("巡查或来电", "Patrol or phone call"),
+        }
+    }
+
     /// How a visit went.
     pub fn outcome(self, o: Outcome) -> &'static str {
         match o {
@@ -98,6 +108,8 @@ impl Lang {
             EventKind::Close => self.t("结案", "Close"),
             EventKind::Reopen => self.t("重新打开", "Reopen"),
             EventKind::Comment => self.t("备注", "Comment"),
+            EventKind::FollowUp => self.t("回访", "Follow up"),
+            EventKind::Rate => self.t("居民评价", "Resident's rating"),
         }
     }
 

@@ -101,6 +101,8 @@ mod tests {
             level: None,
             assignee: None,
             limit: None,
+            satisfied: None,
+            score: None,
         };
         let all = [
             Intent::Household {

@@ -360,6 +360,7 @@ pub fn seed(
                         .into(),
                     household: Some(household),
                     location: String::new(),
+                    detail: Default::default(),
                     report: IssueEvent {
                         id: format!("r{n}"),
                         kind: EventKind::Report,
@@ -370,6 +371,8 @@ pub fn seed(
                         level: None,
                         assignee: None,
                         limit: None,
+                        satisfied: None,
+                        score: None,
                     },
                 };
                 batch.push(make(&|tx| draft.write(tx), &worker, at)?);

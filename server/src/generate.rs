@@ -176,6 +176,8 @@ impl GridWriter<'_> {
             level: (kind == EventKind::Escalate).then_some(Level::Community),
             assignee: None,
             limit: None,
+            satisfied: None,
+            score: None,
         }
     }
 
@@ -199,6 +201,7 @@ impl GridWriter<'_> {
             description: PROBLEMS[Area::ALL.iter().position(|a| *a == area).unwrap_or(0)].into(),
             household: Some(household),
             location: String::new(),
+            detail: Default::default(),
             report,
         };
         let mut doc = self.doc(&worker, at, |tx| draft.write(tx))?;
@@ -209,6 +212,7 @@ impl GridWriter<'_> {
             0..=79 => vec![
                 (EventKind::Accept, 2 * hour, false),
                 (EventKind::Handle, 20 * hour, false),
+                (EventKind::FollowUp, 28 * hour, false),
                 (EventKind::Close, 30 * hour, false),
             ],
             // Escalated to the community, closed there.
@@ -217,6 +221,7 @@ impl GridWriter<'_> {
                 (EventKind::Escalate, 5 * hour, false),
                 (EventKind::Accept, 20 * hour, true),
                 (EventKind::Handle, 70 * hour, true),
+                (EventKind::FollowUp, 85 * hour, true),
                 (EventKind::Close, 90 * hour, true),
             ],
             // Accepted, then left: overdue once its step's day is past.
@@ -233,7 +238,11 @@ impl GridWriter<'_> {
             } else {
                 (worker.as_str(), Role::Worker)
             };
-            let e = self.event(kind, t, actor, role);
+            let mut e = self.event(kind, t, actor, role);
+            if kind == EventKind::FollowUp {
+                // Most residents are satisfied (回访满意率).
+                e.satisfied = Some(self.rng.below(100) < 92);
+            }
             doc.transact_with::<_, _, AutomergeError, _>(
                 |_| {
                     CommitOptions::default()
@@ -244,6 +253,10 @@ impl GridWriter<'_> {
             )
             .map_err(|f| f.error)?;
             open = kind != EventKind::Close;
+            if e.satisfied == Some(false) {
+                // Back to handling: left open (the close that would follow does not apply).
+                break;
+            }
         }
         self.made.issues += 1;
         self.made.open += u64::from(open);

@@ -24,6 +24,7 @@ pub mod generate;
 pub mod import;
 pub mod limits;
 pub mod metrics;
+pub mod resident;
 pub mod settings;
 pub mod store;
 pub mod tls;
@@ -91,6 +92,8 @@ pub struct AppState {
     pub backup_key: Arc<str>,
     /// Household imports running or finished.
     pub imports: api::import::Imports,
+    /// Residents' reports: their limits and recent ones per grid.
+    pub desk: Arc<resident::Desk>,
     engine_thread: Arc<Mutex<Option<EngineThread>>>,
     shutdown_tx: Arc<watch::Sender<bool>>,
 }
@@ -165,6 +168,7 @@ pub fn start(store: Arc<dyn Storage>, epoch: &str, settings: Settings) -> anyhow
         epoch: Arc::from(epoch),
         backup_key: Arc::from(auth::new_token()?.as_str()),
         imports: api::import::Imports::default(),
+        desk: Arc::new(resident::Desk::default()),
         engine_thread: Arc::new(Mutex::new(Some(handle))),
         shutdown_tx,
     })
@@ -230,6 +234,7 @@ where
     let engine = state.engine.clone();
     let thread = state.engine_thread.clone();
     let mut engine_stopped = state.shutdown.clone();
+    let gc = tokio::spawn(collect_photos(state.clone()));
     let router = app(state);
     // Connect info gives handlers the client's address (the login throttle keys on it).
     let service = router.into_make_service_with_connect_info::<PeerAddr>();
@@ -243,6 +248,7 @@ where
         })
         .into_future()
         .await?;
+    gc.abort();
     let _ = engine.send(Cmd::Shutdown);
     let handle = thread
         .lock()
@@ -254,6 +260,23 @@ where
             .map_err(|_| anyhow::anyhow!("engine panicked"))??;
     }
     Ok(())
+}
+
+/// Every hour (and at start), removes the photos no record refers to once their grace
+/// period is over (an upload whose record was never written).
+async fn collect_photos(state: AppState) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        every.tick().await;
+        let store = state.store.clone();
+        let before = engine::now().0 - state.settings.photo_grace_ms;
+        match tokio::task::spawn_blocking(move || store.collect_photos(before)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(removed = n, "photos no record refers to removed"),
+            Ok(Err(err)) => tracing::warn!(%err, "collecting photos failed"),
+            Err(err) => tracing::warn!(%err, "collecting photos stopped"),
+        }
+    }
 }
 
 /// The address a connection came from, over plain TCP or TLS.

@@ -208,3 +208,35 @@ mod tests {
         assert!(t.check("li", "1.2.3.4", later).is_ok(), "the window passed");
     }
 }
+
+/// Counters in fixed windows, by key (a grid, an address): how many reports each sent lately.
+#[derive(Debug, Default)]
+pub struct Windows {
+    hits: Mutex<HashMap<String, (Instant, u32)>>,
+}
+
+impl Windows {
+    /// Counts one hit for `key`; `Err(wait)` when `key` had `limit` hits in its current
+    /// window of `window` already (the hit is not counted).
+    pub fn hit(
+        &self,
+        key: &str,
+        limit: u32,
+        window: Duration,
+        now: Instant,
+    ) -> Result<(), Duration> {
+        let mut h = self.hits.lock().unwrap_or_else(|p| p.into_inner());
+        if h.len() >= THROTTLE_ENTRIES {
+            h.retain(|_, (start, _)| now.duration_since(*start) < window);
+        }
+        let entry = h.entry(key.to_owned()).or_insert((now, 0));
+        if now.duration_since(entry.0) >= window {
+            *entry = (now, 0);
+        }
+        if entry.1 >= limit {
+            return Err(window.saturating_sub(now.duration_since(entry.0)));
+        }
+        entry.1 += 1;
+        Ok(())
+    }
+}

@@ -34,6 +34,10 @@ pub struct Metrics {
     pub throttled: AtomicU64,
     /// Refused changes answered but not stored (their writer's quarantine was full).
     pub quarantine_dropped: AtomicU64,
+    /// Residents' reports received.
+    pub reports: AtomicU64,
+    /// Photos stored.
+    pub photos: AtomicU64,
 }
 
 impl Metrics {
@@ -95,6 +99,13 @@ impl Metrics {
             "Successful logins.",
             g(&self.logins),
         );
+        line(
+            "reports_total",
+            "counter",
+            "Residents' reports received.",
+            g(&self.reports),
+        );
+        line("photos_total", "counter", "Photos stored.", g(&self.photos));
         line(
             "unauthorized_total",
             "counter",

@@ -54,6 +54,20 @@ pub struct Settings {
     pub ca_cert: Option<std::path::PathBuf>,
     /// How long a one-time code that signs a phone in lasts.
     pub provision_ttl_ms: i64,
+    /// Residents' reports from one address to one grid per [`Settings::report_window`].
+    pub reports_per_ip_grid: u32,
+    /// Residents' reports from one address (a carrier NAT hides many phones) per window.
+    pub reports_per_ip: u32,
+    /// Residents' reports to one grid, from everyone, per window.
+    pub reports_per_grid: u32,
+    /// The window of the report limits.
+    pub report_window: Duration,
+    /// The largest photo accepted (the app scales to about 300 KB; other clients may not).
+    pub photo_max_bytes: usize,
+    /// Bytes of photos one uploader may hold, and one grid.
+    pub photo_quota: (u64, u64),
+    /// A photo no record refers to is removed this long after its upload.
+    pub photo_grace_ms: i64,
 }
 
 impl Default for Settings {
@@ -81,6 +95,13 @@ impl Default for Settings {
             public_url: None,
             ca_cert: None,
             provision_ttl_ms: 10 * 60_000,
+            reports_per_ip_grid: 5,
+            reports_per_ip: 60,
+            reports_per_grid: 200,
+            report_window: Duration::from_secs(10 * 60),
+            photo_max_bytes: 2 * 1024 * 1024,
+            photo_quota: (500 * 1024 * 1024, 5 * 1024 * 1024 * 1024),
+            photo_grace_ms: 7 * 24 * 3_600_000,
         }
     }
 }

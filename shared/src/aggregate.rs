@@ -61,6 +61,12 @@ pub enum Contribution {
         /// It breaks a value rule.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         needs_correction: bool,
+        /// The last follow-up's answer (回访), if one was made.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        satisfied: Option<bool>,
+        /// The resident's rating (1–5), if they gave one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rating: Option<u8>,
     },
     /// A monthly review: counted in the month figures ([`crate::trends`]), not live.
     Review {
@@ -116,6 +122,10 @@ struct GridState {
     open_by_level: [u64; 4],
     deadlines: BTreeMap<Millis, u64>,
     closed_by_level: [u64; 4],
+    followed_up: u64,
+    satisfied: u64,
+    ratings: u64,
+    rating_sum: u64,
 }
 
 fn bump<K: std::hash::Hash + Eq>(map: &mut HashMap<K, u64>, k: K, up: bool) {
@@ -174,8 +184,24 @@ impl GridState {
                 open,
                 deadline,
                 closed_level,
+                satisfied,
+                rating,
                 ..
             } => {
+                if let Some(yes) = satisfied {
+                    delta(&mut self.followed_up);
+                    if *yes {
+                        delta(&mut self.satisfied);
+                    }
+                }
+                if let Some(score) = rating {
+                    delta(&mut self.ratings);
+                    if up {
+                        self.rating_sum += u64::from(*score);
+                    } else {
+                        self.rating_sum = self.rating_sum.saturating_sub(u64::from(*score));
+                    }
+                }
                 if *open {
                     delta(&mut self.open_by_level[level.index()]);
                     if let Some(d) = deadline {
@@ -213,6 +239,18 @@ pub struct Tally {
     pub closed_by_level: [u64; 4],
     /// Records that break a value rule and need correcting.
     pub needs_correction: u64,
+    /// Issues whose resident was asked whether it is solved (回访).
+    #[serde(default)]
+    pub followed_up: u64,
+    /// Of those, the ones whose last answer was "satisfied".
+    #[serde(default)]
+    pub satisfied: u64,
+    /// Issues a resident rated.
+    #[serde(default)]
+    pub ratings: u64,
+    /// The sum of those ratings (1–5 each).
+    #[serde(default)]
+    pub rating_sum: u64,
 }
 
 impl Tally {
@@ -223,6 +261,10 @@ impl Tally {
         self.visits_today += o.visits_today;
         self.overdue += o.overdue;
         self.needs_correction += o.needs_correction;
+        self.followed_up += o.followed_up;
+        self.satisfied += o.satisfied;
+        self.ratings += o.ratings;
+        self.rating_sum += o.rating_sum;
         for i in 0..4 {
             self.open_by_level[i] += o.open_by_level[i];
             self.closed_by_level[i] += o.closed_by_level[i];
@@ -232,6 +274,16 @@ impl Tally {
     /// Share of households visited this week (0..=1; 0 with no households).
     pub fn coverage(&self) -> f64 {
         ratio(self.visited_this_week, self.households)
+    }
+
+    /// Share of followed-up issues whose resident is satisfied (满意率).
+    pub fn satisfaction(&self) -> f64 {
+        ratio(self.satisfied, self.followed_up)
+    }
+
+    /// The residents' mean rating (0 with none).
+    pub fn mean_rating(&self) -> f64 {
+        ratio(self.rating_sum, self.ratings)
     }
 
     /// Open issues at every level.
@@ -388,6 +440,13 @@ impl Dashboard {
                 closed_level: i.state.closed_level,
                 closed_at: i.state.closed_at,
                 needs_correction,
+                satisfied: i
+                    .events
+                    .iter()
+                    .rev()
+                    .filter(|e| e.kind == crate::model::EventKind::FollowUp)
+                    .find_map(|e| e.satisfied),
+                rating: i.state.rating,
             },
             Record::Review(r) => Contribution::Review {
                 grid: r.grid.clone(),
@@ -440,6 +499,10 @@ impl Dashboard {
                 overdue: g.deadlines.range(..now).map(|(_, n)| n).sum(),
                 closed_by_level: g.closed_by_level,
                 needs_correction: g.needs_correction,
+                followed_up: g.followed_up,
+                satisfied: g.satisfied,
+                ratings: g.ratings,
+                rating_sum: g.rating_sum,
             };
             out.total.absorb(&t);
             out.streets

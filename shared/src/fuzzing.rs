@@ -100,6 +100,8 @@ pub fn issue_fold(data: &[u8]) {
             level: Some(Level::ALL[usize::from(c[5]) % Level::ALL.len()]),
             assignee: (c[5] & 0x80 != 0).then(|| "u1".to_owned()),
             limit: None,
+            satisfied: None,
+            score: None,
         })
         .collect();
     let mut reversed: Vec<IssueEvent> = events.iter().rev().cloned().collect();

@@ -148,6 +148,10 @@ fn figures_count_what_they_say() {
     let mut closed = build(|tx| issue(g, None, NOW.plus(-Millis::HOUR), "w").write(tx));
     closed
         .transact::<_, _, automerge::AutomergeError>(|tx| {
+            // A visit's issue closes after the resident says it is solved (回访).
+            let mut follow = event("f", EventKind::FollowUp, NOW.plus(-90_000), "w");
+            follow.satisfied = Some(true);
+            append_event(tx, &follow)?;
             append_event(tx, &event("c", EventKind::Close, NOW.plus(-60_000), "w"))
         })
         .expect("close");
@@ -163,6 +167,8 @@ fn figures_count_what_they_say() {
     assert_eq!(f.total.overdue, 1);
     assert_eq!(f.total.closed_by_level, [1, 0, 0, 0]);
     assert!((f.total.closed_at_grid_share() - 1.0).abs() < 1e-9);
+    assert_eq!((f.total.followed_up, f.total.satisfied), (1, 1));
+    assert!((f.total.satisfaction() - 1.0).abs() < 1e-9);
     assert_eq!(f.grids.len(), 1);
     assert_eq!(f.communities["s01/c01"], f.total);
     assert_eq!(f.streets["s01"], f.total);

@@ -121,7 +121,7 @@ fn a_grid_escalates_while_another_worker_closes_offline() {
     net.disconnect(links[1]);
 
     // 3. w0 escalates it to the community (one level up) at t0+2m; w1, who fixed the door,
-    //    closes it at t0+1m.
+    //    asks the resident (回访: satisfied) and closes it at t0+1m.
     net.edit(w0, i, |tx| {
         append_event(
             tx,
@@ -133,6 +133,13 @@ fn a_grid_escalates_while_another_worker_closes_offline() {
     })
     .expect("escalate");
     net.edit(w1, i, |tx| {
+        append_event(
+            tx,
+            &shared::model::IssueEvent {
+                satisfied: Some(true),
+                ..event("follow", EventKind::FollowUp, t0.plus(50_000), "w1")
+            },
+        )?;
         append_event(tx, &event("close", EventKind::Close, t0.plus(60_000), "w1"))
     })
     .expect("close");
@@ -150,7 +157,11 @@ fn a_grid_escalates_while_another_worker_closes_offline() {
         .collect();
     for s in &states {
         assert_eq!(s.state, states[0].state);
-        assert_eq!(s.events.len(), 3, "report, close and escalate are all kept");
+        assert_eq!(
+            s.events.len(),
+            4,
+            "report, follow-up, close and escalate are all kept"
+        );
     }
     assert_eq!(states[0].state.status, Status::Closed);
     assert_eq!(states[0].state.closed_level, Some(Level::Grid));

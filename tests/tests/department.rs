@@ -33,6 +33,8 @@ fn event(id: &str, kind: EventKind, at: Millis, actor: &str, role: Role) -> Issu
         level: (kind == EventKind::Escalate).then_some(Level::Community),
         assignee: (kind == EventKind::Dispatch).then(|| DEPT.to_owned()),
         limit: None,
+        satisfied: None,
+        score: None,
     }
 }
 
@@ -46,6 +48,7 @@ fn draft(n: u8, at: Millis) -> (DocumentId, IssueDraft) {
             description: "楼道漏水 a leaking stairwell".into(),
             household: None,
             location: String::new(),
+            detail: Default::default(),
             report: event(&format!("r{n}"), EventKind::Report, at, W1, Role::Worker),
         },
     )

@@ -141,6 +141,7 @@ fn report(id: u8, at: shared::time::Millis) -> (DocumentId, shared::model::Issue
             description: "路灯不亮".into(),
             household: None,
             location: String::new(),
+            detail: Default::default(),
             report: IssueEvent {
                 id: format!("r{id}"),
                 kind: EventKind::Report,
@@ -151,6 +152,8 @@ fn report(id: u8, at: shared::time::Millis) -> (DocumentId, shared::model::Issue
                 level: None,
                 assignee: None,
                 limit: None,
+                satisfied: None,
+                score: None,
             },
         },
     )
@@ -254,6 +257,8 @@ async fn a_js_client_signed_in_as_a_worker_cannot_game_the_headline_figure() {
                 level: Some(Level::Community),
                 assignee: None,
                 limit: None,
+                satisfied: None,
+                score: None,
             },
         )
     })
@@ -321,6 +326,8 @@ async fn a_js_client_signed_in_as_a_worker_cannot_game_the_headline_figure() {
                 level: None,
                 assignee: None,
                 limit: None,
+                satisfied: None,
+                score: None,
             },
         )
     })

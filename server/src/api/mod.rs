@@ -10,6 +10,9 @@
 //! - `provision.rs`: one-time codes that sign a phone in.
 //! - `import.rs`: households imported from a spreadsheet, with progress.
 //! - `backup.rs`: a consistent backup of the running server.
+//! - `report.rs`: residents' reports (Open311 GeoReport v2), their status and rating.
+//! - `report_page.rs`: the resident's report and status pages, and the sheet of grid QR codes.
+//! - `photos.rs`: photos by SHA-256: upload, existence, access by scope.
 //! - here: the error type, the token extractor, health and metrics.
 
 mod admin;
@@ -20,8 +23,11 @@ pub mod import;
 mod month;
 mod org;
 mod people;
+mod photos;
 mod provision;
 mod records;
+mod report;
+mod report_page;
 mod session;
 
 use axum::extract::State;
@@ -47,6 +53,8 @@ pub enum AppError {
     Forbidden(String),
     /// 404.
     NotFound(String),
+    /// 413: too big, or a quota is used up.
+    TooLarge(String),
     /// 429 with `Retry-After`: this user or address is at a limit.
     TooMany {
         /// What the limit is.
@@ -85,6 +93,7 @@ impl IntoResponse for AppError {
             Self::Unauthorized(m) => (StatusCode::UNAUTHORIZED, m),
             Self::Forbidden(m) => (StatusCode::FORBIDDEN, m),
             Self::NotFound(m) => (StatusCode::NOT_FOUND, m),
+            Self::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m),
             Self::TooMany {
                 message,
                 retry_after,
@@ -173,6 +182,26 @@ pub fn routes() -> Router<AppState> {
             post(admin::end_sessions),
         )
         .route("/api/export.csv", get(export::export_csv))
+        .route(
+            "/api/photos/{hash}",
+            get(photos::fetch)
+                .head(photos::exists)
+                .put(photos::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(4 * 1024 * 1024)),
+        )
+        .route("/open311/v2/services.json", get(report::services))
+        .route("/open311/v2/services/{file}", get(report::service))
+        .route(
+            "/open311/v2/requests.json",
+            post(report::submit).layer(axum::extract::DefaultBodyLimit::max(
+                report::MAX_REPORT_PHOTOS * 4 * 1024 * 1024 + 64 * 1024,
+            )),
+        )
+        .route("/open311/v2/requests/{file}", get(report::request))
+        .route("/api/report/{code}", get(report::status_json))
+        .route("/report/status/{code}/rate", post(report::rate))
+        .route("/report/status/{code}/photo/{hash}", get(report::own_photo))
+        .merge(report_page::routes())
 }
 
 /// The token from `Authorization: Bearer` or the `gridvisit_token` cookie.

@@ -73,18 +73,7 @@ pub(super) async fn provision(
         target.principal.user.as_str(),
         "one-time sign-in code issued".into(),
     )?;
-    let base = state.settings.public_url.clone().unwrap_or_else(|| {
-        let host = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("127.0.0.1:8080");
-        let scheme = if state.settings.secure_cookies {
-            "https"
-        } else {
-            "http"
-        };
-        format!("{scheme}://{host}")
-    });
+    let base = public_base(&state, &headers);
     let url = format!("{}/#/provision/{code}", base.trim_end_matches('/'));
     let svg = qr_svg(&url)?;
     Ok(Json(json!({
@@ -97,8 +86,25 @@ pub(super) async fn provision(
     })))
 }
 
+/// The address phones reach this server at: `--public-url`, else the scheme and host the
+/// request came to.
+pub(super) fn public_base(state: &AppState, headers: &axum::http::HeaderMap) -> String {
+    state.settings.public_url.clone().unwrap_or_else(|| {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("127.0.0.1:8080");
+        let scheme = if state.settings.secure_cookies {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{host}")
+    })
+}
+
 /// A QR code of `text` as an SVG image.
-fn qr_svg(text: &str) -> Result<String, AppError> {
+pub(super) fn qr_svg(text: &str) -> Result<String, AppError> {
     let code =
         qrcode::QrCode::new(text.as_bytes()).map_err(|e| AppError::Internal(e.to_string()))?;
     Ok(code

@@ -4,6 +4,7 @@
 mod migrate;
 mod rebuild;
 mod redb_admin;
+mod redb_evidence;
 mod redb_feed;
 pub mod redb_store;
 pub mod redb_trends;
@@ -83,6 +84,8 @@ pub struct ChunkWrite {
     pub text: Option<String>,
     /// What it adds to the figures over time.
     pub trend: Option<Trend>,
+    /// The photos it refers to (indexed from photo to record).
+    pub photos: Vec<String>,
 }
 
 impl ChunkWrite {
@@ -103,6 +106,10 @@ impl ChunkWrite {
             contribution: record.map(|r| dashboard.contribution(r)),
             text: record.and_then(shared::summary::search_text),
             trend: record.and_then(|r| Trend::of(r, &shared::time::Calendar::CHINA)),
+            photos: match record {
+                Some(shared::model::Record::Issue(i)) => i.detail.photos.clone(),
+                _ => Vec::new(),
+            },
         }
     }
 }
@@ -325,8 +332,68 @@ pub struct QuarantineRow {
     pub chunk_hex: String,
 }
 
+/// A resident's report, found by the SHA-256 of its tracking code.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReportRow {
+    /// The issue document it became.
+    pub doc: DocumentId,
+    /// Its grid (`None`: the city's dispatch queue).
+    pub grid: String,
+    /// When it was received (ms).
+    pub at: i64,
+}
+
+/// Who put a photo, for which grid, when, and how big it is.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PhotoMeta {
+    /// The uploader (`resident` for reports).
+    pub user: String,
+    /// The grid its quota is counted in.
+    pub grid: String,
+    /// When it was uploaded (ms).
+    pub at: i64,
+    /// Bytes.
+    pub size: u64,
+}
+
+/// What storing a photo did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PhotoPut {
+    /// Stored now.
+    Stored,
+    /// It was already stored (photos are stored once).
+    Exists,
+    /// The uploader's (`user`) or the grid's (`grid`) quota would be exceeded.
+    OverQuota(&'static str),
+}
+
+/// Residents' reports and photos. Each call commits atomically and durably.
+pub trait Evidence {
+    /// Stores a report's row under the SHA-256 of its tracking code.
+    fn put_report(&self, key: &str, row: &ReportRow) -> Result<(), StoreError>;
+    /// A report, by the SHA-256 of its tracking code.
+    fn report(&self, key: &str) -> Result<Option<ReportRow>, StoreError>;
+    /// Stores a photo once, within `quota` (bytes per uploader, per grid).
+    fn put_photo(
+        &self,
+        hash: &str,
+        bytes: &[u8],
+        meta: &PhotoMeta,
+        quota: (u64, u64),
+    ) -> Result<PhotoPut, StoreError>;
+    /// A photo's bytes and row.
+    fn photo(&self, hash: &str) -> Result<Option<(Vec<u8>, PhotoMeta)>, StoreError>;
+    /// The records that refer to a photo.
+    fn photo_records(&self, hash: &str) -> Result<Vec<DocumentId>, StoreError>;
+    /// Bytes of photos held by `u:<user>` or `g:<grid>`.
+    fn photo_usage(&self, key: &str) -> Result<u64, StoreError>;
+    /// Removes the photos uploaded before `uploaded_before` that no record refers to; returns
+    /// how many.
+    fn collect_photos(&self, uploaded_before: i64) -> Result<usize, StoreError>;
+}
+
 /// Everything the server stores. Implementations commit each call atomically and durably.
-pub trait Storage: Send + Sync + 'static {
+pub trait Storage: Evidence + Send + Sync + 'static {
     /// Makes a batch of chunks and quarantined changes durable in one transaction; returns, per
     /// chunk, the document's dashboard contribution before it.
     fn commit(

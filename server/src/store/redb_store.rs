@@ -75,6 +75,7 @@ impl RedbStore {
         tx.open_table(TOKENS)?;
         tx.open_table(QUARANTINE)?;
         super::redb_admin::create(&tx)?;
+        super::redb_evidence::create(&tx)?;
         super::migrate::run(&tx)?;
         tx.commit()?;
         let store = Self { db, epoch };
@@ -167,6 +168,9 @@ impl Storage for RedbStore {
                 row.levels |= standing_of(row.contribution.as_ref()).queue_bits();
                 docs.insert(key, json(&row)?.as_slice())?;
                 derived.insert(&w.doc, &row, w.text.as_deref())?;
+                if !w.photos.is_empty() {
+                    super::redb_evidence::link_photos(&tx, &w.doc, &w.photos)?;
+                }
             }
             super::redb_trends::apply(&tx, &trends)?;
             let mut q = tx.open_table(QUARANTINE)?;

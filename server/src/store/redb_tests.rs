@@ -49,6 +49,7 @@ fn chunks_compact_and_the_feed_lists_only_newer_changes() {
             contribution: Some(household(&grid)),
             text: None,
             trend: None,
+            photos: Vec::new(),
         };
         store.commit(&[w], &[], 0).expect("commit");
     }
@@ -118,6 +119,7 @@ fn area_feeds_list_exactly_the_documents_changed_after_the_cursor() {
             contribution: Some(household(&grids[i % 4])),
             text: None,
             trend: None,
+            photos: Vec::new(),
         };
         store.commit(&[w], &[], 0).expect("commit");
         last_seq.insert(i, round + 1);
@@ -184,6 +186,7 @@ fn put(store: &RedbStore, id: DocumentId, grid: &GridId, c: Contribution) {
         contribution: Some(c),
         text: None,
         trend: None,
+        photos: Vec::new(),
     };
     store.commit(&[w], &[], 0).expect("commit");
 }
@@ -197,6 +200,8 @@ fn issue(grid: &GridId, open: bool, level: Level, closed_at: Option<Millis>) -> 
         closed_level: (!open).then_some(level),
         closed_at,
         needs_correction: false,
+        satisfied: None,
+        rating: None,
     }
 }
 

@@ -33,11 +33,17 @@ pub enum EventKind {
     Reopen,
     /// A remark without a change of state (备注).
     Comment,
+    /// The resident was asked whether the problem is solved (回访); `satisfied` says. Not
+    /// satisfied sends handled work back to handling.
+    FollowUp,
+    /// The resident's own rating of a closed issue (1–5), written by the server from the
+    /// status page.
+    Rate,
 }
 
 impl EventKind {
     /// All kinds.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 11] = [
         Self::Report,
         Self::Accept,
         Self::Dispatch,
@@ -47,6 +53,8 @@ impl EventKind {
         Self::Close,
         Self::Reopen,
         Self::Comment,
+        Self::FollowUp,
+        Self::Rate,
     ];
 
     /// The code stored in records.
@@ -61,6 +69,8 @@ impl EventKind {
             Self::Close => "close",
             Self::Reopen => "reopen",
             Self::Comment => "comment",
+            Self::FollowUp => "followup",
+            Self::Rate => "rate",
         }
     }
 }
@@ -133,4 +143,29 @@ pub struct IssueEvent {
     /// the rule was a setting, or that start no step): [`super::lifecycle::step_limit`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<i64>,
+    /// A follow-up's answer (回访): whether the resident is satisfied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub satisfied: Option<bool>,
+    /// A resident's rating, 1 to 5 (`rate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<u8>,
+}
+
+impl IssueEvent {
+    /// An event of `kind` by `actor` acting as `role`, with nothing else set.
+    pub fn new(id: String, kind: EventKind, at: Millis, actor: String, role: Option<Role>) -> Self {
+        Self {
+            id,
+            kind,
+            at,
+            actor,
+            role,
+            note: String::new(),
+            level: None,
+            assignee: None,
+            limit: None,
+            satisfied: None,
+            score: None,
+        }
+    }
 }

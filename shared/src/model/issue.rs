@@ -10,6 +10,7 @@ pub use super::event::{EventKind, IssueEvent, Level};
 use super::field::{self};
 use super::lifecycle::{self, IssueState};
 use super::role::Role;
+use super::visit::Location;
 use super::{Area, RecordKind, SchemaError, doc_ref, put_header};
 use crate::ids::{DocumentId, GridId};
 use crate::time::Millis;
@@ -52,6 +53,96 @@ impl FromStr for IssueSource {
     }
 }
 
+/// Whether a resident reports a problem or makes a suggestion (问题 / 建议).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IssueKind {
+    /// Something is wrong.
+    #[default]
+    Problem,
+    /// An idea for the neighbourhood.
+    Suggestion,
+}
+
+impl IssueKind {
+    /// The code stored in records (`reportKind`).
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::Problem => "problem",
+            Self::Suggestion => "suggestion",
+        }
+    }
+}
+
+impl FromStr for IssueKind {
+    type Err = SchemaError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "problem" => Ok(Self::Problem),
+            "suggestion" => Ok(Self::Suggestion),
+            other => Err(SchemaError::invalid(
+                "reportKind",
+                format!("unknown kind {other:?}"),
+            )),
+        }
+    }
+}
+
+/// What a report may carry beyond its text: its kind, where it was seen, photos (by
+/// SHA-256), and a phone number to call back.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Detail {
+    /// Problem or suggestion.
+    pub kind: IssueKind,
+    /// Where, if the reporter's device gave a position.
+    pub geo: Option<Location>,
+    /// Photos, each the lowercase hex SHA-256 of its bytes (at most [`MAX_PHOTOS`]).
+    pub photos: Vec<String>,
+    /// A phone number to call back (a resident's, optional).
+    pub contact: String,
+}
+
+/// At most this many photos on one record.
+pub const MAX_PHOTOS: usize = 6;
+
+/// Whether `s` names a photo: 64 lowercase hex digits (its SHA-256).
+pub fn is_photo_hash(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// The photo hashes of a list at root `key` (none if absent).
+pub fn read_photos<D: ReadDoc>(doc: &D, key: &'static str) -> Result<Vec<String>, SchemaError> {
+    let Some(list) = field::object(doc, &ROOT, key, ObjType::List)? else {
+        return Ok(Vec::new());
+    };
+    let photos = field::string_list(doc, &list, key)?;
+    if photos.len() > MAX_PHOTOS || !photos.iter().all(|p| is_photo_hash(p)) {
+        return Err(SchemaError::invalid(
+            key,
+            format!("at most {MAX_PHOTOS} photos, each a SHA-256 in hex"),
+        ));
+    }
+    Ok(photos)
+}
+
+/// Adds photos to the list at root `key` (creating it), skipping ones already there.
+pub fn add_photos<T: Transactable + ReadDoc>(
+    tx: &mut T,
+    key: &'static str,
+    photos: &[String],
+) -> Result<(), automerge::AutomergeError> {
+    let list = match tx.get(ROOT, key)? {
+        Some((automerge::Value::Object(ObjType::List), id)) => id,
+        _ => tx.put_object(ROOT, key, ObjType::List)?,
+    };
+    let have = field::string_list(tx, &list, key).unwrap_or_default();
+    for p in photos.iter().filter(|p| !have.contains(p)) {
+        let at = tx.length(&list);
+        tx.insert(&list, at, p.as_str())?;
+    }
+    Ok(())
+}
+
 /// An issue, as read from its document, with its derived state.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Issue {
@@ -67,6 +158,10 @@ pub struct Issue {
     pub household: Option<DocumentId>,
     /// A place, when there is no household (e.g. "3号楼北侧路灯").
     pub location: String,
+    /// Kind, position, photos and call-back number.
+    pub detail: Detail,
+    /// A recent report in the same grid this one repeats (linked by the server).
+    pub duplicate_of: Option<DocumentId>,
     /// The events in the order the fold applies them.
     pub events: Vec<IssueEvent>,
     /// Status, level, assignee and deadline, folded from the events.
@@ -88,6 +183,8 @@ pub struct IssueDraft {
     pub household: Option<DocumentId>,
     /// Place, if no household.
     pub location: String,
+    /// Kind, position, photos and call-back number.
+    pub detail: Detail,
     /// The `report` event (its kind must be `Report`).
     pub report: IssueEvent,
 }
@@ -117,6 +214,12 @@ fn read_event<D: ReadDoc>(doc: &D, obj: &automerge::ObjId) -> Result<IssueEvent,
         note,
         level: opt("level")?.map(|s| s.parse()).transpose()?,
         assignee: opt("assignee")?,
+        satisfied: field::boolean(doc, obj, "satisfied")?.map(|f| f.value),
+        score: match field::int(doc, obj, "score")?.map(|f| f.value) {
+            None => None,
+            Some(n @ 1..=5) => Some(n as u8),
+            Some(_) => return Err(SchemaError::invalid("events.score", "a rating is 1 to 5")),
+        },
         limit: match field::int(doc, obj, "limitMs")?.map(|f| f.value) {
             None => None,
             Some(ms) if super::lifecycle::StepLimits::RANGE.contains(&ms) => Some(ms),
@@ -146,7 +249,19 @@ impl Issue {
             .map(|i| read_event(doc, &field::list_map(doc, &list, i, "events")?))
             .collect::<Result<Vec<_>, _>>()?;
         lifecycle::sort_events(&mut events);
-        let state = lifecycle::fold(&events)?;
+        let follow_up = field::boolean(doc, &ROOT, "followUp")?.is_some_and(|f| f.value);
+        let state = lifecycle::fold_with(&events, follow_up)?;
+        let detail = Detail {
+            kind: match field::string(doc, &ROOT, "reportKind")? {
+                Some(f) => f.value.parse()?,
+                None => IssueKind::Problem,
+            },
+            geo: Location::read(doc, "geo")?,
+            photos: read_photos(doc, "photos")?,
+            contact: field::string(doc, &ROOT, "contact")?
+                .map(|f| f.value)
+                .unwrap_or_default(),
+        };
         Ok(Self {
             grid,
             source,
@@ -154,6 +269,8 @@ impl Issue {
             description,
             household: doc_ref(doc, &ROOT, "household")?,
             location,
+            detail,
+            duplicate_of: doc_ref(doc, &ROOT, "duplicateOf")?,
             events,
             state,
         })
@@ -188,6 +305,12 @@ pub fn append_event<T: Transactable + ReadDoc>(
     if let Some(limit) = event.limit {
         tx.put(&obj, "limitMs", limit)?;
     }
+    if let Some(satisfied) = event.satisfied {
+        tx.put(&obj, "satisfied", satisfied)?;
+    }
+    if let Some(score) = event.score {
+        tx.put(&obj, "score", i64::from(score))?;
+    }
     Ok(())
 }
 
@@ -205,6 +328,24 @@ impl IssueDraft {
             tx.put(ROOT, "household", h.to_string())?;
         }
         tx.put(ROOT, "location", self.location.as_str())?;
+        // An issue a resident or a visit raised needs a satisfied follow-up (回访) before
+        // it closes; the rule travels with the record, so older issues keep theirs.
+        if matches!(self.source, IssueSource::Qr | IssueSource::Visit) {
+            tx.put(ROOT, "followUp", true)?;
+        }
+        let d = &self.detail;
+        if d.kind != IssueKind::Problem {
+            tx.put(ROOT, "reportKind", d.kind.code())?;
+        }
+        if let Some(geo) = d.geo {
+            geo.put(tx, "geo")?;
+        }
+        if !d.photos.is_empty() {
+            add_photos(tx, "photos", &d.photos)?;
+        }
+        if !d.contact.is_empty() {
+            tx.put(ROOT, "contact", d.contact.as_str())?;
+        }
         tx.put_object(ROOT, "events", ObjType::List)?;
         append_event(tx, &self.report)
     }
@@ -292,6 +433,8 @@ mod tests {
             level: None,
             assignee: None,
             limit,
+            satisfied: None,
+            score: None,
         }
     }
 
@@ -304,6 +447,7 @@ mod tests {
             description: "路灯".into(),
             household: None,
             location: String::new(),
+            detail: Detail::default(),
             report: event("r", EventKind::Report, 0, None),
         }
         .write(&mut doc)

@@ -43,12 +43,30 @@ pub struct IssueState {
     /// The time limit the event that started the current step carried (the rule in force
     /// when it was written), if it carried one.
     pub step_rule: Option<i64>,
+    /// Whether closing waits for a satisfied follow-up (回访): issues residents and visits
+    /// raised (the record's `followUp`).
+    #[serde(default)]
+    pub needs_follow_up: bool,
+    /// The answer of the last follow-up since the issue was last handled.
+    #[serde(default)]
+    pub satisfied: Option<bool>,
+    /// The resident's latest rating (1–5).
+    #[serde(default)]
+    pub rating: Option<u8>,
+    /// Where handling resumes if a follow-up is not satisfied (the status before `handle`).
+    #[serde(default)]
+    pub resume: Option<Status>,
 }
 
 impl IssueState {
     /// Whether the current step is past its deadline at `now` (超时).
     pub fn overdue(&self, now: Millis) -> bool {
         self.deadline.is_some_and(|d| now > d)
+    }
+
+    /// Whether closing still waits for a satisfied follow-up.
+    pub fn follow_up_due(&self) -> bool {
+        self.needs_follow_up && self.satisfied != Some(true) && self.status != Status::Closed
     }
 
     /// Whether the issue is open.
@@ -62,6 +80,7 @@ impl IssueState {
             level: self.level,
             status: self.status,
             closed: self.closed_level.zip(self.closed_at),
+            follow_up_due: self.follow_up_due(),
         }
     }
 
@@ -69,7 +88,12 @@ impl IssueState {
     pub fn reported(report: &IssueEvent) -> Self {
         Self {
             status: Status::Reported,
-            level: Level::Grid,
+            // A report the server wrote (no role: a resident's) may go straight to another
+            // level (one with no grid: the city's dispatch queue); people report in the grid.
+            level: match report.role {
+                None => report.level.unwrap_or(Level::Grid),
+                Some(_) => Level::Grid,
+            },
             assignee: None,
             step_started: report.at,
             deadline: report
@@ -83,6 +107,10 @@ impl IssueState {
             forbidden: Vec::new(),
             overdue_spans: Vec::new(),
             step_rule: report.limit,
+            needs_follow_up: false,
+            satisfied: None,
+            rating: None,
+            resume: None,
         }
     }
 
@@ -259,11 +287,17 @@ pub fn sort_events_by_ref(events: &mut [&IssueEvent]) {
 /// there must be one. An event whose role may not take it where it lands is ignored
 /// ([`rules::allows`]); events written before roles were recorded carry none and are taken.
 pub fn fold(events: &[IssueEvent]) -> Result<IssueState, SchemaError> {
+    fold_with(events, false)
+}
+
+/// [`fold`] for an issue whose closing waits for a satisfied follow-up (`needs_follow_up`).
+pub fn fold_with(events: &[IssueEvent], needs_follow_up: bool) -> Result<IssueState, SchemaError> {
     let report = events
         .iter()
         .find(|e| e.kind == EventKind::Report)
         .ok_or(SchemaError::Missing("events.report"))?;
     let mut s = IssueState::reported(report);
+    s.needs_follow_up = needs_follow_up;
     for e in events {
         if !std::ptr::eq(e, report) {
             s.step(e);
@@ -300,7 +334,33 @@ fn apply(s: &mut IssueState, e: &IssueEvent) -> bool {
             }
             _ => return false,
         },
-        (EventKind::Handle, Accepted | Dispatched) => Handled,
+        (EventKind::Rate, Closed) => {
+            s.rating = e.score;
+            return e.score.is_some();
+        }
+        (EventKind::FollowUp, Closed) => return false,
+        (EventKind::FollowUp, status) => match e.satisfied {
+            None => return false,
+            Some(true) => {
+                s.satisfied = Some(true);
+                return true;
+            }
+            // Not satisfied: handled work goes back to handling.
+            Some(false) => {
+                s.satisfied = Some(false);
+                match (status, s.resume) {
+                    (Handled | Verified, Some(back)) => back,
+                    (Handled | Verified, None) => Accepted,
+                    _ => return true,
+                }
+            }
+        },
+        (EventKind::Handle, Accepted | Dispatched) => {
+            s.resume = Some(s.status);
+            s.satisfied = None;
+            Handled
+        }
+        (EventKind::Close, _) if s.follow_up_due() => return false,
         (EventKind::Verify, Handled) => Verified,
         (EventKind::Close, Closed) => return false,
         (EventKind::Close, _) => {
@@ -311,6 +371,7 @@ fn apply(s: &mut IssueState, e: &IssueEvent) -> bool {
         (EventKind::Reopen, Closed | Handled | Verified) => {
             s.closed_at = None;
             s.closed_level = None;
+            s.satisfied = None;
             Reported
         }
         _ => return false,
@@ -370,6 +431,65 @@ mod tests {
         );
     }
 
+    fn follow(id: &str, at: i64, satisfied: bool) -> IssueEvent {
+        let mut e = ev(id, EventKind::FollowUp, at);
+        e.satisfied = Some(satisfied);
+        e
+    }
+
+    #[test]
+    fn closing_waits_for_a_satisfied_follow_up_and_not_satisfied_sends_it_back() {
+        let mut dispatch = ev("d", EventKind::Dispatch, 2);
+        dispatch.assignee = Some("d-housing".into());
+        let base = vec![
+            ev("a", EventKind::Report, 0),
+            ev("b", EventKind::Accept, 1),
+            dispatch,
+            ev("c", EventKind::Handle, 3),
+        ];
+        let with = |more: Vec<IssueEvent>| {
+            let mut all = base.clone();
+            all.extend(more);
+            fold_with(&all, true).expect("fold")
+        };
+        let s = with(vec![ev("x", EventKind::Close, 4)]);
+        assert_eq!(
+            s.status,
+            Status::Handled,
+            "no follow-up yet: the close waits"
+        );
+        assert!(s.follow_up_due() && s.ignored.contains(&"x".to_owned()));
+        let s = with(vec![follow("f", 4, false)]);
+        assert_eq!(
+            (s.status, s.assignee.as_deref()),
+            (Status::Dispatched, Some("d-housing")),
+            "not satisfied: back to whoever was handling it"
+        );
+        let s = with(vec![
+            follow("f", 4, false),
+            ev("h2", EventKind::Handle, 5),
+            follow("g", 6, true),
+            ev("x", EventKind::Close, 7),
+        ]);
+        assert_eq!((s.status, s.satisfied), (Status::Closed, Some(true)));
+        let mut rate = ev("r", EventKind::Rate, 8);
+        rate.score = Some(4);
+        let mut all = base.clone();
+        all.extend([follow("g", 6, true), ev("x", EventKind::Close, 7), rate]);
+        assert_eq!(fold_with(&all, true).expect("fold").rating, Some(4));
+        assert_eq!(
+            fold(&with_close(&base)).expect("fold").status,
+            Status::Closed,
+            "an issue written before the rule closes as it did"
+        );
+    }
+
+    fn with_close(base: &[IssueEvent]) -> Vec<IssueEvent> {
+        let mut all = base.to_vec();
+        all.push(ev("x", EventKind::Close, 4));
+        all
+    }
+
     fn ev(id: &str, kind: EventKind, at: i64) -> IssueEvent {
         IssueEvent {
             id: id.into(),
@@ -381,6 +501,8 @@ mod tests {
             level: None,
             assignee: None,
             limit: None,
+            satisfied: None,
+            score: None,
         }
     }
 

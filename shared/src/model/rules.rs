@@ -29,6 +29,8 @@ pub struct Standing {
     pub status: Status,
     /// Where and when it was closed, if it is closed.
     pub closed: Option<(Level, Millis)>,
+    /// Closing waits for a satisfied follow-up (回访).
+    pub follow_up_due: bool,
 }
 
 /// The level a role acts at (`None`: it takes no issue actions but reporting and comments).
@@ -65,6 +67,10 @@ pub fn allows(role: Role, e: &IssueEvent, s: &Standing) -> bool {
     use EventKind::*;
     if matches!(e.kind, Report | Comment) {
         return true;
+    }
+    // Only a resident rates, through the server (events with no role).
+    if e.kind == Rate {
+        return false;
     }
     let Some(acting) = acting_level(role) else {
         return false;
@@ -104,6 +110,8 @@ pub fn fits(kind: EventKind, status: Status) -> bool {
         Handle => matches!(status, Accepted | Dispatched),
         Verify => status == Handled,
         Reopen => matches!(status, Closed | Handled | Verified),
+        FollowUp => status != Closed,
+        Rate => status == Closed,
     }
 }
 
@@ -112,9 +120,11 @@ pub fn fits(kind: EventKind, status: Status) -> bool {
 pub fn actions(role: Role, s: &Standing, now: Millis) -> Vec<EventKind> {
     use EventKind::*;
     [
-        Accept, Dispatch, Handle, Verify, Escalate, Close, Reopen, Comment,
+        Accept, Dispatch, Handle, Verify, FollowUp, Escalate, Close, Reopen, Comment,
     ]
     .into_iter()
+    .filter(|kind| *kind != Close || !s.follow_up_due)
+    .filter(|kind| *kind != FollowUp || matches!(s.status, Status::Handled | Status::Verified))
     .filter(|kind| {
         let probe = IssueEvent {
             id: String::new(),
@@ -126,6 +136,8 @@ pub fn actions(role: Role, s: &Standing, now: Millis) -> Vec<EventKind> {
             level: (*kind == Escalate).then(|| escalation_target(s.level)),
             assignee: None,
             limit: None,
+            satisfied: None,
+            score: None,
         };
         fits(*kind, s.status) && allows(role, &probe, s)
     })
@@ -155,6 +167,7 @@ mod tests {
             level,
             status,
             closed: (status == Status::Closed).then_some((level, Millis(0))),
+            follow_up_due: false,
         }
     }
 
@@ -192,7 +205,7 @@ mod tests {
         let sec = Role::CommunitySupervisor;
         assert_eq!(
             actions(sec, &at(Level::Community, Status::Handled), now),
-            vec![Verify, Escalate, Close, Reopen, Comment]
+            vec![Verify, FollowUp, Escalate, Close, Reopen, Comment]
         );
         assert_eq!(
             actions(sec, &at(Level::Grid, Status::Handled), now),
@@ -209,6 +222,8 @@ mod tests {
             level: Some(level),
             assignee: None,
             limit: None,
+            satisfied: None,
+            score: None,
         };
         let s = at(Level::Community, Status::Accepted);
         assert!(allows(sec, &to(Level::Street), &s));
@@ -226,11 +241,38 @@ mod tests {
     }
 
     #[test]
+    fn a_follow_up_comes_before_closing_and_only_residents_rate() {
+        use EventKind::*;
+        let now = Millis(1);
+        let mut s = at(Level::Grid, Status::Handled);
+        s.follow_up_due = true;
+        assert_eq!(
+            actions(Role::Worker, &s, now),
+            vec![FollowUp, Escalate, Comment]
+        );
+        s.follow_up_due = false;
+        assert!(actions(Role::Worker, &s, now).contains(&Close));
+        assert!(
+            actions(Role::Volunteer, &s, now)
+                .iter()
+                .all(|k| *k != FollowUp)
+        );
+        let mut rate = IssueEvent::new("r".into(), Rate, now, "w".into(), Some(Role::Worker));
+        rate.score = Some(5);
+        assert!(!allows(
+            Role::Worker,
+            &rate,
+            &at(Level::Grid, Status::Closed)
+        ));
+    }
+
+    #[test]
     fn a_grid_closure_may_be_reopened_by_the_community_within_seven_days() {
         let closed = Standing {
             level: Level::Grid,
             status: Status::Closed,
             closed: Some((Level::Grid, Millis(0))),
+            follow_up_due: false,
         };
         let reopen = |t| IssueEvent {
             id: "r".into(),
@@ -242,6 +284,8 @@ mod tests {
             level: None,
             assignee: None,
             limit: None,
+            satisfied: None,
+            score: None,
         };
         let sec = Role::CommunitySupervisor;
         assert!(allows(sec, &reopen(REOPEN_WINDOW), &closed));

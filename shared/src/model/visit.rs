@@ -55,6 +55,45 @@ pub struct Location {
     pub accuracy: f64,
 }
 
+impl Location {
+    /// The location at root `key`, if there is one.
+    pub fn read<D: ReadDoc>(doc: &D, key: &'static str) -> Result<Option<Self>, SchemaError> {
+        let Some(loc) = field::object(doc, &ROOT, key, ObjType::Map)? else {
+            return Ok(None);
+        };
+        let num = |k| {
+            field::float(doc, &loc, k)?
+                .map(|f| f.value)
+                .ok_or(SchemaError::Missing(k))
+        };
+        let l = Self {
+            lat: num("lat")?,
+            lon: num("lon")?,
+            accuracy: field::float(doc, &loc, "accuracy")?.map_or(0.0, |f| f.value),
+        };
+        if !(-90.0..=90.0).contains(&l.lat) || !(-180.0..=180.0).contains(&l.lon) {
+            return Err(SchemaError::invalid(
+                key,
+                "latitude or longitude out of range",
+            ));
+        }
+        Ok(Some(l))
+    }
+
+    /// Writes it at root `key`.
+    pub fn put<T: Transactable>(
+        &self,
+        tx: &mut T,
+        key: &'static str,
+    ) -> Result<(), automerge::AutomergeError> {
+        let obj = tx.put_object(ROOT, key, ObjType::Map)?;
+        tx.put(&obj, "lat", self.lat)?;
+        tx.put(&obj, "lon", self.lon)?;
+        tx.put(&obj, "accuracy", self.accuracy)?;
+        Ok(())
+    }
+}
+
 /// One thing found during a visit.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct VisitItem {
@@ -137,22 +176,7 @@ impl Visit {
                 .value,
         );
         let ended_at = field::int(doc, &ROOT, "endedAt")?.map(|f| Millis(f.value));
-        let location = match field::object(doc, &ROOT, "location", ObjType::Map)? {
-            None => None,
-            Some(loc) => {
-                let num = |k| {
-                    field::float(doc, &loc, k)?
-                        .map(|f| f.value)
-                        .ok_or(SchemaError::Missing(k))
-                };
-                let l = Location {
-                    lat: num("lat")?,
-                    lon: num("lon")?,
-                    accuracy: field::float(doc, &loc, "accuracy")?.map_or(0.0, |f| f.value),
-                };
-                Some(l)
-            }
-        };
+        let location = Location::read(doc, "location")?;
         let raw = field::req_string(doc, &ROOT, "outcome")?;
         let outcome = Field {
             value: Outcome::parse(&raw.value)?,
@@ -218,10 +242,7 @@ impl VisitDraft {
             tx.put(ROOT, "endedAt", end.0)?;
         }
         if let Some(loc) = self.location {
-            let obj = tx.put_object(ROOT, "location", ObjType::Map)?;
-            tx.put(&obj, "lat", loc.lat)?;
-            tx.put(&obj, "lon", loc.lon)?;
-            tx.put(&obj, "accuracy", loc.accuracy)?;
+            loc.put(tx, "location")?;
         }
         tx.put(ROOT, "outcome", self.outcome.code())?;
         let items = tx.put_object(ROOT, "items", ObjType::List)?;

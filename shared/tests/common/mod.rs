@@ -94,6 +94,8 @@ pub fn event_as(id: &str, kind: EventKind, at: Millis, actor: &str, role: Role) 
         level: None,
         assignee: None,
         limit: None,
+        satisfied: None,
+        score: None,
     }
 }
 
@@ -105,6 +107,7 @@ pub fn issue(g: &str, household: Option<DocumentId>, at: Millis, actor: &str) ->
         description: "单元门禁损坏".into(),
         household,
         location: String::new(),
+        detail: Default::default(),
         report: event(&format!("report-{}", at.0), EventKind::Report, at, actor),
     }
 }

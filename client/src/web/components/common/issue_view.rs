@@ -31,7 +31,7 @@ pub(crate) fn IssueView(props: &IdProps) -> Html {
         .as_ref()
         .and_then(|s| s.role())
         .unwrap_or(Role::Volunteer);
-    let act = |kind: EventKind| {
+    let act = |kind: EventKind, satisfied: bool| {
         let (ctx, note, error, assignee) =
             (ctx.clone(), note.clone(), error.clone(), assignee.clone());
         let level = s.level;
@@ -45,6 +45,7 @@ pub(crate) fn IssueView(props: &IdProps) -> Html {
                 latest,
                 note: &note,
                 assignee: &assignee,
+                satisfied,
             };
             let event = match issue_event(
                 &action,
@@ -94,7 +95,36 @@ pub(crate) fn IssueView(props: &IdProps) -> Html {
                     </dd>
                 }
                 if !issue.location.is_empty() { <dt>{ lang.t("位置", "Place") }</dt><dd>{ &issue.location }</dd> }
+                <dt>{ lang.t("来源", "Source") }</dt><dd data-testid="source">{ lang.source(issue.source) }</dd>
+                if issue.detail.kind == shared::model::issue::IssueKind::Suggestion {
+                    <dt>{ lang.t("类型", "Kind") }</dt><dd>{ lang.t("建议", "Suggestion") }</dd>
+                }
+                if let Some(g) = issue.detail.geo {
+                    <dt>{ lang.t("坐标", "Position") }</dt><dd data-testid="geo">{ format!("{:.5}, {:.5}", g.lat, g.lon) }</dd>
+                }
+                if !issue.detail.contact.is_empty() {
+                    <dt>{ lang.t("联系电话", "Phone") }</dt><dd>{ &issue.detail.contact }</dd>
+                }
+                if s.needs_follow_up {
+                    <dt>{ lang.t("回访", "Follow-up") }</dt>
+                    <dd data-testid="follow-up">{ match s.satisfied {
+                        Some(true) => lang.t("满意", "Satisfied"),
+                        Some(false) => lang.t("不满意，重新办理", "Not satisfied: handle again"),
+                        None => lang.t("结案前须回访", "Needed before closing"),
+                    } }</dd>
+                }
+                if let Some(n) = s.rating {
+                    <dt>{ lang.t("居民评价", "Resident's rating") }</dt><dd data-testid="rating">{ format!("{n} / 5") }</dd>
+                }
+                if issue.duplicate_of.is_some() {
+                    <dt>{ lang.t("重复反映", "Repeat") }</dt><dd data-testid="repeat">{ lang.t("与近期同类反映重复", "Repeats a recent report") }</dd>
+                }
             </dl>
+            if !issue.detail.photos.is_empty() {
+                <div class="thumbs" data-testid="photos">
+                    { for issue.detail.photos.iter().map(|h| html! { <super::Photo hash={h.clone()} /> }) }
+                </div>
+            }
             if let Some(h) = issue.household {
                 <button class="link" onclick={ctx.go(Route::Household(h))}>{ lang.t("查看住户", "Open household") }</button>
             }
@@ -122,8 +152,14 @@ pub(crate) fn IssueView(props: &IdProps) -> Html {
             }
             if let Some(msg) = &*error { <p class="error" role="alert">{ msg }</p> }
             <div class="actions">
-                { for actions.into_iter().map(|k| html! {
-                    <button data-action={k.code()} onclick={act(k)}>{ lang.event(k) }</button>
+                { for actions.into_iter().map(|k| if k == EventKind::FollowUp {
+                    // A follow-up (回访) records the resident's answer: two buttons.
+                    html! { <>
+                        <button data-action="followup-yes" onclick={act(k, true)}>{ lang.t("回访：满意", "Follow-up: satisfied") }</button>
+                        <button data-action="followup-no" onclick={act(k, false)}>{ lang.t("回访：不满意", "Follow-up: not satisfied") }</button>
+                    </> }
+                } else {
+                    html! { <button data-action={k.code()} onclick={act(k, false)}>{ lang.event(k) }</button> }
                 }) }
             </div>
             <RecordExtras id={id} />
