@@ -32,6 +32,8 @@ pub enum FormError {
     MembersOutOfRange,
     /// A text is too long.
     TooLong,
+    /// An issue needs a grid of the user's scope.
+    NoGrid,
 }
 
 impl FormError {
@@ -45,6 +47,7 @@ impl FormError {
             Self::NoAssignee => lang.t("请填写派遣给谁", "Say whom to dispatch to"),
             Self::MembersOutOfRange => lang.t("人数应在 0–200 之间", "Members must be 0–200"),
             Self::TooLong => lang.t("内容过长", "Text too long"),
+            Self::NoGrid => lang.t("请选择网格", "Choose a grid"),
         }
     }
 }

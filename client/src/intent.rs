@@ -24,6 +24,11 @@ pub enum Intent {
         /// The event it appends.
         event: IssueEvent,
     },
+    /// Photos added to an issue (by SHA-256).
+    Photos {
+        /// Their hashes.
+        photos: Vec<String>,
+    },
     /// A conflict resolved by keeping one value.
     Resolve {
         /// The field.
@@ -39,6 +44,7 @@ impl Intent {
         match self {
             Self::Household { changes } => write_household(tx, changes),
             Self::Event { event } => shared::model::issue::append_event(tx, event),
+            Self::Photos { photos } => shared::model::issue::add_photos(tx, "photos", photos),
             Self::Resolve { field, value } => crate::view::resolve(tx, field, value),
         }
     }
@@ -70,6 +76,9 @@ impl Intent {
                 } else {
                     format!("{}「{note}」", lang.event(event.kind))
                 }
+            }
+            Self::Photos { photos } => {
+                format!("{} {}", lang.t("添加照片", "photos added:"), photos.len())
             }
             Self::Resolve { field, value } => {
                 format!("{} {field} = {value}", lang.t("采用", "kept"))

@@ -9,6 +9,7 @@
 //! - [`error`]: what can go wrong, in the words the app shows.
 //! - [`forms`]: what the visit form, the household form and an issue action write.
 //! - [`review_form`]: what the monthly review form writes.
+//! - [`issue_form`]: what reporting an issue with no household writes (issues anywhere).
 //! - [`intent`]: edits kept until the server holds them, applied again after a refusal.
 //! - [`link`]: the connection's status, reconnects and backoff.
 //! - [`session`]: the signed-in user and the sign-in guard.
@@ -24,6 +25,7 @@ pub mod error;
 pub mod figures;
 pub mod forms;
 pub mod i18n;
+pub mod issue_form;
 pub mod intent;
 pub mod link;
 pub mod local;

@@ -454,6 +454,9 @@ const scenarios = {
     await b.page.waitForSelector('[data-testid=issue][data-status=handled]', { timeout: T });
 
     await goOffline(w.context, w.page);
+    // A visit's issue closes after the resident is asked (回访).
+    await w.page.click('[data-action=followup-yes]');
+    await w.page.waitForSelector('[data-action=close]', { timeout: T });
     await w.page.click('[data-action=close]');
     await w.page.waitForSelector('[data-testid=issue][data-status=closed]', { timeout: T });
     await b.page.fill('textarea[name=note]', '需社区协调 needs the community');
@@ -1194,6 +1197,157 @@ const scenarios = {
     assert.equal(status, 200, 'the visit written offline reached the server after the update');
     assert.equal(body.kind, 'visit');
     console.log(JSON.stringify({ visit, updatedTo: next, loads: loads.length }));
+  },
+  /** A resident scans the grid's QR code and reports a problem with a photo and a position
+   *  (no account); the page stays under 50 KB; the tracking code comes back; the grid's worker
+   *  sees it in the queue without a reload and escalates it to the community; the secretary
+   *  accepts and handles it, follows up (回访) and closes it; the resident's status page shows
+   *  the result and takes a rating. Another grid's worker cannot fetch the photo, a burst from
+   *  one address is limited, and the `<script>` a resident wrote is text everywhere. */
+  async 'resident-report'() {
+    const w = await phone();
+    const s = await phone();
+    await signIn(w.page, WORKER);
+    await signIn(s.page, SECRETARY);
+    await w.page.click('.tabs button:nth-child(2)');
+    await w.page.waitForSelector('[data-testid=issues]', { timeout: T });
+
+    const dir = await mkdtemp(join(tmpdir(), 'gv-resident-'));
+    dirs.push(dir);
+    const resident = await chromium.launchPersistentContext(dir, {
+      executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 360, height: 740 },
+      locale: 'zh-CN', permissions: ['geolocation'], geolocation: { latitude: 31.2304, longitude: 121.4737 },
+    });
+    contexts.push(resident);
+    const r = resident.pages()[0] ?? (await resident.newPage());
+    r.on('pageerror', (e) => console.error(`[resident page error] ${e.message}`));
+    await r.addInitScript(() => { window.__xss = 0; });
+    await r.goto(`${base}/report/s01/c01/g01`);
+    await r.waitForSelector('[data-testid=report-page]', { timeout: T });
+    const bytes = await r.evaluate(() => performance.getEntries()
+      .filter((e) => 'transferSize' in e).reduce((n, e) => n + e.transferSize, 0));
+    assert.ok(bytes > 0 && bytes <= 50 * 1024, `the report page transferred ${bytes} bytes`);
+
+    const payload = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2"> 3号楼楼道灯不亮';
+    await r.selectOption('#area', 'infrastructure');
+    await r.fill('#description', payload);
+    await r.fill('#phone', '13800000000');
+    await r.check('#locate');
+    console.error('[step] locate');
+    await r.waitForFunction(() => document.querySelector('#where').textContent.length > 0, null, { timeout: T });
+    console.error('[step] located');
+    const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
+    await r.setInputFiles('#photos', { name: 'light.png', mimeType: 'image/png', buffer: png });
+    await r.waitForSelector('#thumbs img', { timeout: T });
+    const sent = Date.now();
+    await r.click('#report button[type=submit]');
+    const code = (await (await r.waitForSelector('[data-testid=tracking-code]', { timeout: T })).textContent()).trim();
+    assert.match(code, /^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{5}$/);
+
+    // The worker's queue shows it without a reload.
+    const row = await w.page.waitForSelector('[data-testid=issue-row]:has-text("3号楼楼道灯不亮")', { timeout: T });
+    const inQueueMs = Date.now() - sent;
+    const issue = await row.getAttribute('data-id');
+    await row.$eval('button', (b) => b.click());
+    const desc = await w.page.waitForSelector(`[data-testid=issue][data-id="${issue}"] [data-testid=description]`, { timeout: T });
+    assert.equal(await desc.textContent(), payload, 'the text shows as written');
+    assert.ok((await w.page.textContent('[data-testid=source]')).includes('扫码'));
+    assert.ok(await w.page.$('[data-testid=geo]'), 'the position shows');
+    console.error('[step] photo on the worker page', await w.page.evaluate(async () => {
+      const img = document.querySelector('[data-testid=photos] img');
+      if (!img) return 'no img ' + document.querySelector('[data-testid=issue]')?.outerHTML.slice(0, 3000);
+      const r = await fetch(img.getAttribute('src'));
+      return `${img.getAttribute('src').slice(0, 60)} ${img.complete} ${img.naturalWidth} fetch ${r.status} ${document.cookie}`;
+    }));
+    await w.page.waitForFunction(() => {
+      const img = document.querySelector('[data-testid=photos] img');
+      return img && img.complete && img.naturalWidth > 0;
+    }, null, { timeout: T });
+    assert.ok(![1, 2].includes(await w.page.evaluate(() => window.__xss)), 'nothing ran on the worker page');
+
+    // The photo: another grid's worker may not fetch it.
+    const rec = await api(`/api/records/${issue}`, WORKER);
+    const hash = rec.body.record.detail.photos[0];
+    assert.match(hash, /^[0-9a-f]{64}$/);
+    const other = await fetch(`${base}/api/login`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'w-s01-c01-g02', password: PASSWORD }),
+    }).then((x) => x.json());
+    const denied = await fetch(`${base}/api/photos/${hash}`, { headers: { authorization: `Bearer ${other.token}` } });
+    assert.equal(denied.status, 403, 'another grid\'s worker cannot fetch the photo');
+
+    // The worker escalates it; the secretary accepts, handles, follows up and closes.
+    await w.page.fill('textarea[name=note]', '需物业协调 needs the property company');
+    await w.page.click('[data-action=escalate]');
+    await w.page.waitForSelector('[data-testid=issue][data-level=community]', { timeout: T });
+    await waitSynced(w.page);
+    await s.page.click('.tabs button:nth-child(2)');
+    await s.page.waitForSelector(`[data-testid=issue-row][data-id="${issue}"]`, { timeout: T });
+    await s.page.click(`[data-testid=issue-row][data-id="${issue}"] button`);
+    await s.page.waitForSelector(`[data-testid=issue][data-id="${issue}"]`, { timeout: T });
+    const step = async (action, attr) => {
+      await s.page.click(`[data-action=${action}]`);
+      await s.page.waitForSelector(`[data-testid=issue]${attr}`, { timeout: T });
+    };
+    await step('accept', '[data-status=accepted]');
+    await s.page.fill('textarea[name=note]', '已更换灯泡 the bulb is replaced');
+    await step('handle', '[data-status=handled]');
+    const before = await s.page.$$eval('[data-action]', (bs) => bs.map((b) => b.dataset.action));
+    assert.ok(!before.includes('close') && before.includes('followup-yes'), `closing waits for the follow-up: ${before}`);
+    await s.page.click('[data-action=followup-yes]');
+    await s.page.waitForSelector('[data-action=close]', { timeout: T });
+    await step('close', '[data-status=closed]');
+    await waitSynced(s.page);
+
+    // The resident's status page: each step, the result note, the follow-up; then a rating.
+    await r.goto(`${base}/report/status/${code}`);
+    await r.waitForSelector('[data-testid=status-page][data-status=closed]', { timeout: T });
+    const steps = await r.$$eval('ol.steps li', (ls) => ls.map((l) => l.dataset.step));
+    for (const k of ['received', 'accepted', 'handled', 'followup', 'closed']) assert.ok(steps.includes(k), steps.join());
+    assert.ok((await r.textContent('ol.steps')).includes('已更换灯泡'), 'the result note');
+    assert.equal(await r.textContent('[data-testid=description]'), payload);
+    await r.click('[data-testid=rate] button[data-score="5"]');
+    await r.waitForSelector('[data-testid=rating]', { timeout: T });
+    assert.ok((await r.textContent('[data-testid=rating]')).includes('5'));
+    assert.equal(await r.evaluate(() => window.__xss), 0, 'nothing ran on the resident page');
+    const after = await api(`/api/records/${issue}`, SECRETARY);
+    assert.equal(after.body.record.state.rating, 5);
+
+    // A burst from one address to one grid is limited (429), with a clear message.
+    const statuses = await r.evaluate(async () => {
+      const out = [];
+      for (let i = 0; i < 7; i++) {
+        const body = new FormData();
+        body.append('service_code', 'needs');
+        body.append('description', `burst ${i}`);
+        body.append('attribute[grid]', 's01/c01/g02');
+        out.push((await fetch('/open311/v2/requests.json', { method: 'POST', body })).status);
+      }
+      return out;
+    });
+    assert.deepEqual(statuses.slice(0, 5), [201, 201, 201, 201, 201], statuses.join());
+    assert.ok(statuses.slice(5).every((x) => x === 429), statuses.join());
+    console.log(JSON.stringify({ code, issue, reportPageBytes: bytes, inQueueMs }));
+  },
+
+  /** A resident opens the report page, loses the network, and submits: the report is kept
+   *  on the phone and sent when the network is back, and the tracking code then shows. */
+  async 'resident-offline'() {
+    const { context, page } = await phone();
+    await page.goto(`${base}/report/s01/c01/g01`);
+    await page.waitForSelector('[data-testid=report-page]', { timeout: T });
+    await context.setOffline(true);
+    await page.fill('#description', '地下室积水 a flooded basement');
+    await page.click('#report button[type=submit]');
+    await page.waitForSelector('#notice.queued', { timeout: T });
+    const queued = await page.evaluate(() => JSON.parse(localStorage.getItem('gv-report-queue')).length);
+    assert.equal(queued, 1, 'kept on the phone');
+    await context.setOffline(false);
+    const code = (await (await page.waitForSelector('[data-testid=tracking-code]', { timeout: T })).textContent()).trim();
+    const got = await fetch(`${base}/open311/v2/requests/${code}.json`).then((x) => x.json());
+    assert.equal(got[0].description, '地下室积水 a flooded basement');
+    assert.equal(await page.evaluate(() => JSON.parse(localStorage.getItem('gv-report-queue')).length), 0);
+    console.log(JSON.stringify({ code }));
   },
 };
 

@@ -127,6 +127,18 @@ async fn escalate_and_offline_close_derive_one_status_everywhere() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_residents_qr_report_reaches_the_grid_live_is_closed_after_a_follow_up_and_rated() {
+    let srv = with_app().await;
+    scenario("resident-report", &srv.http(), None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_written_offline_is_sent_when_the_network_is_back() {
+    let srv = with_app().await;
+    scenario("resident-offline", &srv.http(), None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_edit_is_named_and_the_next_edit_to_that_record_still_reaches_the_server() {
     let srv = with_app().await;
     scenario("refused-edit", &srv.http(), None).await;

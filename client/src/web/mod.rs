@@ -9,6 +9,7 @@ mod engine;
 mod handle;
 mod hooks;
 mod http;
+mod photos;
 mod idb;
 mod socket;
 mod state;

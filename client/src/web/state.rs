@@ -41,6 +41,8 @@ pub(crate) enum Route {
     Issues,
     /// One issue.
     Issue(DocumentId),
+    /// Reporting an issue with no household (a patrol, a phone call).
+    NewIssue,
     /// One monthly review.
     Review(DocumentId),
     /// A supervisor's workers and volunteers, with their sign-in codes.

@@ -132,6 +132,7 @@ fn Main(props: &MainProps) -> Html {
         Route::RecordVisit(id) => html! { <VisitForm household={*id} /> },
         Route::Issues => html! { <MyIssues /> },
         Route::Issue(id) => html! { <super::common::IssueView id={*id} /> },
+        Route::NewIssue => html! { <super::common::NewIssue /> },
         Route::Review(id) => html! { <super::supervisor::ReviewView id={*id} /> },
         Route::Team => html! { <super::supervisor::Team /> },
         Route::Admin(tab) => html! { <AdminScreen tab={*tab} /> },
@@ -153,7 +154,7 @@ fn Main(props: &MainProps) -> Html {
                     | Route::RecordVisit(_)
                     | Route::Visit(_),
                 Route::Households
-            ) | (Route::Issues | Route::Issue(_), Route::Issues)
+            ) | (Route::Issues | Route::Issue(_) | Route::NewIssue, Route::Issues)
                 | (Route::Queue | Route::Issue(_), Route::Queue)
                 | (Route::Area(_), Route::Area(_))
                 | (Route::Month(_) | Route::Review(_), Route::Month(_))

@@ -15,6 +15,9 @@ pub(crate) fn MyIssues() -> Html {
     html! {
         <section data-testid="my-issues">
             <h2>{ lang.t("我的事件", "My issues") }</h2>
+            <button class="primary" data-testid="new-issue-button" onclick={ctx.go(crate::web::state::Route::NewIssue)}>
+                { lang.t("上报事件（巡查发现）", "Report an issue (patrol)") }
+            </button>
             { issue_list(&ctx, &issues) }
         </section>
     }

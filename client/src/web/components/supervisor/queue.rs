@@ -128,6 +128,9 @@ pub(crate) fn Queue() -> Html {
     html! {
         <section data-testid="queue" data-count={issues.len().to_string()}>
             <h2>{ lang.t("事件办理", "Issue queue") }</h2>
+            <button class="primary" data-testid="new-issue-button" onclick={ctx.go(crate::web::state::Route::NewIssue)}>
+                { lang.t("登记来电或巡查事件", "Enter a phone complaint or a patrol issue") }
+            </button>
             <div class="chips">
                 { tab(Filter::MyLevel, "本级待办", "My level") }
                 { tab(Filter::Open, "全部未结", "All open") }

@@ -11,6 +11,20 @@ use crate::web::http;
 #[component]
 pub(crate) fn Team() -> Html {
     let ctx = use_ctx();
+    // The communities of the supervisor's area, each with a printable sheet of its grids' codes.
+    let scope: Option<shared::ids::Scope> =
+        ctx.state.session.as_ref().and_then(|s| s.scope.parse().ok());
+    let qr_communities: Vec<(String, String)> = ctx
+        .state
+        .org
+        .of_kind(shared::org::UnitKind::Community)
+        .filter(|u| {
+            scope
+                .as_ref()
+                .is_some_and(|s| s.covers(&shared::ids::Scope::Community(u.code.clone())))
+        })
+        .map(|u| (u.code.clone(), u.name.clone()))
+        .collect();
     let lang = ctx.lang();
     let people = use_state(|| None::<Result<Vec<Value>, String>>);
     {
@@ -52,6 +66,14 @@ pub(crate) fn Team() -> Html {
     html! {
         <div class="card">
             <h2>{ lang.t("网格员与志愿者", "Workers and volunteers") }</h2>
+            <h3>{ lang.t("网格二维码（居民扫码反映）", "Grid QR codes (residents scan to report)") }</h3>
+            <ul class="list" data-testid="qr-sheets">
+                { for qr_communities.iter().map(|(code, name)| html! {
+                    <li><a href={format!("/qr-sheet/{code}")} target="_blank" rel="noopener">
+                        { format!("{name} · {}", lang.t("打印二维码", "print QR codes")) }
+                    </a></li>
+                }) }
+            </ul>
             <p class="hint">{ lang.t("为新手机发放一次性登录二维码（10 分钟内有效，只能用一次）。", "Give a new phone a one-time sign-in QR code (valid for minutes, single use).") }</p>
             { list }
         </div>
