@@ -54,7 +54,13 @@ pub fn plan_issue(
             photos: f.photos.clone(),
             ..Detail::default()
         },
-        report: IssueEvent::new(event_id, EventKind::Report, now, user.to_owned(), Some(role)),
+        report: IssueEvent::new(
+            event_id,
+            EventKind::Report,
+            now,
+            user.to_owned(),
+            Some(role),
+        ),
     })
 }
 
@@ -71,7 +77,10 @@ mod tests {
             ..IssueFormState::default()
         };
         let me = ("w1", Role::Worker);
-        assert_eq!(plan_issue(&f, me, Millis(5), "e".into()), Err(FormError::NoGrid));
+        assert_eq!(
+            plan_issue(&f, me, Millis(5), "e".into()),
+            Err(FormError::NoGrid)
+        );
         f.grid = "s01/c01/g01".into();
         let d = plan_issue(&f, me, Millis(5), "e".into()).expect("valid");
         assert_eq!((d.source, d.household), (IssueSource::Other, None));
@@ -79,6 +88,9 @@ mod tests {
         assert_eq!(d.location, "3号楼北侧");
         assert_eq!(d.report.role, Some(Role::Worker));
         f.description = "  ".into();
-        assert_eq!(plan_issue(&f, me, Millis(5), "e".into()), Err(FormError::EmptyItem));
+        assert_eq!(
+            plan_issue(&f, me, Millis(5), "e".into()),
+            Err(FormError::EmptyItem)
+        );
     }
 }

@@ -95,7 +95,12 @@
 
   // Uploads what waits; one run at a time (a second call joins the first, then runs again).
   function upload() {
-    const next = (running || Promise.resolve()).then(uploadAll, uploadAll);
+    const run = () => uploadAll().then((left) => {
+      // Screens and tests hear how many still wait.
+      window.dispatchEvent(new CustomEvent('gv-photos', { detail: { left } }));
+      return left;
+    });
+    const next = (running || Promise.resolve()).then(run, run);
     running = next.finally(() => { if (running === next) running = null; });
     return next;
   }

@@ -1349,6 +1349,111 @@ const scenarios = {
     assert.equal(await page.evaluate(() => JSON.parse(localStorage.getItem('gv-report-queue')).length), 0);
     console.log(JSON.stringify({ code }));
   },
+  /** A worker on patrol reports two issues with ten photos while offline (issues anywhere,
+   *  no household); the photos survive a reload and show from the phone; when the network
+   *  comes back (throttled to 2 Mbit/s up) they upload by hash; the secretary may fetch them,
+   *  another grid's worker may not. */
+  async 'photo-offline'() {
+    const { context, page } = await phone();
+    await signIn(page, WORKER);
+    // Ten different photos, as a phone camera might give (noise compresses badly).
+    const photos = await page.evaluate(async () => {
+      const out = [];
+      for (let n = 0; n < 10; n++) {
+        const c = document.createElement('canvas');
+        c.width = 1200; c.height = 900;
+        const g = c.getContext('2d');
+        const img = g.createImageData(c.width, c.height);
+        let x = 1234567 + n * 7919;
+        for (let i = 0; i < img.data.length; i += 4) {
+          x = (x * 1103515245 + 12345) & 0x7fffffff;
+          img.data[i] = x & 255; img.data[i + 1] = (x >> 8) & 255; img.data[i + 2] = (x >> 16) & 255; img.data[i + 3] = 255;
+        }
+        g.putImageData(img, 0, 0);
+        const blob = await new Promise((r) => c.toBlob(r, 'image/png'));
+        const bytes = new Uint8Array(await blob.arrayBuffer());
+        let s = '';
+        for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+        out.push(btoa(s));
+      }
+      return out;
+    });
+    await page.click('.tabs button:nth-child(2)');
+    // Offline through the DevTools protocol, which also throttles the link when it comes back.
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    const link = { latency: 40, downloadThroughput: -1, uploadThroughput: (2_000_000 / 8) };
+    await cdp.send('Network.emulateNetworkConditions', { offline: true, ...link });
+    await waitState(page, 'offline');
+    const issues = [];
+    for (const [k, batch] of [[0, photos.slice(0, 5)], [1, photos.slice(5)]]) {
+      await page.click('[data-testid=new-issue-button]');
+      await page.waitForSelector('[data-testid=new-issue]', { timeout: T });
+      await page.fill('[data-testid=new-issue] textarea[name=description]', `巡查发现 ${k}：路面塌陷 a sunken pavement`);
+      await page.fill('[data-testid=new-issue] input[name=place]', `5号楼南侧 ${k}`);
+      await page.setInputFiles('[data-testid=new-issue] input[name=photo]',
+        batch.map((b, i) => ({ name: `p${k}-${i}.png`, mimeType: 'image/png', buffer: Buffer.from(b, 'base64') })));
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid=new-issue] [data-testid=photos] img').length === 5,
+        null, { timeout: T });
+      await page.click('[data-testid=new-issue] button[type=submit]');
+      await page.waitForSelector('[data-testid=issue][data-status=reported]', { timeout: T });
+      issues.push(await page.getAttribute('[data-testid=issue]', 'data-id'));
+      await page.click('[data-testid=issue] .back');
+    }
+    assert.equal(await page.evaluate(() => gvPhotos.pending()), 10, 'ten photos wait on the phone');
+
+    // A reload while offline: the photos are still here, and show from the phone.
+    await page.reload();
+    await waitState(page, 'offline');
+    await page.click('.tabs button:nth-child(2)');
+    await page.click(`[data-testid=issue-row][data-id="${issues[0]}"] button`);
+    await page.waitForFunction(() => {
+      const imgs = [...document.querySelectorAll('[data-testid=issue] [data-testid=photos] img')];
+      return imgs.length === 5 && imgs.every((i) => i.dataset.local === 'true' && i.complete && i.naturalWidth > 0);
+    }, null, { timeout: T });
+    assert.equal(await page.evaluate(() => gvPhotos.pending()), 10);
+    const sizes = await page.evaluate(() => new Promise((resolve) => {
+      const open = indexedDB.open('gridvisit-photos');
+      open.onsuccess = () => {
+        const req = open.result.transaction('photos').objectStore('photos').getAll();
+        req.onsuccess = () => { resolve(req.result.map((p) => p.bytes.byteLength)); open.result.close(); };
+      };
+    }));
+    assert.ok(sizes.every((n) => n <= 300 * 1024), `each photo is at most 300 KB: ${sizes}`);
+
+    // Back online over a 2 Mbit/s uplink: the photos upload.
+    const started = Date.now();
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, ...link });
+    // Waits for the queue to report itself empty (photos.js dispatches `gv-photos`).
+    await page.evaluate(() => new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('photos still waiting after 60 s')), 60_000);
+      window.addEventListener('gv-photos', (e) => {
+        if (e.detail.left === 0) { clearTimeout(timer); resolve(); }
+      });
+    }));
+    assert.equal(await page.evaluate(() => gvPhotos.pending()), 0);
+    const uploadMs = Date.now() - started;
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    await waitSynced(page);
+
+    // Served to the grid's people, not to another grid's worker.
+    const rec = await api(`/api/records/${issues[1]}`, SECRETARY);
+    assert.equal(rec.status, 200);
+    const hashes = rec.body.record.detail.photos;
+    assert.equal(hashes.length, 5);
+    const token = async (user) => (await fetch(`${base}/api/login`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: user, password: PASSWORD }),
+    }).then((x) => x.json())).token;
+    const [sec, other] = [await token(SECRETARY), await token('w-s01-c01-g02')];
+    const got = await fetch(`${base}/api/photos/${hashes[0]}`, { headers: { authorization: `Bearer ${sec}` } });
+    assert.equal(got.status, 200);
+    assert.equal(got.headers.get('content-type'), 'image/jpeg');
+    const denied = await fetch(`${base}/api/photos/${hashes[0]}`, { headers: { authorization: `Bearer ${other}` } });
+    assert.equal(denied.status, 403);
+    const bytes = sizes.reduce((a, b) => a + b, 0);
+    console.log(JSON.stringify({ issues, photos: 10, bytes, uploadMs }));
+  },
 };
 
 const run = scenarios[scenario];

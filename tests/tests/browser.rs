@@ -139,6 +139,12 @@ async fn a_report_written_offline_is_sent_when_the_network_is_back() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn photos_taken_offline_survive_a_reload_and_upload_when_the_network_is_back() {
+    let srv = with_app().await;
+    scenario("photo-offline", &srv.http(), None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_edit_is_named_and_the_next_edit_to_that_record_still_reaches_the_server() {
     let srv = with_app().await;
     scenario("refused-edit", &srv.http(), None).await;

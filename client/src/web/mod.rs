@@ -9,8 +9,8 @@ mod engine;
 mod handle;
 mod hooks;
 mod http;
-mod photos;
 mod idb;
+mod photos;
 mod socket;
 mod state;
 

@@ -154,8 +154,10 @@ fn Main(props: &MainProps) -> Html {
                     | Route::RecordVisit(_)
                     | Route::Visit(_),
                 Route::Households
-            ) | (Route::Issues | Route::Issue(_) | Route::NewIssue, Route::Issues)
-                | (Route::Queue | Route::Issue(_), Route::Queue)
+            ) | (
+                Route::Issues | Route::Issue(_) | Route::NewIssue,
+                Route::Issues
+            ) | (Route::Queue | Route::Issue(_), Route::Queue)
                 | (Route::Area(_), Route::Area(_))
                 | (Route::Month(_) | Route::Review(_), Route::Month(_))
                 | (Route::Team, Route::Team)

@@ -19,7 +19,10 @@ pub(crate) fn NewIssue() -> Html {
     let lang = ctx.lang();
     let session = ctx.state.session.clone();
     let scope: Option<Scope> = session.as_ref().and_then(|s| s.scope.parse().ok());
-    let role = session.as_ref().and_then(|s| s.role()).unwrap_or(Role::Worker);
+    let role = session
+        .as_ref()
+        .and_then(|s| s.role())
+        .unwrap_or(Role::Worker);
     // The grids the user may report in: a worker's own, a supervisor's area's.
     let grids: Vec<(String, String)> = match &scope {
         Some(Scope::Grids(gs)) => gs
@@ -52,11 +55,19 @@ pub(crate) fn NewIssue() -> Html {
     };
     let on_grid = {
         let set = edit(|s, v| s.grid = v);
-        move |e: Event| set(value_of::<HtmlSelectElement>(&e).map(|s| s.value()).unwrap_or_default())
+        move |e: Event| {
+            set(value_of::<HtmlSelectElement>(&e)
+                .map(|s| s.value())
+                .unwrap_or_default())
+        }
     };
     let on_area = {
         let set = edit(|s, v| s.area = v);
-        move |e: Event| set(value_of::<HtmlSelectElement>(&e).map(|s| s.value()).unwrap_or_default())
+        move |e: Event| {
+            set(value_of::<HtmlSelectElement>(&e)
+                .map(|s| s.value())
+                .unwrap_or_default())
+        }
     };
     let on_desc = {
         let set = edit(|s, v| s.description = v);

@@ -12,8 +12,11 @@ use crate::web::http;
 pub(crate) fn Team() -> Html {
     let ctx = use_ctx();
     // The communities of the supervisor's area, each with a printable sheet of its grids' codes.
-    let scope: Option<shared::ids::Scope> =
-        ctx.state.session.as_ref().and_then(|s| s.scope.parse().ok());
+    let scope: Option<shared::ids::Scope> = ctx
+        .state
+        .session
+        .as_ref()
+        .and_then(|s| s.scope.parse().ok());
     let qr_communities: Vec<(String, String)> = ctx
         .state
         .org
