@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 use shared::ids::DocumentId;
 
 use crate::store::redb_store::RedbStore;
-use crate::store::{Account, ChunkWrite, Snap, Storage, StoreError, TokenRow};
+use crate::store::{Account, ChunkWrite, Evidence, Snap, Storage, StoreError, TokenRow};
 
 const MAGIC: &[u8] = b"GRIDVISIT-BACKUP\n";
 const HEADER: u8 = 1;
@@ -34,6 +34,12 @@ const ACCOUNT: u8 = 3;
 const TOKEN: u8 = 4;
 const UNIT: u8 = 5;
 const AUDIT: u8 = 6;
+/// A resident's report: `{key, row}` (the SHA-256 of its tracking code, and where it went).
+const REPORT: u8 = 7;
+/// A photo: its 64-character hash, the length of its row (u32 big-endian), the row, the bytes.
+const PHOTO: u8 = 8;
+/// The format this program writes (2 added reports and photos); it reads 1 and 2.
+const FORMAT: u32 = 2;
 const END: u8 = 255;
 /// No frame is larger (a document's saved bytes are far smaller).
 const MAX_FRAME: u32 = 256 * 1024 * 1024;
@@ -73,6 +79,8 @@ pub struct Counts {
     pub accounts: u64,
     /// Login tokens.
     pub tokens: u64,
+    /// Photos.
+    pub photos: u64,
 }
 
 /// Writes frames while hashing them.
@@ -118,7 +126,7 @@ pub fn write(
     };
     f.write(MAGIC).map_err(io)?;
     let header = serde_json::to_vec(&Header {
-        format: 1,
+        format: FORMAT,
         created_at: now,
         epoch: epoch.to_owned(),
     })?;
@@ -135,6 +143,18 @@ pub fn write(
                 f.frame(ACCOUNT, &[&serde_json::to_vec(&a)?])
             }
             Snap::Unit(u) => f.frame(UNIT, &[&serde_json::to_vec(&u)?]),
+            Snap::Report(key, row) => f.frame(
+                REPORT,
+                &[&serde_json::to_vec(
+                    &serde_json::json!({ "key": key, "row": row }),
+                )?],
+            ),
+            Snap::Photo(hash, meta, bytes) => {
+                counts.photos += 1;
+                let meta = serde_json::to_vec(&meta)?;
+                let len = u32::try_from(meta.len()).unwrap_or(u32::MAX).to_be_bytes();
+                f.frame(PHOTO, &[hash.as_bytes(), &len, &meta, bytes])
+            }
             Snap::Audit(e) => f.frame(AUDIT, &[&serde_json::to_vec(&e)?]),
             Snap::Token(key, row) => {
                 counts.tokens += 1;
@@ -205,7 +225,7 @@ pub fn check(path: &Path) -> anyhow::Result<Counts> {
             HEADER => {
                 let h: Header = serde_json::from_slice(payload)?;
                 ensure!(
-                    h.format == 1,
+                    (1..=FORMAT).contains(&h.format),
                     "backup format {} is newer than this program",
                     h.format
                 );
@@ -217,7 +237,11 @@ pub fn check(path: &Path) -> anyhow::Result<Counts> {
             }
             ACCOUNT => counts.accounts += 1,
             TOKEN => counts.tokens += 1,
-            UNIT | AUDIT => {}
+            UNIT | AUDIT | REPORT => {}
+            PHOTO => {
+                ensure!(payload.len() >= 68, "a photo frame without its hash");
+                counts.photos += 1;
+            }
             other => bail!("unknown frame kind {other}: the backup is damaged"),
         }
         Ok(())
@@ -276,6 +300,21 @@ pub fn restore(data: &Path, from: &Path, now: i64) -> anyhow::Result<(Counts, Op
             ACCOUNT => accounts.push(serde_json::from_slice(payload)?),
             UNIT => units.push(serde_json::from_slice(payload)?),
             AUDIT => audit.push(serde_json::from_slice(payload)?),
+            REPORT => {
+                let v: serde_json::Value = serde_json::from_slice(payload)?;
+                let key = v["key"]
+                    .as_str()
+                    .context("a report frame without its key")?;
+                let row: crate::store::ReportRow = serde_json::from_value(v["row"].clone())?;
+                store.put_reports(&[(key.to_owned(), row)])?;
+            }
+            PHOTO => {
+                let hash = std::str::from_utf8(&payload[..64])?;
+                let len = u32::from_be_bytes(payload[64..68].try_into()?) as usize;
+                ensure!(payload.len() >= 68 + len, "a photo frame cut short");
+                let meta: crate::store::PhotoMeta = serde_json::from_slice(&payload[68..68 + len])?;
+                store.put_photo(hash, &payload[68 + len..], &meta, (u64::MAX, u64::MAX))?;
+            }
             TOKEN => {
                 let t: Token = serde_json::from_slice(payload)?;
                 store.put_token(&t.key, &t.row)?;

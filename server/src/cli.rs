@@ -120,10 +120,11 @@ fn run_command(cli: &Cli, command: &Command) -> anyhow::Result<()> {
             let t = std::time::Instant::now();
             let c = crate::backup::take(&cli.data, out, now().0)?;
             println!(
-                "backed up {} records, {} accounts and {} logins in {:.1} s: {}",
+                "backed up {} records, {} accounts, {} logins and {} photos in {:.1} s: {}",
                 c.docs,
                 c.accounts,
                 c.tokens,
+                c.photos,
                 t.elapsed().as_secs_f64(),
                 out.display()
             );
@@ -133,10 +134,11 @@ fn run_command(cli: &Cli, command: &Command) -> anyhow::Result<()> {
             let t = std::time::Instant::now();
             let (c, kept) = crate::backup::restore(&cli.data, from, now().0)?;
             println!(
-                "restored {} records, {} accounts and {} logins in {:.1} s into {} (a new epoch: clients send what it lacks when they reconnect)",
+                "restored {} records, {} accounts, {} logins and {} photos in {:.1} s into {} (a new epoch: clients send what it lacks when they reconnect)",
                 c.docs,
                 c.accounts,
                 c.tokens,
+                c.photos,
                 t.elapsed().as_secs_f64(),
                 cli.data.display()
             );

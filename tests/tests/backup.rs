@@ -79,13 +79,39 @@ async fn a_restored_server_gets_back_everything_its_reconnecting_clients_hold() 
         .wait_for("acknowledged", T, WsClient::idle)
         .await
         .expect("acked");
+    // A resident's report with a photo: its tracking code and photo are in the backup too.
+    let photo = vec![0xff, 0xd8, 0xff, 0xe0, b'b', b'k'];
+    let form = reqwest::multipart::Form::new()
+        .text("service_code", "livelihood")
+        .text("description", "电梯停运 the lift is stopped")
+        .text("attribute[grid]", "s01/c01/g01")
+        .part(
+            "media",
+            reqwest::multipart::Part::bytes(photo.clone()).file_name("p.jpg"),
+        );
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/open311/v2/requests.json", srv.http()))
+        .multipart(form)
+        .send()
+        .await
+        .expect("report")
+        .json()
+        .await
+        .expect("json");
+    let code = answer[0]["service_request_id"]
+        .as_str()
+        .expect("code")
+        .to_owned();
     let (d, f) = (data.0.as_os_str(), file.as_os_str());
     let said = run(
         &bin,
         &["--data".as_ref(), d, "backup".as_ref(), "--out".as_ref(), f],
     )
     .await;
-    assert!(said.contains("backed up"), "{said}");
+    assert!(
+        said.contains("backed up") && said.contains("1 photos"),
+        "{said}"
+    );
 
     // 2. After it: a new household, and an edit of the first.
     phone
@@ -133,6 +159,27 @@ async fn a_restored_server_gets_back_everything_its_reconnecting_clients_hold() 
         members(&srv, &admin, after).await,
         None,
         "written after the backup"
+    );
+    let status = reqwest::get(format!("{}/open311/v2/requests/{code}.json", srv.http()))
+        .await
+        .expect("status");
+    assert_eq!(
+        status.status(),
+        200,
+        "the tracking code still finds its report"
+    );
+    let body: serde_json::Value = status.json().await.expect("json");
+    let hash = body[0]["gridvisit"]["photos"][0]
+        .as_str()
+        .expect("photo")
+        .to_owned();
+    let got = reqwest::get(format!("{}/report/status/{code}/photo/{hash}", srv.http()))
+        .await
+        .expect("photo");
+    assert_eq!(
+        got.bytes().await.expect("bytes").to_vec(),
+        photo,
+        "the photo is back"
     );
 
     // 4. The phone reconnects with the login it had: the new epoch makes it compare digests,

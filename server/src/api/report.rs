@@ -235,7 +235,7 @@ pub(super) async fn submit(
     };
     let store = state.store.clone();
     let key = token_key(&code);
-    blocking(move || Ok(store.put_report(&key, &row)?)).await?;
+    blocking(move || Ok(store.put_reports(&[(key, row)])?)).await?;
     state
         .metrics
         .reports

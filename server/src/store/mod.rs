@@ -1,6 +1,7 @@
 //! Storage behind one trait: documents as change chunks with a change feed, accounts, tokens
 //! and the quarantine. [`redb_store::RedbStore`] is the embedded default.
 
+mod evidence_tables;
 mod migrate;
 mod rebuild;
 mod redb_admin;
@@ -233,6 +234,10 @@ pub enum Snap<'a> {
     Audit(AuditEntry),
     /// A login token's key ([`token_key`]) and row.
     Token(&'a str, TokenRow),
+    /// A resident's report: the SHA-256 of its tracking code, and its row.
+    Report(&'a str, ReportRow),
+    /// A photo: its hash, row and bytes.
+    Photo(&'a str, PhotoMeta, &'a [u8]),
 }
 
 /// What [`Storage::page`] lists.
@@ -369,8 +374,8 @@ pub enum PhotoPut {
 
 /// Residents' reports and photos. Each call commits atomically and durably.
 pub trait Evidence {
-    /// Stores a report's row under the SHA-256 of its tracking code.
-    fn put_report(&self, key: &str, row: &ReportRow) -> Result<(), StoreError>;
+    /// Stores reports' rows, each under the SHA-256 of its tracking code, in one transaction.
+    fn put_reports(&self, rows: &[(String, ReportRow)]) -> Result<(), StoreError>;
     /// A report, by the SHA-256 of its tracking code.
     fn report(&self, key: &str) -> Result<Option<ReportRow>, StoreError>;
     /// Stores a photo once, within `quota` (bytes per uploader, per grid).

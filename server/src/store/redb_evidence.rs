@@ -1,47 +1,15 @@
 //! What residents and photos leave in redb: the tracking codes of residents' reports, the
 //! photos (immutable blobs named by their SHA-256), the index from each photo to the records
-//! that refer to it, and the bytes each uploader and grid holds (their quotas).
+//! that refer to it, and the bytes each uploader and grid holds (their quotas). The tables
+//! are `evidence_tables.rs`'s.
 
-use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{ReadableDatabase, ReadableTable};
 use shared::ids::DocumentId;
 
+use super::evidence_tables::{PHOTO_META, PHOTO_REFS, PHOTOS, REPORTS, USAGE};
 use super::redb_store::RedbStore;
 use super::rows::{doc_id, json, parse};
 use super::{Evidence, PhotoMeta, PhotoPut, ReportRow, StoreError};
-
-/// SHA-256 of a tracking code → the report's row.
-const REPORTS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("reports");
-/// Photo hash → its bytes.
-const PHOTOS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("photos");
-/// Photo hash → who uploaded it, for which grid, when, and its size.
-const PHOTO_META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("photo_meta");
-/// (photo hash, document) → nothing: the records that refer to a photo.
-const PHOTO_REFS: TableDefinition<'_, (&str, &[u8]), ()> = TableDefinition::new("photo_refs");
-/// `u:<user>` or `g:<grid>` → bytes of photos held.
-const USAGE: TableDefinition<'_, &str, u64> = TableDefinition::new("photo_usage");
-
-/// Creates the tables of this module.
-pub(super) fn create(tx: &WriteTransaction) -> Result<(), StoreError> {
-    tx.open_table(REPORTS)?;
-    tx.open_table(PHOTOS)?;
-    tx.open_table(PHOTO_META)?;
-    tx.open_table(PHOTO_REFS)?;
-    tx.open_table(USAGE)?;
-    Ok(())
-}
-
-/// Records that `doc` refers to `photos` (inside a commit).
-pub(super) fn link_photos(
-    tx: &WriteTransaction,
-    doc: &DocumentId,
-    photos: &[String],
-) -> Result<(), StoreError> {
-    let mut refs = tx.open_table(PHOTO_REFS)?;
-    for p in photos {
-        refs.insert((p.as_str(), doc.as_bytes().as_slice()), ())?;
-    }
-    Ok(())
-}
 
 fn add_usage(t: &mut redb::Table<'_, &str, u64>, key: &str, delta: i64) -> Result<u64, StoreError> {
     let old = t.get(key)?.map_or(0, |v| v.value());
@@ -55,9 +23,14 @@ fn add_usage(t: &mut redb::Table<'_, &str, u64>, key: &str, delta: i64) -> Resul
 }
 
 impl Evidence for RedbStore {
-    fn put_report(&self, key: &str, row: &ReportRow) -> Result<(), StoreError> {
+    fn put_reports(&self, rows: &[(String, ReportRow)]) -> Result<(), StoreError> {
         let tx = self.db.begin_write()?;
-        tx.open_table(REPORTS)?.insert(key, json(row)?.as_slice())?;
+        {
+            let mut t = tx.open_table(REPORTS)?;
+            for (key, row) in rows {
+                t.insert(key.as_str(), json(row)?.as_slice())?;
+            }
+        }
         Ok(tx.commit()?)
     }
 

@@ -75,7 +75,7 @@ impl RedbStore {
         tx.open_table(TOKENS)?;
         tx.open_table(QUARANTINE)?;
         super::redb_admin::create(&tx)?;
-        super::redb_evidence::create(&tx)?;
+        super::evidence_tables::create(&tx)?;
         super::migrate::run(&tx)?;
         tx.commit()?;
         let store = Self { db, epoch };
@@ -169,7 +169,7 @@ impl Storage for RedbStore {
                 docs.insert(key, json(&row)?.as_slice())?;
                 derived.insert(&w.doc, &row, w.text.as_deref())?;
                 if !w.photos.is_empty() {
-                    super::redb_evidence::link_photos(&tx, &w.doc, &w.photos)?;
+                    super::evidence_tables::link_photos(&tx, &w.doc, &w.photos)?;
                 }
             }
             super::redb_trends::apply(&tx, &trends)?;
@@ -372,7 +372,7 @@ impl Storage for RedbStore {
         for item in tx.open_table(super::redb_admin::AUDIT)?.iter()? {
             f(super::Snap::Audit(parse(item?.1.value())?))?;
         }
-        Ok(())
+        super::evidence_tables::snapshot(&tx, f)
     }
 
     fn reviews(&self, scope: &Scope, lo: i64, hi: i64) -> Result<Vec<DocumentId>, StoreError> {
