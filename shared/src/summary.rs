@@ -91,6 +91,9 @@ pub struct IssueSummary {
     /// How many value rules it breaks (it needs correcting when not 0).
     #[serde(default)]
     pub problems: usize,
+    /// Its first photo (SHA-256), the list's thumbnail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub photo: Option<String>,
 }
 
 /// A monthly review in a list.
@@ -160,6 +163,7 @@ impl Summary {
                 reported_at: i.state.reported_at,
                 deadline: i.state.deadline,
                 problems,
+                photo: i.detail.photos.first().cloned(),
             }),
             Record::Review(r) => Self::Review(ReviewSummary {
                 grid: r.grid.to_string(),

@@ -109,6 +109,7 @@ impl ChunkWrite {
             trend: record.and_then(|r| Trend::of(r, &shared::time::Calendar::CHINA)),
             photos: match record {
                 Some(shared::model::Record::Issue(i)) => i.detail.photos.clone(),
+                Some(shared::model::Record::Visit(v)) => v.photos.clone(),
                 _ => Vec::new(),
             },
         }

@@ -132,6 +132,8 @@ pub struct Visit {
     /// were kept): figures count visits to each group as it stood then.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub household_tags: Vec<String>,
+    /// Photos taken on the visit (SHA-256 each), added after it was saved.
+    pub photos: Vec<String>,
 }
 
 /// What a worker fills in to record a visit.
@@ -224,6 +226,7 @@ impl Visit {
             items,
             notes,
             household_tags,
+            photos: super::issue::read_photos(doc, "photos")?,
         })
     }
 }

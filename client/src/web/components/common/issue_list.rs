@@ -21,6 +21,9 @@ pub(crate) fn issue_list(ctx: &Ctx, issues: &[(DocumentId, IssueSummary)]) -> Ht
                 html! {
                     <li data-testid="issue-row" data-id={id.to_string()} data-status={i.status.code()}>
                         <button class={classes!("row", overdue.then_some("overdue"))} onclick={ctx.go(Route::Issue(*id))}>
+                            if let Some(h) = &i.photo {
+                                <img class="thumb small" src={format!("/api/photos/{h}")} loading="lazy" alt="" />
+                            }
                             <span class="badge">{ lang.area(i.area) }</span>
                             <span class="title">{ &i.title }</span>
                             <span class="badge status">{ format!("{} · {}", lang.level(i.level), lang.status(i.status)) }</span>

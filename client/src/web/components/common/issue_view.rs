@@ -73,27 +73,6 @@ pub(crate) fn IssueView(props: &IdProps) -> Html {
             });
         }
     };
-    let add_photos = {
-        let (ctx, error, grid) = (ctx.clone(), error.clone(), issue.grid.to_string());
-        move |e: Event| {
-            let Some(input) = crate::web::components::value_of::<web_sys::HtmlInputElement>(&e)
-            else {
-                return;
-            };
-            let (ctx, error, grid) = (ctx.clone(), error.clone(), grid.clone());
-            wasm_bindgen_futures::spawn_local(async move {
-                let photos = match crate::web::photos::take(&input, &grid).await {
-                    Ok(p) if p.is_empty() => return,
-                    Ok(p) => p,
-                    Err(msg) => return error.set(Some(msg)),
-                };
-                let intent = crate::intent::Intent::Photos { photos };
-                if let Err(msg) = ctx.engine.change(id, intent).await {
-                    error.set(Some(msg.to_string()));
-                }
-            });
-        }
-    };
     let supervisor = ctx.state.supervisor();
     let actions = if role == Role::Department {
         shared::model::rules::department_actions(s.status, s.assignee.as_deref(), &ctx.state.user())
@@ -141,14 +120,7 @@ pub(crate) fn IssueView(props: &IdProps) -> Html {
                     <dt>{ lang.t("重复反映", "Repeat") }</dt><dd data-testid="repeat">{ lang.t("与近期同类反映重复", "Repeats a recent report") }</dd>
                 }
             </dl>
-            <label class="photo-pick">{ lang.t("添加照片", "Add photos") }
-                <input type="file" name="photo" accept="image/*" multiple=true onchange={add_photos} />
-            </label>
-            if !issue.detail.photos.is_empty() {
-                <div class="thumbs" data-testid="photos">
-                    { for issue.detail.photos.iter().map(|h| html! { <super::Photo hash={h.clone()} /> }) }
-                </div>
-            }
+            <super::Photos id={id} grid={issue.grid.to_string()} photos={issue.detail.photos.clone()} />
             if let Some(h) = issue.household {
                 <button class="link" onclick={ctx.go(Route::Household(h))}>{ lang.t("查看住户", "Open household") }</button>
             }

@@ -24,7 +24,7 @@ pub(crate) use issue_view::IssueView;
 pub(crate) use lang_switch::LangSwitch;
 pub(crate) use new_issue::NewIssue;
 pub(crate) use person_picker::PersonPicker;
-pub(crate) use photo::Photo;
+pub(crate) use photo::{Photo, Photos};
 pub(crate) use pinned::{PinButton, PinnedList};
 pub(crate) use provision::{ProvisionQr, ProvisionSignIn};
 pub(crate) use record_extras::RecordExtras;

@@ -3,7 +3,7 @@
 use shared::model::Record;
 use yew::prelude::*;
 
-use crate::web::components::common::{IdProps, RecordExtras};
+use crate::web::components::common::{IdProps, Photos, RecordExtras};
 use crate::web::components::date_time;
 use crate::web::hooks::{use_ctx, use_record};
 use crate::web::state::Route;
@@ -42,6 +42,7 @@ pub(crate) fn VisitView(props: &IdProps) -> Html {
                     </li>
                 }) }
             </ul>
+            <Photos id={id} grid={v.grid.to_string()} photos={v.photos.clone()} />
             <RecordExtras id={id} />
         </section>
     }

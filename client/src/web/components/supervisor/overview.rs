@@ -194,6 +194,25 @@ pub(crate) fn Overview(props: &AreaProps) -> Html {
             pct(total.closed_at_community_share()),
         ),
         (
+            "satisfaction",
+            lang.t("回访满意率", "Satisfied on follow-up"),
+            format!(
+                "{} ({}/{})",
+                pct(total.satisfaction()),
+                total.satisfied,
+                total.followed_up
+            ),
+        ),
+        (
+            "rating",
+            lang.t("居民评分", "Residents' rating"),
+            if total.ratings == 0 {
+                "—".to_owned()
+            } else {
+                format!("{:.1} / 5 ({})", total.mean_rating(), total.ratings)
+            },
+        ),
+        (
             "corrections",
             lang.t("待更正记录", "Need correction"),
             total.needs_correction.to_string(),
