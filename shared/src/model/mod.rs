@@ -17,6 +17,7 @@ pub mod history;
 pub mod household;
 pub mod issue;
 pub mod lifecycle;
+pub mod photos;
 pub mod review;
 pub mod role;
 pub mod rules;

@@ -226,7 +226,7 @@ impl Visit {
             items,
             notes,
             household_tags,
-            photos: super::issue::read_photos(doc, "photos")?,
+            photos: super::photos::read_photos(doc, "photos")?,
         })
     }
 }
