@@ -24,7 +24,9 @@ self.addEventListener('fetch', (event) => {
   if (req.method !== 'GET') return;
   const url = new URL(req.url);
   if (url.origin !== self.location.origin) return;
-  if (/^\/(api|sync|healthz|metrics)(\/|$)/.test(url.pathname)) return;
+  // The server's own pages (a resident's report and status pages, the QR sheets, Open311,
+  // the local CA) are not the app: a browser that has the app still gets them.
+  if (/^\/(api|sync|healthz|metrics|report|qr-sheet|open311|ca\.pem)(\/|$)/.test(url.pathname)) return;
   event.respondWith((async () => {
     const cache = await caches.open(CACHE);
     const hit = await cache.match(req.mode === 'navigate' ? './' : req, { ignoreSearch: true });

@@ -1233,9 +1233,7 @@ const scenarios = {
     await r.fill('#description', payload);
     await r.fill('#phone', '13800000000');
     await r.check('#locate');
-    console.error('[step] locate');
     await r.waitForFunction(() => document.querySelector('#where').textContent.length > 0, null, { timeout: T });
-    console.error('[step] located');
     const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
     await r.setInputFiles('#photos', { name: 'light.png', mimeType: 'image/png', buffer: png });
     await r.waitForSelector('#thumbs img', { timeout: T });
@@ -1253,12 +1251,6 @@ const scenarios = {
     assert.equal(await desc.textContent(), payload, 'the text shows as written');
     assert.ok((await w.page.textContent('[data-testid=source]')).includes('扫码'));
     assert.ok(await w.page.$('[data-testid=geo]'), 'the position shows');
-    console.error('[step] photo on the worker page', await w.page.evaluate(async () => {
-      const img = document.querySelector('[data-testid=photos] img');
-      if (!img) return 'no img ' + document.querySelector('[data-testid=issue]')?.outerHTML.slice(0, 3000);
-      const r = await fetch(img.getAttribute('src'));
-      return `${img.getAttribute('src').slice(0, 60)} ${img.complete} ${img.naturalWidth} fetch ${r.status} ${document.cookie}`;
-    }));
     await w.page.waitForFunction(() => {
       const img = document.querySelector('[data-testid=photos] img');
       return img && img.complete && img.naturalWidth > 0;
@@ -1327,7 +1319,17 @@ const scenarios = {
     });
     assert.deepEqual(statuses.slice(0, 5), [201, 201, 201, 201, 201], statuses.join());
     assert.ok(statuses.slice(5).every((x) => x === 429), statuses.join());
-    console.log(JSON.stringify({ code, issue, reportPageBytes: bytes, inQueueMs }));
+
+    // The secretary prints the community's grid QR codes from the team screen, in the browser
+    // that holds the app (its service worker leaves the server's pages alone).
+    await s.page.click('.tabs button:has-text("人员")');
+    const link = await s.page.getAttribute('[data-testid=qr-sheets] a', 'href', { timeout: T });
+    assert.equal(link, '/qr-sheet/s01/c01');
+    await s.page.goto(`${base}${link}`);
+    await s.page.waitForSelector('[data-testid=qr-sheet] .card svg', { timeout: T });
+    const cards = await s.page.$$eval('[data-testid=qr-sheet] .card', (cs) => cs.map((c) => c.dataset.grid));
+    assert.ok(cards.includes('s01/c01/g01') && cards.every((g) => g.startsWith('s01/c01/')), cards.join());
+    console.log(JSON.stringify({ code, issue, reportPageBytes: bytes, inQueueMs, qrCards: cards.length }));
   },
 
   /** A resident opens the report page, loses the network, and submits: the report is kept
