@@ -197,43 +197,35 @@ async fn a_residents_report_reaches_the_grid_live_and_its_code_follows_it_to_a_r
 
     // The worker accepts and handles it; closing waits for the follow-up.
     worker.sync_now(doc);
-    for (id, kind, satisfied) in [
-        ("e1-acc", EventKind::Accept, None),
-        ("e2-han", EventKind::Handle, None),
-        ("e3-early", EventKind::Close, None),
-    ] {
-        worker
-            .edit(doc, |tx| {
-                append_event(tx, &worker_event(id, kind, satisfied))
-            })
-            .expect("event");
-    }
-    worker
-        .wait_for("acknowledged", T, WsClient::idle)
-        .await
-        .expect("synced");
-    let (_, status) = get_json(&http, &format!("/api/report/{code}"), "").await;
+    let status = act(
+        &worker,
+        doc,
+        &[
+            ("e1-acc", EventKind::Accept, None),
+            ("e2-han", EventKind::Handle, None),
+            ("e3-early", EventKind::Close, None),
+        ],
+        &http,
+        &code,
+    )
+    .await;
     assert_eq!(
         status["status"], "handled",
         "no close before the follow-up: {status}"
     );
     let (s, _) = post_rate(&http, &code, 5).await;
     assert_eq!(s, 400, "not closed yet: no rating");
-    for (id, kind, satisfied) in [
-        ("e4-fol", EventKind::FollowUp, Some(true)),
-        ("e5-clo", EventKind::Close, None),
-    ] {
-        worker
-            .edit(doc, |tx| {
-                append_event(tx, &worker_event(id, kind, satisfied))
-            })
-            .expect("event");
-    }
-    worker
-        .wait_for("acknowledged", T, WsClient::idle)
-        .await
-        .expect("synced");
-    let (_, status) = get_json(&http, &format!("/api/report/{code}"), "").await;
+    let status = act(
+        &worker,
+        doc,
+        &[
+            ("e4-fol", EventKind::FollowUp, Some(true)),
+            ("e5-clo", EventKind::Close, None),
+        ],
+        &http,
+        &code,
+    )
+    .await;
     assert_eq!(status["status"], "closed", "{status}");
     assert_eq!(status["satisfied"], true);
     assert_eq!(status["can_rate"], true);
@@ -251,6 +243,29 @@ async fn a_residents_report_reaches_the_grid_live_and_its_code_follows_it_to_a_r
     assert!(total["ratings"].as_u64() >= Some(1), "{total}");
     assert!(total["rating_sum"].as_u64() >= Some(4), "{total}");
     assert!(total["satisfied"].as_u64() >= Some(1), "{total}");
+}
+
+/// The worker's events on the report's issue, synced; then the report's status as its
+/// resident sees it.
+async fn act(
+    worker: &WsClient,
+    doc: DocumentId,
+    events: &[(&str, EventKind, Option<bool>)],
+    http: &str,
+    code: &str,
+) -> Value {
+    for (id, kind, satisfied) in events {
+        worker
+            .edit(doc, |tx| {
+                append_event(tx, &worker_event(id, *kind, *satisfied))
+            })
+            .expect("event");
+    }
+    worker
+        .wait_for("acknowledged", T, WsClient::idle)
+        .await
+        .expect("synced");
+    get_json(http, &format!("/api/report/{code}"), "").await.1
 }
 
 async fn post_rate(http: &str, code: &str, score: u8) -> (u16, String) {
