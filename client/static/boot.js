@@ -6,8 +6,6 @@
 // installs the new service worker and reloads into it. Waiting changes are in IndexedDB, and
 // the old app never started, so nothing is lost. Offline, or when the server does not answer
 // within seconds, the cached app starts as it is.
-import init from './gridvisit.js';
-
 const PREFIX = 'gridvisit-shell-';
 
 async function current() {
@@ -46,7 +44,27 @@ await current().catch((e) => console.warn('update check:', e));
 if ('serviceWorker' in navigator) {
   navigator.serviceWorker.register('./sw.js').catch((e) => console.warn('service worker:', e));
 }
-init({ module_or_path: './gridvisit_bg.wasm' }).catch((e) => {
+// Two modules: `gridvisit` (every role's field screens) and `gridvisit-desk` (all screens, the
+// supervisors' and the admin's too). The app records which one its signed-in role needs
+// (`web::switch_module`); a desk device that cannot load its module (offline before it ever
+// cached it) starts the field module, which says so.
+async function start(base) {
+  const { default: init } = await import(base + '.js');
+  await init({ module_or_path: base + '_bg.wasm' });
+}
+const desk = localStorage.getItem('gridvisit-module') === 'desk';
+try {
+  await start(desk ? './gridvisit-desk' : './gridvisit').catch((e) => {
+    if (!desk) throw e;
+    console.warn('desk module:', e);
+    sessionStorage.setItem('gridvisit-desk-failed', '1');
+    return start('./gridvisit');
+  });
+  if (desk && !sessionStorage.getItem('gridvisit-desk-failed')) {
+    // Kept for offline starts, on this device only.
+    navigator.serviceWorker?.ready.then((reg) => reg.active?.postMessage('keep-desk'));
+  }
+} catch (e) {
   const app = document.getElementById('app');
   app.textContent = '应用加载失败 · The app failed to load: ' + e;
-});
+}

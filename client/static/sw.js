@@ -4,9 +4,40 @@
 // cache: records live in IndexedDB and sync over the WebSocket.
 const CACHE = 'gridvisit-shell-__VERSION__';
 const SHELL = __FILES__;
+// The app's two modules: every device precaches the field module; the desk module (the
+// supervisors' and the admin's screens) only a device that ran it, so a worker's phone never
+// downloads it. A desk device's first start asks for it (`keep-desk`, from boot.js).
+const FIELD = __FIELD__;
+const DESK = __DESK__;
+
+async function ranDesk() {
+  for (const k of await caches.keys()) {
+    if (k.startsWith('gridvisit-shell-') && k !== CACHE
+        && await (await caches.open(k)).match(DESK[DESK.length - 1])) return true;
+  }
+  return false;
+}
+
+// Caches the desk module, once this worker's version is still the server's (so the module
+// matches the shell cached with it).
+async function keepDesk() {
+  const cache = await caches.open(CACHE);
+  if (await cache.match(DESK[DESK.length - 1])) return;
+  const r = await fetch('./version.json', { cache: 'no-store' });
+  if (!r.ok || (await r.json()).app !== CACHE.slice('gridvisit-shell-'.length)) return;
+  await cache.addAll(DESK);
+}
+
+self.addEventListener('message', (event) => {
+  if (event.data === 'keep-desk') event.waitUntil(keepDesk().catch((e) => console.warn('desk cache:', e)));
+});
 
 self.addEventListener('install', (event) => {
-  event.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting()));
+  event.waitUntil((async () => {
+    const files = SHELL.concat(FIELD, (await ranDesk()) ? DESK : []);
+    await (await caches.open(CACHE)).addAll(files);
+    await self.skipWaiting();
+  })());
 });
 
 self.addEventListener('activate', (event) => {

@@ -190,7 +190,8 @@ pub fn app(state: AppState) -> Router {
     let router = match &state.settings.app_dir {
         Some(dir) => router.fallback_service(
             tower::ServiceBuilder::new()
-                // Brotli or gzip, as the browser accepts.
+                // Brotli or gzip, as the browser accepts: the app's files as `cargo xtask app`
+                // precompressed them (brotli at its best), anything else on the fly.
                 .layer(tower_http::compression::CompressionLayer::new())
                 // Revalidate every time (ETag / Last-Modified make that cheap); offline, the
                 // service worker answers from its versioned cache.
@@ -198,7 +199,11 @@ pub fn app(state: AppState) -> Router {
                     header::CACHE_CONTROL,
                     HeaderValue::from_static("no-cache"),
                 ))
-                .service(tower_http::services::ServeDir::new(dir)),
+                .service(
+                    tower_http::services::ServeDir::new(dir)
+                        .precompressed_br()
+                        .precompressed_gzip(),
+                ),
         ),
         None => router.route("/", axum::routing::get(api::index)),
     };

@@ -58,6 +58,25 @@ async function signIn(page, user, timeout = T) {
   await page.waitForFunction(() => navigator.serviceWorker?.controller != null, null, { timeout: T });
 }
 
+/** The wasm modules the page loaded (`gridvisit` for field roles, `gridvisit-desk` for
+ *  supervisors and admins). */
+async function modulesLoaded(page) {
+  return page.evaluate(() => performance.getEntriesByType('resource')
+    .map((e) => new URL(e.name).pathname.slice(1))
+    .filter((n) => n.endsWith('_bg.wasm'))
+    .map((n) => n.replace(/_bg\.wasm$/, '')));
+}
+
+/** Whether the service worker's cache holds the desk module. */
+async function deskCached(page) {
+  return page.evaluate(async () => {
+    for (const k of await caches.keys()) {
+      if (await (await caches.open(k)).match('./gridvisit-desk_bg.wasm')) return true;
+    }
+    return false;
+  });
+}
+
 async function waitState(page, state, timeout = T) {
   await page.waitForSelector(`[data-testid=sync-status][data-state=${state}]`, { timeout });
 }
@@ -202,6 +221,9 @@ const scenarios = {
   async 'offline-visits'() {
     const { context, page } = await phone();
     await signIn(page, WORKER);
+    // A worker's phone runs the field module and never downloads the desk module.
+    assert.deepEqual(await modulesLoaded(page), ['gridvisit']);
+    assert.equal(await deskCached(page), false, 'the desk module is not precached on a worker phone');
     const due = await householdIds(page, 'due');
     assert.ok(due.length >= 3, `at least three households due (got ${due.length})`);
 
@@ -620,6 +642,14 @@ const scenarios = {
     await signIn(w.page, WORKER);
     await signIn(s.page, SECRETARY);
     await s.page.waitForSelector('[data-testid=overview]', { timeout: T });
+    // The supervisor's device reloaded into the desk module at sign-in and keeps it offline.
+    assert.deepEqual(await modulesLoaded(s.page), ['gridvisit-desk']);
+    await s.page.waitForFunction(async () => {
+      for (const k of await caches.keys()) {
+        if (await (await caches.open(k)).match('./gridvisit-desk_bg.wasm')) return true;
+      }
+      return false;
+    }, null, { timeout: T, polling: 200 });
     await liveFigures(s.page);
     const figure = (name) => s.page.getAttribute('[data-testid=overview]', `data-${name}`).then(Number);
     const { body } = await api('/api/aggregates', SECRETARY);
@@ -1178,8 +1208,15 @@ const scenarios = {
     const dir = process.env.GV_APP_DIR;
     const sw = await readFile(join(dir, 'sw.js'), 'utf8');
     const next = 'update' + Date.now().toString(16);
-    await writeFile(join(dir, 'sw.js'), sw.replace(/gridvisit-shell-[0-9a-z]+/, `gridvisit-shell-${next}`));
-    await writeFile(join(dir, 'version.json'), JSON.stringify({ app: next }));
+    const { brotliCompressSync, gzipSync } = await import('node:zlib');
+    const release = async (name, text) => {
+      // With its precompressed copies, as `cargo xtask app` writes them (the server sends those).
+      await writeFile(join(dir, name), text);
+      await writeFile(join(dir, name + '.gz'), gzipSync(text));
+      await writeFile(join(dir, name + '.br'), brotliCompressSync(text));
+    };
+    await release('sw.js', sw.replace(/gridvisit-shell-[0-9a-z]+/, `gridvisit-shell-${next}`));
+    await release('version.json', JSON.stringify({ app: next }));
 
     // Days later the phone opens the app with the network on.
     await context.setOffline(false);

@@ -240,6 +240,30 @@ async fn the_server_sends_a_strict_content_security_policy_and_the_shell() {
             .and_then(|v| v.to_str().ok()),
         Some("application/wasm")
     );
+    // Each module is sent as `cargo xtask app` precompressed it (brotli at quality 11).
+    for module in ["gridvisit", "gridvisit-desk"] {
+        let file = format!("{module}_bg.wasm");
+        let resp = reqwest::Client::new()
+            .get(format!("{}/{file}", srv.http()))
+            .header("accept-encoding", "br")
+            .send()
+            .await
+            .expect("GET wasm, brotli");
+        assert_eq!(
+            resp.headers()
+                .get("content-encoding")
+                .and_then(|v| v.to_str().ok()),
+            Some("br"),
+            "{file}"
+        );
+        let body = resp.bytes().await.expect("body");
+        let stored = std::fs::read(app_dir().join(format!("{file}.br"))).expect("the .br file");
+        assert_eq!(
+            body.as_ref(),
+            stored.as_slice(),
+            "{file} is its precompressed copy"
+        );
+    }
     let sw = reqwest::get(format!("{}/sw.js", srv.http()))
         .await
         .expect("GET sw")
@@ -247,6 +271,10 @@ async fn the_server_sends_a_strict_content_security_policy_and_the_shell() {
         .await
         .expect("sw");
     assert!(!sw.contains("__VERSION__") && sw.contains("gridvisit-shell-"));
+    assert!(
+        sw.contains("const DESK = [\"./gridvisit-desk.js\", \"./gridvisit-desk_bg.wasm\"]"),
+        "{sw}"
+    );
 }
 
 /// A households sheet for the admin scenario: 1,000 rows of grid `s01/c01/g01`, 3 of them bad

@@ -59,6 +59,7 @@ pub(crate) enum Cmd {
     /// The user pinned (or unpinned) a record to this device.
     Pin(DocumentId, bool),
     /// A supervisor's overview shows this area: have its figures pushed.
+    #[cfg_attr(not(feature = "desk"), allow(dead_code))]
     WatchArea(String),
     /// Time to show what changed.
     Publish,

@@ -31,6 +31,7 @@ pub(crate) async fn request(
 }
 
 /// A request with a file's bytes as its body; returns the status and body text.
+#[cfg(feature = "desk")]
 pub(crate) async fn request_bytes(
     path: &str,
     token: Option<&str>,

@@ -128,6 +128,7 @@ pub(crate) fn mark(name: &str) {
 }
 
 /// Lets the user save bytes as a file through a temporary link.
+#[cfg(feature = "desk")]
 pub(crate) fn download(name: &str, mime: &str, bytes: &[u8]) -> Result<(), wasm_bindgen::JsValue> {
     let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
     let opts = web_sys::BlobPropertyBag::new();
@@ -179,5 +180,43 @@ pub(crate) fn clear_hash() {
     {
         let path = w.location().pathname().unwrap_or_else(|_| "/".into());
         let _ = h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&path));
+    }
+}
+
+const MODULE_KEY: &str = "gridvisit-module";
+const DESK_FAILED_KEY: &str = "gridvisit-desk-failed";
+
+/// Records which module this device starts (`boot.js` reads it: the desk module for
+/// supervisors and admins, the field module for everyone else) and reloads into it. Returns
+/// false, and does not reload, when it cannot: the record does not stick, or `boot.js`
+/// could not load the desk module this session (offline before it was ever cached).
+pub(crate) fn switch_module(desk: bool) -> bool {
+    let Some(w) = web_sys::window() else {
+        return false;
+    };
+    let want = if desk { "desk" } else { "field" };
+    let Some(local) = w.local_storage().ok().flatten() else {
+        return false;
+    };
+    let _ = local.set_item(MODULE_KEY, want);
+    if local.get_item(MODULE_KEY).ok().flatten().as_deref() != Some(want) {
+        return false;
+    }
+    let failed = w
+        .session_storage()
+        .ok()
+        .flatten()
+        .and_then(|s| s.get_item(DESK_FAILED_KEY).ok().flatten())
+        .is_some();
+    !(desk && failed) && w.location().reload().is_ok()
+}
+
+/// Tries the desk module again after it failed to load.
+pub(crate) fn retry_desk() {
+    if let Some(w) = web_sys::window() {
+        if let Some(s) = w.session_storage().ok().flatten() {
+            let _ = s.remove_item(DESK_FAILED_KEY);
+        }
+        let _ = w.location().reload();
     }
 }

@@ -44,6 +44,7 @@ pub(crate) enum Route {
     /// Reporting an issue with no household (a patrol, a phone call).
     NewIssue,
     /// One monthly review.
+    #[cfg_attr(not(feature = "desk"), allow(dead_code))]
     Review(DocumentId),
     /// A supervisor's workers and volunteers, with their sign-in codes.
     Team,
@@ -52,6 +53,7 @@ pub(crate) enum Route {
 }
 
 /// The parts of the admin's screen.
+#[cfg_attr(not(feature = "desk"), allow(dead_code))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum AdminTab {
     /// What is set up, and the next step.
@@ -70,6 +72,7 @@ pub(crate) enum AdminTab {
 
 impl AdminTab {
     /// A short code (test hooks).
+    #[cfg_attr(not(feature = "desk"), allow(dead_code))]
     pub(crate) fn code(self) -> &'static str {
         match self {
             Self::Guide => "guide",

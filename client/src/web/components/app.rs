@@ -3,10 +3,8 @@
 
 use yew::prelude::*;
 
-use super::admin::AdminScreen;
 use super::common::{Banners, LangSwitch, ProvisionSignIn, SignIn, SignOut, Status};
 use super::field::{HouseholdForm, HouseholdView, Households, MyIssues, VisitForm, VisitView};
-use super::supervisor::{MonthScreen, Overview, Queue};
 use crate::web::engine::boot;
 use crate::web::handle::{Cmd, EngineHandle};
 use crate::web::hooks::Ctx;
@@ -115,17 +113,17 @@ fn Main(props: &MainProps) -> Html {
         .session
         .as_ref()
         .is_some_and(|s| s.role == "department");
+    // Supervisors and admins run the desk module, everyone else the field module: a device
+    // signed in to a role of the other one reloads into it (sign-in is kept).
+    let wants_desk = supervisor || admin;
+    if wants_desk != cfg!(feature = "desk") {
+        return html! { <SwitchModule desk={wants_desk} /> };
+    }
     let route = state.route.clone();
-    let screen = match &route {
-        Route::Home if admin => html! { <AdminScreen tab={AdminTab::Guide} /> },
+    let screen = super::desk::screen(&route, admin, supervisor).unwrap_or_else(|| match &route {
         Route::Home | Route::Issues | Route::Households if department => {
             html! { <super::common::Assigned /> }
         }
-        Route::Home if supervisor => html! { <Overview path={String::new()} /> },
-        Route::Home | Route::Households => html! { <Households /> },
-        Route::Area(path) => html! { <Overview path={path.clone()} /> },
-        Route::Queue => html! { <Queue /> },
-        Route::Month(path) => html! { <MonthScreen path={path.clone()} /> },
         Route::Visit(id) => html! { <VisitView id={*id} /> },
         Route::Household(id) => html! { <HouseholdView id={*id} /> },
         Route::EditHousehold(id) => html! { <HouseholdForm id={*id} /> },
@@ -133,10 +131,8 @@ fn Main(props: &MainProps) -> Html {
         Route::Issues => html! { <MyIssues /> },
         Route::Issue(id) => html! { <super::common::IssueView id={*id} /> },
         Route::NewIssue => html! { <super::common::NewIssue /> },
-        Route::Review(id) => html! { <super::supervisor::ReviewView id={*id} /> },
-        Route::Team => html! { <super::supervisor::Team /> },
-        Route::Admin(tab) => html! { <AdminScreen tab={*tab} /> },
-    };
+        _ => html! { <Households /> },
+    });
     let current = match &route {
         Route::Home if admin => Route::Admin(AdminTab::Guide),
         Route::Home | Route::Households if department => Route::Issues,
@@ -199,5 +195,36 @@ fn Main(props: &MainProps) -> Html {
                 <main>{ screen }</main>
             </div>
         </ContextProvider<Ctx>>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct SwitchProps {
+    desk: bool,
+}
+
+/// Reloads into the other module; says so when it cannot (the desk module never loaded on
+/// this device and there is no network).
+#[component]
+fn SwitchModule(props: &SwitchProps) -> Html {
+    let stuck = use_state(|| false);
+    {
+        let (stuck, desk) = (stuck.clone(), props.desk);
+        use_effect_with((), move |_| {
+            if !crate::web::switch_module(desk) {
+                stuck.set(true);
+            }
+        });
+    }
+    if *stuck {
+        html! {
+            <div class="fatal" role="alert" data-testid="module-stuck">
+                <p>{ "主管界面尚未下载到本机，请联网后重试。" }</p>
+                <p>{ "The supervisor's screens are not on this device yet: connect to the network and retry." }</p>
+                <button onclick={|_| crate::web::retry_desk()}>{ "重试 · Retry" }</button>
+            </div>
+        }
+    } else {
+        html! { <p class="boot" data-testid="module-switch">{ "正在加载… Loading…" }</p> }
     }
 }

@@ -8,11 +8,25 @@
 //!   supervisor code.
 //! - `supervisor/`: the overview, the issue queue, exports and the team's sign-in codes.
 //! - `admin/`: the setup guide, the organisation, people, the household import, the audit log.
+//! - `desk.rs`: the routes of the supervisors' and the admin's screens. They, `supervisor/`
+//!   and `admin/` are built only with the feature `desk` (the module `gridvisit-desk`); a
+//!   worker's phone downloads the field module, without them.
 
+#[cfg(feature = "desk")]
 mod admin;
 mod app;
 mod common;
+#[cfg(feature = "desk")]
+mod desk;
+#[cfg(not(feature = "desk"))]
+mod desk {
+    /// The field module has no desk screens.
+    pub(super) fn screen(_: &crate::web::state::Route, _: bool, _: bool) -> Option<yew::Html> {
+        None
+    }
+}
 mod field;
+#[cfg(feature = "desk")]
 mod supervisor;
 
 pub(crate) use app::App;

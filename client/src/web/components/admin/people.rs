@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
-use crate::web::components::common::ProvisionQr;
+use crate::web::components::supervisor::ProvisionQr;
 use crate::web::components::{input_value, value_of};
 use crate::web::hooks::use_ctx;
 use crate::web::http;

@@ -11,7 +11,9 @@ mod visit_view;
 
 pub(crate) use household_form::HouseholdForm;
 pub(crate) use household_view::HouseholdView;
-pub(crate) use households::{Households, household_list};
+pub(crate) use households::Households;
+#[cfg(feature = "desk")]
+pub(crate) use households::household_list;
 pub(crate) use my_issues::MyIssues;
 pub(crate) use visit_form::VisitForm;
 pub(crate) use visit_view::VisitView;

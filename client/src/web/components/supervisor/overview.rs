@@ -339,7 +339,7 @@ pub(crate) fn Overview(props: &AreaProps) -> Html {
                 { export_buttons(lang, table.clone(), &format!("gridvisit-{}", if path.is_empty() { "all".to_owned() } else { path.replace('/', "-") })) }
             }
             { for grid_detail }
-            <crate::web::components::common::PinnedList />
+            <super::PinnedList />
         </section>
     }
 }

@@ -4,7 +4,7 @@
 use serde_json::Value;
 use yew::prelude::*;
 
-use crate::web::components::common::ProvisionQr;
+use super::ProvisionQr;
 use crate::web::hooks::use_ctx;
 use crate::web::http;
 
