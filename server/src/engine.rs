@@ -147,6 +147,10 @@ pub struct Limits {
 
 /// Documents kept in memory before idle ones are dropped.
 const CACHE_DOCS: usize = 1_000;
+/// How often, at most, held documents are scanned for idle ones: the scan reads every held
+/// document's heads, so once a batch it cost a tenth of the engine's time under load (issue 16's
+/// profile); between scans the documents a second of load touches stay (bounded by the load).
+const EVICT_EVERY_MS: i64 = 1_000;
 /// Inputs handled per commit at most.
 const BATCH: usize = 2_048;
 
@@ -216,6 +220,7 @@ impl Engine {
     /// error) when a commit fails.
     pub fn run(mut self, rx: mpsc::Receiver<Cmd>) -> Result<(), EngineError> {
         let mut stop = false;
+        let mut evicted_at = Millis(0);
         while !stop {
             // Wait for input, or until figures are due to be pushed.
             let wait = self.driver.watchers.due_in(now());
@@ -305,8 +310,9 @@ impl Engine {
             }
             self.push_figures(t);
             self.drop_slow(t)?;
-            if self.hub.documents().count() > CACHE_DOCS {
+            if t.0 - evicted_at.0 >= EVICT_EVERY_MS && self.hub.documents().count() > CACHE_DOCS {
                 self.hub.evict_idle();
+                evicted_at = t;
             }
         }
         tracing::info!("engine stopped after its last commit");

@@ -33,6 +33,8 @@ struct Row {
     latency: Vec<f64>,
     reconnects: Vec<u64>,
     rss_peak: u64,
+    /// Server CPU time (user + system) per durable change over the steady phase, in µs.
+    cpu_per_change: Option<f64>,
     per_conn: Option<f64>,
     storm: Option<f64>,
     audit: Option<Audit>,
@@ -293,8 +295,18 @@ async fn throughput(kind: Kind, dir: &TempDir, workers: u64, seconds: u64) -> an
     let probes = SharedProbes::default();
     let sups = load::supervisors(&server, &phones, &probes).await?;
     let (peak, sampler) = meter(&server);
+    // The steady phase: after sign-in and setup, up to the deadline (the load generator's own
+    // share of the cores is its own process and does not count).
+    let cpu_start = server.cpu_micros();
     let start = Instant::now();
     let deadline = start + Duration::from_secs(seconds);
+    let cpu_meter = {
+        let pid = server.pid();
+        tokio::spawn(async move {
+            tokio::time::sleep_until(deadline.into()).await;
+            pid.map_or(0, load::cpu_micros_of)
+        })
+    };
     let mut tasks = Vec::new();
     for mut p in phones {
         let probes = Arc::clone(&probes);
@@ -328,6 +340,7 @@ async fn throughput(kind: Kind, dir: &TempDir, workers: u64, seconds: u64) -> an
         changes += acked;
         stalled += s;
     }
+    let cpu = cpu_meter.await?.saturating_sub(cpu_start);
     let settled = load::settle(&server, &phones, Duration::from_secs(60)).await?;
     sampler.abort();
     let audit = load::audit(&server, &phones, &sups).await?;
@@ -339,6 +352,7 @@ async fn throughput(kind: Kind, dir: &TempDir, workers: u64, seconds: u64) -> an
         durable_per_s: changes as f64 / seconds as f64,
         latency,
         rss_peak,
+        cpu_per_change: (changes > 0).then(|| cpu as f64 / changes as f64),
         dropped: settled.dropped,
         unacknowledged: settled.unacknowledged.max(stalled),
         audit: Some(audit),
@@ -478,7 +492,7 @@ fn kind_dir(kind: Kind) -> &'static str {
     }
 }
 
-const HEADER: &str = "| server | changes | durable changes/s | edit-to-dashboard p50 / p99 | reconnects | bytes per reconnect (mean) | storm done | server memory (peak) | per idle connection | sockets closed by the server | unacknowledged (reconnects, phones at the end) | lost | diverged |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
+const HEADER: &str = "| server | changes | durable changes/s | edit-to-dashboard p50 / p99 | reconnects | bytes per reconnect (mean) | storm done | server memory (peak) | server CPU per durable change | per idle connection | sockets closed by the server | unacknowledged (reconnects, phones at the end) | lost | diverged |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
 
 /// Prints one server's row; false when it lost a change or diverged (or, for gridvisit, left
 /// a change unacknowledged).
@@ -504,13 +518,15 @@ fn print_row(kind: Kind, r: &Row) -> bool {
         (a.lost.to_string(), a.diverged.to_string())
     });
     println!(
-        "| {} | {} | {:.0} | {lat} | {} | {bytes} | {} | {} | {} | {} | {} | {lost} | {diverged} |",
+        "| {} | {} | {:.0} | {lat} | {} | {bytes} | {} | {} | {} | {} | {} | {} | {lost} | {diverged} |",
         kind.name(),
         r.changes,
         r.durable_per_s,
         r.reconnects.len(),
         r.storm.map_or("–".into(), |s| format!("{s:.1} s")),
         mb(r.rss_peak),
+        r.cpu_per_change
+            .map_or("–".into(), |us| format!("{us:.0} µs")),
         r.per_conn
             .map_or("–".into(), |b| format!("{:.1} KB", b / 1000.0)),
         r.dropped,

@@ -20,7 +20,7 @@ use shared::sim::Rng;
 use shared::sync::Event;
 
 use crate::client::WsClient;
-pub use servers::{Kind, Server};
+pub use servers::{Kind, Server, cpu_micros_of};
 
 /// How long any single wait may take before the run counts as failed.
 const PATIENCE: Duration = Duration::from_secs(180);

@@ -175,6 +175,11 @@ impl Server {
         self.child.id().map_or(0, rss_of)
     }
 
+    /// CPU time the server process has used so far (user + system, every thread), in µs.
+    pub fn cpu_micros(&self) -> u64 {
+        self.child.id().map_or(0, cpu_micros_of)
+    }
+
     /// A reader of [`Server::rss`] that a sampling task can own.
     pub fn rss_reader(&self) -> impl Fn() -> u64 + Send + 'static {
         let pid = self.child.id();
@@ -245,6 +250,22 @@ pub async fn samod_main(data: &Path) -> anyhow::Result<()> {
     println!("listening on {}", addr.port());
     axum::serve(listener, app).await?;
     Ok(())
+}
+
+/// User + system CPU time of a process (all its threads), in µs, from `/proc/<pid>/stat`
+/// (fields 14 and 15, in clock ticks of 1/100 s: Linux's `USER_HZ`).
+pub fn cpu_micros_of(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            // The command name (field 2) may hold spaces: count from its closing parenthesis.
+            let rest = &s[s.rfind(')')? + 1..];
+            let mut f = rest.split_whitespace().skip(11);
+            let user: u64 = f.next()?.parse().ok()?;
+            let system: u64 = f.next()?.parse().ok()?;
+            Some((user + system) * 10_000)
+        })
+        .unwrap_or(0)
 }
 
 /// Resident memory of a process, in bytes (`VmRSS` of `/proc/<pid>/status`).
