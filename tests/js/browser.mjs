@@ -67,15 +67,13 @@ async function modulesLoaded(page) {
     .map((n) => n.replace(/_bg\.wasm$/, '')));
 }
 
-/** Whether the service worker's cache holds the desk module. */
-async function deskCached(page) {
-  return page.evaluate(async () => {
-    for (const k of await caches.keys()) {
-      if (await (await caches.open(k)).match('./gridvisit-desk_bg.wasm')) return true;
-    }
-    return false;
-  });
-}
+/** Whether the service worker's cache holds the desk module (run in the page). */
+const DESK_CACHED = async () => {
+  for (const k of await caches.keys()) {
+    if (await (await caches.open(k)).match('./gridvisit-desk_bg.wasm')) return true;
+  }
+  return false;
+};
 
 async function waitState(page, state, timeout = T) {
   await page.waitForSelector(`[data-testid=sync-status][data-state=${state}]`, { timeout });
@@ -223,7 +221,7 @@ const scenarios = {
     await signIn(page, WORKER);
     // A worker's phone runs the field module and never downloads the desk module.
     assert.deepEqual(await modulesLoaded(page), ['gridvisit']);
-    assert.equal(await deskCached(page), false, 'the desk module is not precached on a worker phone');
+    assert.equal(await page.evaluate(DESK_CACHED), false, 'the desk module is not precached on a worker phone');
     const due = await householdIds(page, 'due');
     assert.ok(due.length >= 3, `at least three households due (got ${due.length})`);
 
@@ -644,12 +642,7 @@ const scenarios = {
     await s.page.waitForSelector('[data-testid=overview]', { timeout: T });
     // The supervisor's device reloaded into the desk module at sign-in and keeps it offline.
     assert.deepEqual(await modulesLoaded(s.page), ['gridvisit-desk']);
-    await s.page.waitForFunction(async () => {
-      for (const k of await caches.keys()) {
-        if (await (await caches.open(k)).match('./gridvisit-desk_bg.wasm')) return true;
-      }
-      return false;
-    }, null, { timeout: T, polling: 200 });
+    await s.page.waitForFunction(DESK_CACHED, null, { timeout: T, polling: 200 });
     await liveFigures(s.page);
     const figure = (name) => s.page.getAttribute('[data-testid=overview]', `data-${name}`).then(Number);
     const { body } = await api('/api/aggregates', SECRETARY);
