@@ -1,10 +1,12 @@
 //! Reconnect cost: bytes and round trips for a worker holding 3,000 records, with 0 and with
 //! 50 changed elsewhere while it was offline, with gridvisit's extension and with plain
-//! automerge-repo per-document sync, in the same run.
+//! automerge-repo per-document sync, in the same run. Then a new phone's first sync of the
+//! same number of records, in bulk and one document at a time, against the documents' saved
+//! size.
 //!
 //! `cargo bench -p shared --bench reconnect` (pass `-- --held N --changed N,N` to vary).
 
-use shared::sim::reconnect_cost;
+use shared::sim::{first_sync_cost, reconnect_cost};
 
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
@@ -47,4 +49,29 @@ fn main() {
             plain.frames_up + plain.frames_down
         );
     }
+    println!();
+    println!("first sync of a new phone, {held} records (saved size: what the server stores)");
+    let bulk = first_sync_cost(held, true, 7).unwrap_or_else(|e| panic!("bulk: {e}"));
+    let each = first_sync_cost(held, false, 7).unwrap_or_else(|e| panic!("per document: {e}"));
+    println!("saved size {} B of {} documents", bulk.saved, bulk.docs);
+    for (name, f) in [("bulk", bulk), ("per document", each)] {
+        let s = f.stats;
+        println!(
+            "{name:>12}: {} B ({:.2}x saved; up {} B, down {} B), {} frames (up {}, down {}), {} rt",
+            s.bytes(),
+            s.bytes() as f64 / f.saved.max(1) as f64,
+            s.bytes_up,
+            s.bytes_down,
+            s.frames_up + s.frames_down,
+            s.frames_up,
+            s.frames_down,
+            s.round_trips()
+        );
+    }
+    let frames = |f: &shared::sim::FirstSync| f.stats.frames_up + f.stats.frames_down;
+    println!(
+        "bulk: {:.1}x fewer frames, {:.1}x fewer bytes than per document",
+        frames(&each) as f64 / frames(&bulk).max(1) as f64,
+        each.stats.bytes() as f64 / bulk.stats.bytes().max(1) as f64
+    );
 }

@@ -475,3 +475,79 @@ fn a_worker_holding_3000_records_reconnects_in_under_2kb_when_nothing_changed() 
     let changed = shared::sim::reconnect_cost(3000, 50, true, 11).expect("converges");
     assert!(changed.bytes() < 50 * 1200, "{changed:?}");
 }
+
+#[test]
+fn a_new_phone_gets_its_grid_in_bulk_then_syncs_live_like_any_other() {
+    // 1. Li Wei's grid holds 60 households, each edited once.
+    let (mut net, server, clients, _) = city(21, 1);
+    let li = clients[0];
+    let mut ids = Vec::new();
+    for i in 0..60 {
+        let h = new_id(&mut net.rng);
+        net.create(li, h, |tx| {
+            household("s01/c01/g01", &format!("{i}")).write(tx)
+        })
+        .expect("create");
+        net.edit(li, h, |tx| edit::set_members(tx, 2))
+            .expect("edit");
+        ids.push(h);
+    }
+    net.run_until_quiescent(100_000).expect("settles");
+
+    // 2. Wang Fang signs in on a new phone: it asks once, sends no per-document request,
+    //    hears how far it is, and ends in sync with a cursor.
+    let wang = net.add_peer("new-phone", "w9", true, client_policy);
+    let link = net.connect(wang, server, Some(worker("w9", "s01/c01/g01")));
+    net.run_until_quiescent(100_000).expect("settles");
+    let stats = net.stats(link);
+    assert_eq!(stats.frames_up, 2, "join and gv-fetch-docs only: {stats:?}");
+    assert!(stats.frames_down <= 5, "{stats:?}");
+    let saved: usize = (ids.iter())
+        .map(|id| net.peer(server).store.load(id).expect("stored").len())
+        .sum();
+    assert!(
+        stats.bytes() as f64 <= 1.2 * saved as f64,
+        "{stats:?} for {saved} B saved"
+    );
+    for id in &ids {
+        assert_eq!(
+            net.peer(wang).hub.doc(id).map(|d| d.get_heads()),
+            net.peer(server)
+                .hub
+                .doc(id)
+                .map(|d| d.get_heads())
+                .or_else(|| { net.peer(li).hub.doc(id).map(|d| d.get_heads()) }),
+            "{id}"
+        );
+        assert!(net.peer(wang).hub.is_acked(id));
+        assert!(net.peer(wang).store.load(id).is_some(), "made durable");
+    }
+    let events = &net.peer(wang).events;
+    assert!(events.contains(&Event::Received {
+        received: 60,
+        total: 60
+    }));
+    assert!(net.peer(wang).cursor.is_some(), "a complete sync");
+
+    // 3. Li Wei edits a household: it reaches the new phone live; Wang Fang's own edit
+    //    reaches Li Wei.
+    net.edit(li, ids[0], |tx| edit::set_members(tx, 7))
+        .expect("edit");
+    net.edit(wang, ids[1], |tx| edit::set_members(tx, 8))
+        .expect("edit");
+    net.run_until_quiescent(100_000).expect("settles");
+    assert_eq!(read_household(&net, wang, ids[0]).members.value, 7);
+    assert_eq!(read_household(&net, li, ids[1]).members.value, 8);
+
+    // 4. The next connect is an ordinary reconnect from the cursor: nothing comes in bulk.
+    net.disconnect(link);
+    let before = net.peer(wang).events.len();
+    let link = net.connect(wang, server, Some(worker("w9", "s01/c01/g01")));
+    net.run_until_quiescent(100_000).expect("settles");
+    assert!(net.stats(link).bytes() < 2048, "{:?}", net.stats(link));
+    assert!(
+        !net.peer(wang).events[before..]
+            .iter()
+            .any(|e| matches!(e, Event::Received { .. }))
+    );
+}

@@ -13,7 +13,7 @@ use redb::{ReadTransaction, ReadableTable, Table, TableDefinition, WriteTransact
 use shared::aggregate::Contribution;
 use shared::ids::{DocumentId, GridId, Scope};
 use shared::model::Level;
-use shared::sync::feed::{bucket_digests, bucket_of};
+use shared::sync::feed::{BULK_MAX_BYTES, bucket_digests, bucket_of};
 use shared::sync::{FeedAnswer, FeedQuery, Holding, Keeps, Standing};
 use shared::wire::{Cursor, DocDigest};
 
@@ -221,12 +221,6 @@ fn ranges(scope: &Scope) -> Option<Vec<(String, String, bool)>> {
     }
 }
 
-fn holding_of(query: &FeedQuery) -> &Holding {
-    match query {
-        FeedQuery::Since { holding, .. } | FeedQuery::Buckets { holding, .. } => holding,
-    }
-}
-
 /// Answers a feed query from the committed state `tx` reads.
 pub(super) fn answer(
     tx: &ReadTransaction,
@@ -239,7 +233,7 @@ pub(super) fn answer(
         epoch: epoch.to_owned(),
         seq,
     };
-    let holding = holding_of(query);
+    let holding = query.holding();
     let listing = |after: u64| -> Result<Vec<DocDigest>, StoreError> {
         match holding.keeps {
             Keeps::Queue(level) if after == 0 => queue(tx, holding, level),
@@ -263,7 +257,41 @@ pub(super) fn answer(
             docs.retain(|d| buckets.contains(&(bucket_of(&d.doc) as u64)));
             Ok(FeedAnswer::Changes { docs, cursor })
         }
+        FeedQuery::Documents { buckets, .. } => {
+            let mut docs = listing(0)?;
+            docs.retain(|d| buckets.contains(&(bucket_of(&d.doc) as u64)));
+            let saved = saved(tx, &docs)?;
+            Ok(FeedAnswer::Documents {
+                docs,
+                saved,
+                cursor,
+            })
+        }
     }
+}
+
+/// The saved bytes of listed documents, in order, while they fit in [`BULK_MAX_BYTES`]: read
+/// in the transaction of the listing, so each matches its digest.
+fn saved(
+    tx: &ReadTransaction,
+    docs: &[DocDigest],
+) -> Result<Vec<(DocumentId, Vec<u8>)>, StoreError> {
+    let chunks = tx.open_table(CHUNKS)?;
+    let mut budget = BULK_MAX_BYTES;
+    let mut out = Vec::with_capacity(docs.len());
+    for d in docs {
+        let key = d.doc.as_bytes().as_slice();
+        let mut bytes = Vec::new();
+        for item in chunks.range((key, 0)..=(key, u64::MAX))? {
+            bytes.extend_from_slice(item?.1.value());
+        }
+        let Some(left) = budget.checked_sub(bytes.len()) else {
+            break;
+        };
+        budget = left;
+        out.push((d.doc, bytes));
+    }
+    Ok(out)
 }
 
 /// A supervisor's whole queue: the open issues at its level in its area, from the index.

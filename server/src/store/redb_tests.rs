@@ -272,6 +272,22 @@ fn each_device_is_listed_what_it_holds_and_a_queue_hears_of_an_issue_that_left_i
         listed(&store, phone.clone(), None),
         vec![id(1), id(2), id(4), id(5), id(7)]
     );
+    // A first sync in bulk: the same listing, with each listed document's saved bytes.
+    let bulk = FeedQuery::Documents {
+        holding: phone.clone(),
+        buckets: (0..shared::sync::BUCKETS as u64).collect(),
+    };
+    let FeedAnswer::Documents { docs, saved, .. } = store.answer(&bulk).expect("answer") else {
+        panic!("documents");
+    };
+    assert_eq!(docs.len(), 5);
+    assert_eq!(
+        saved.iter().map(|(d, _)| *d).collect::<Vec<_>>(),
+        docs.iter().map(|d| d.doc).collect::<Vec<_>>()
+    );
+    for (doc, bytes) in &saved {
+        assert_eq!(Some(bytes), store.load(doc).expect("load").as_ref());
+    }
     let community = || {
         holding(
             Role::CommunitySupervisor,

@@ -136,6 +136,13 @@ pub enum Event {
         /// Heads both sides have.
         heads: Vec<ChangeHash>,
     },
+    /// A first sync in bulk brought `received` of its `total` documents so far (client).
+    Received {
+        /// Documents received.
+        received: u64,
+        /// Documents the server is sending in all.
+        total: u64,
+    },
     /// A complete sync with the server: the client should keep this cursor.
     CursorSaved {
         /// The cursor.

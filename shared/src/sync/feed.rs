@@ -80,7 +80,33 @@ pub enum FeedQuery {
         /// Bucket numbers.
         buckets: Vec<u64>,
     },
+    /// As `Buckets`, with the saved bytes of the listed documents, up to [`BULK_MAX_BYTES`]
+    /// in all (a first sync in bulk).
+    Documents {
+        /// What the device holds.
+        holding: Holding,
+        /// Bucket numbers.
+        buckets: Vec<u64>,
+    },
 }
+
+impl FeedQuery {
+    /// What the device holds.
+    pub fn holding(&self) -> &Holding {
+        match self {
+            Self::Since { holding, .. }
+            | Self::Buckets { holding, .. }
+            | Self::Documents { holding, .. } => holding,
+        }
+    }
+}
+
+/// The most saved bytes one [`FeedQuery::Documents`] answer carries; documents past it are
+/// listed only, and the client syncs them one by one.
+pub const BULK_MAX_BYTES: usize = 32 * 1024 * 1024;
+
+/// The saved bytes one `gv-docs` frame carries, about (a single larger document goes alone).
+pub const BULK_BATCH_BYTES: usize = 256 * 1024;
 
 /// The storage's answer to a [`FeedQuery`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -89,6 +115,16 @@ pub enum FeedAnswer {
     Changes {
         /// Documents.
         docs: Vec<DocDigest>,
+        /// The feed position this listing is complete up to.
+        cursor: Cursor,
+    },
+    /// The answer to [`FeedQuery::Documents`]: the listing, and the saved bytes of the listed
+    /// documents up to [`BULK_MAX_BYTES`].
+    Documents {
+        /// Documents (with digests of their heads).
+        docs: Vec<DocDigest>,
+        /// Saved bytes of listed documents, in listing order.
+        saved: Vec<(crate::ids::DocumentId, Vec<u8>)>,
         /// The feed position this listing is complete up to.
         cursor: Cursor,
     },

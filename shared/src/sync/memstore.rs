@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use automerge::ChangeHash;
 
-use super::feed::{FeedAnswer, FeedQuery, bucket_digests, bucket_of, heads_digest};
+use super::feed::{BULK_MAX_BYTES, FeedAnswer, FeedQuery, bucket_digests, bucket_of, heads_digest};
 use super::holding::{Holding, Standing};
 use crate::ids::{DocumentId, GridId};
 use crate::wire::{Cursor, DocDigest};
@@ -117,16 +117,35 @@ impl MemStore {
                 cursor: self.cursor(),
             },
             FeedQuery::Buckets { holding, buckets } => FeedAnswer::Changes {
-                docs: self
-                    .in_scope(holding)
-                    .filter(|(id, _)| buckets.contains(&(bucket_of(id) as u64)))
-                    .map(|(id, d)| DocDigest {
-                        doc: *id,
-                        heads: d.heads,
-                    })
-                    .collect(),
+                docs: self.in_buckets(holding, buckets),
                 cursor: self.cursor(),
             },
+            FeedQuery::Documents { holding, buckets } => {
+                let docs = self.in_buckets(holding, buckets);
+                let mut budget = BULK_MAX_BYTES;
+                let saved = (docs.iter())
+                    .map_while(|d| {
+                        let bytes = self.load(&d.doc)?;
+                        budget = budget.checked_sub(bytes.len())?;
+                        Some((d.doc, bytes))
+                    })
+                    .collect();
+                FeedAnswer::Documents {
+                    docs,
+                    saved,
+                    cursor: self.cursor(),
+                }
+            }
         }
+    }
+
+    fn in_buckets(&self, holding: &Holding, buckets: &[u64]) -> Vec<DocDigest> {
+        self.in_scope(holding)
+            .filter(|(id, _)| buckets.contains(&(bucket_of(id) as u64)))
+            .map(|(id, d)| DocDigest {
+                doc: *id,
+                heads: d.heads,
+            })
+            .collect()
     }
 }

@@ -45,13 +45,64 @@ pub(super) fn poll(r: &Reader<'_>) -> Result<Message, WireError> {
     })
 }
 
+fn bucket_list(r: &Reader<'_>) -> Result<Vec<u64>, WireError> {
+    r.list("buckets", |i| match i {
+        Cbor::Uint(n) => Some(*n),
+        _ => None,
+    })
+}
+
 pub(super) fn fetch_buckets(r: &Reader<'_>) -> Result<Message, WireError> {
     Ok(Message::GvFetchBuckets {
-        buckets: r.list("buckets", |i| match i {
-            Cbor::Uint(n) => Some(*n),
-            _ => None,
-        })?,
+        buckets: bucket_list(r)?,
     })
+}
+
+pub(super) fn fetch_docs(r: &Reader<'_>) -> Result<Message, WireError> {
+    Ok(Message::GvFetchDocs {
+        buckets: bucket_list(r)?,
+    })
+}
+
+/// `gv-docs`: `ids` packs the documents' 16-byte IDs, `data` lists their saved bytes in the
+/// same order.
+pub(super) fn docs(r: &Reader<'_>) -> Result<Message, WireError> {
+    let ids = match r.req("ids")? {
+        Cbor::Bytes(b) if b.len() % 16 == 0 => b,
+        _ => return Err(r.wrong("ids")),
+    };
+    let data = match r.req("data")? {
+        Cbor::Array(items) if items.len() == ids.len() / 16 => items,
+        _ => return Err(r.wrong("data")),
+    };
+    let docs = ids
+        .chunks_exact(16)
+        .zip(data)
+        .map(|(id, bytes)| {
+            let mut doc = [0; 16];
+            doc.copy_from_slice(id);
+            match bytes {
+                Cbor::Bytes(b) => Ok((DocumentId::from_bytes(doc), b.clone())),
+                _ => Err(r.wrong("data")),
+            }
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Message::GvDocs {
+        docs,
+        total: r.uint("total")?,
+    })
+}
+
+pub(super) fn docs_fields(docs: &[(DocumentId, Vec<u8>)], total: u64) -> Fields {
+    let ids: Vec<u8> = docs.iter().flat_map(|(d, _)| *d.as_bytes()).collect();
+    vec![
+        field("ids", Cbor::Bytes(ids)),
+        field(
+            "data",
+            Cbor::Array(docs.iter().map(|(_, b)| Cbor::Bytes(b.clone())).collect()),
+        ),
+        field("total", Cbor::Uint(total)),
+    ]
 }
 
 pub(super) fn changes_fields(docs: &[DocDigest], cursor: &Cursor) -> Fields {
@@ -115,4 +166,48 @@ pub(super) fn figures_fields(area: &str, at: i64, figures: &[u8]) -> Fields {
         field("at", Cbor::Uint(at.max(0).unsigned_abs())),
         field("figures", Cbor::Bytes(figures.to_vec())),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{DEFAULT_MAX_FRAME, WireError};
+    use super::*;
+
+    #[test]
+    fn bulk_messages_round_trip_and_a_batch_whose_parts_disagree_is_refused() {
+        let docs = vec![
+            (DocumentId::from_bytes([1; 16]), vec![1, 2, 3]),
+            (DocumentId::from_bytes([2; 16]), Vec::new()),
+        ];
+        for msg in [
+            Message::GvDocs { docs, total: 9 },
+            Message::GvFetchDocs {
+                buckets: vec![0, 63],
+            },
+        ] {
+            assert_eq!(Message::decode(&msg.encode(), DEFAULT_MAX_FRAME), Ok(msg));
+        }
+        let frame = |ids: usize, data: usize| {
+            let fields = vec![
+                field("type", Cbor::text("gv-docs")),
+                field("ids", Cbor::Bytes(vec![7; ids])),
+                field("data", Cbor::Array(vec![Cbor::Bytes(vec![1]); data])),
+                field("total", Cbor::Uint(1)),
+            ];
+            super::super::cbor::encode(&Cbor::Map(fields))
+        };
+        let wrong = |field| WireError::WrongType {
+            kind: "gv-docs",
+            field,
+        };
+        assert_eq!(
+            Message::decode(&frame(16, 2), usize::MAX),
+            Err(wrong("data"))
+        );
+        assert_eq!(
+            Message::decode(&frame(15, 1), usize::MAX),
+            Err(wrong("ids"))
+        );
+        assert!(Message::decode(&frame(32, 2), usize::MAX).is_ok());
+    }
 }

@@ -185,6 +185,20 @@ pub enum Message {
         /// Bucket numbers.
         buckets: Vec<u64>,
     },
+    /// Extension (version 2), client to server: a client that holds nothing yet asks for the
+    /// saved documents of these buckets themselves (`gv-docs` batches), then their listing.
+    GvFetchDocs {
+        /// Bucket numbers.
+        buckets: Vec<u64>,
+    },
+    /// Extension (version 2), server to client: saved documents of a first sync, one batch of
+    /// them. The listing (`gv-changes`) that follows the last batch completes the sync.
+    GvDocs {
+        /// Each document and its saved bytes (`Automerge::load` accepts them).
+        docs: Vec<(DocumentId, Vec<u8>)>,
+        /// How many documents all the batches of this answer carry.
+        total: u64,
+    },
     /// Extension, client to server: push the figures of this area (`""`: the whole scope,
     /// else a street, community or grid path inside it) from now on, instead of the last one.
     GvWatch {
@@ -269,6 +283,8 @@ kinds! {
     GvBuckets => "gv-buckets", true;
     GvPoll => "gv-poll", true;
     GvFetchBuckets => "gv-fetch-buckets", true;
+    GvFetchDocs => "gv-fetch-docs", true;
+    GvDocs => "gv-docs", true;
     GvWatch => "gv-watch", true;
     GvFigures => "gv-figures", true;
 }

@@ -26,8 +26,9 @@ use crate::ids::IdError;
 /// The only protocol version automerge-repo speaks today.
 pub const PROTOCOL_VERSION: &str = "1";
 
-/// The version of gridvisit's extension this code speaks.
-pub const EXTENSION_VERSION: u64 = 1;
+/// The version of gridvisit's extension this code speaks: 2 adds the first sync in bulk
+/// (`gv-fetch-docs`, `gv-docs`).
+pub const EXTENSION_VERSION: u64 = 2;
 
 /// The largest frame [`Message::decode`] accepts by default (a whole record history fits).
 pub const DEFAULT_MAX_FRAME: usize = 8 * 1024 * 1024;
@@ -104,6 +105,8 @@ impl Message {
             Kind::GvBuckets => extension::buckets(&r),
             Kind::GvPoll => extension::poll(&r),
             Kind::GvFetchBuckets => extension::fetch_buckets(&r),
+            Kind::GvFetchDocs => extension::fetch_docs(&r),
+            Kind::GvDocs => extension::docs(&r),
             Kind::GvWatch => extension::watch(&r),
             Kind::GvFigures => extension::figures(&r),
         }
@@ -198,7 +201,10 @@ impl Message {
             Self::GvChanges { docs, cursor } => extension::changes_fields(docs, cursor),
             Self::GvBuckets { digests, cursor } => extension::buckets_fields(digests, cursor),
             Self::GvPoll { cursor } => extension::poll_fields(cursor),
-            Self::GvFetchBuckets { buckets } => extension::fetch_buckets_fields(buckets),
+            Self::GvFetchBuckets { buckets } | Self::GvFetchDocs { buckets } => {
+                extension::fetch_buckets_fields(buckets)
+            }
+            Self::GvDocs { docs, total } => extension::docs_fields(docs, *total),
             Self::GvWatch { area } => vec![reader::field("area", Cbor::text(area))],
             Self::GvFigures { area, at, figures } => extension::figures_fields(area, *at, figures),
         };

@@ -46,6 +46,10 @@ pub(super) struct ClientConn {
     bucket_cursor: Option<Cursor>,
     /// The buckets of that fetch.
     fetched_buckets: Vec<u64>,
+    /// The server speaks extension version 2: a first sync may come in bulk.
+    pub(super) bulk: bool,
+    /// Documents a first sync in bulk brought so far.
+    pub(super) received: u64,
 }
 
 impl ClientConn {
@@ -338,7 +342,14 @@ impl Hub {
         } else {
             c.bucket_cursor = Some(cursor);
             c.fetched_buckets.clone_from(&buckets);
-            self.send(conn, &Message::GvFetchBuckets { buckets }, fx);
+            // Holding nothing the server acknowledged (a new device): the documents
+            // themselves, in bulk.
+            let msg = if c.bulk && self.client.acked.is_empty() {
+                Message::GvFetchDocs { buckets }
+            } else {
+                Message::GvFetchBuckets { buckets }
+            };
+            self.send(conn, &msg, fx);
         }
     }
 

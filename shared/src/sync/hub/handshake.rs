@@ -105,12 +105,16 @@ impl Hub {
         if selected_protocol_version != PROTOCOL_VERSION {
             return self.fail(conn, "unsupported protocol version".into(), fx);
         }
-        let ext = self.config.extension && peer_metadata.and_then(|m| m.gridvisit).is_some();
+        let accepted = peer_metadata.and_then(|m| m.gridvisit);
+        let ext = self.config.extension && accepted.is_some();
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
         c.remote = Some(sender_id.clone());
         c.extension = ext;
+        if let Some(client) = c.client_mut() {
+            client.bulk = self.config.bulk_first_sync && accepted.is_some_and(|o| o.version >= 2);
+        }
         c.phase = Phase::Ready;
         fx.events.push(Event::PeerReady {
             conn,

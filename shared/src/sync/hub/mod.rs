@@ -10,8 +10,12 @@
 //! - `handshake.rs`: `join` and `peer`, negotiating the extension.
 //! - `docs.rs`: per-document automerge sync, validation and quarantine, fan-out, loading.
 //! - `client.rs`: the client side's cursor and acknowledgement bookkeeping.
+//! - `bulk.rs`: the first sync in bulk, both sides.
 //! - `server.rs`: the server side's feed queries, ephemeral messages and eviction.
 
+mod bulk;
+#[cfg(test)]
+mod bulk_tests;
 mod client;
 mod docs;
 mod handshake;
@@ -61,6 +65,10 @@ pub struct HubConfig {
     pub read_records: bool,
     /// Days of visits and closed issues a phone holds ([`crate::sync::holding`]).
     pub window_days: i64,
+    /// A client holding nothing its server acknowledged asks for its documents in bulk
+    /// (`gv-fetch-docs`) when the server speaks extension version 2; off, each document syncs
+    /// on its own (what the first-sync benchmark compares).
+    pub bulk_first_sync: bool,
 }
 
 impl HubConfig {
@@ -75,6 +83,7 @@ impl HubConfig {
             limits: HubLimits::default(),
             read_records: false,
             window_days: crate::sync::holding::DEFAULT_WINDOW_DAYS,
+            bulk_first_sync: true,
         }
     }
 }
@@ -472,7 +481,13 @@ impl Hub {
                 self.on_poll(now, conn, cursor, fx);
             }
             (Phase::Ready, Message::GvFetchBuckets { buckets }) if !client => {
-                self.on_fetch_buckets(now, conn, buckets, fx);
+                self.on_fetch_buckets(now, conn, buckets, false, fx);
+            }
+            (Phase::Ready, Message::GvFetchDocs { buckets }) if !client => {
+                self.on_fetch_buckets(now, conn, buckets, true, fx);
+            }
+            (Phase::Ready, Message::GvDocs { docs, total }) if client => {
+                self.on_docs(conn, docs, total, fx);
             }
             (Phase::Ready, Message::GvWatch { area }) if !client => self.on_watch(conn, area, fx),
             (Phase::Ready, Message::GvFigures { area, at, figures }) if client => {

@@ -24,6 +24,9 @@ pub(super) struct ServerConn {
     pub(super) subscribed: HashSet<DocumentId>,
     /// How many documents that did not exist it asked about.
     pub(super) unknown: usize,
+    /// Whether it had its first sync in bulk (once per connection; a second `gv-fetch-docs`
+    /// is answered with the listing alone).
+    pub(super) bulk: bool,
 }
 
 impl ServerConn {
@@ -32,6 +35,7 @@ impl ServerConn {
             principal,
             subscribed: HashSet::new(),
             unknown: 0,
+            bulk: false,
         }
     }
 
@@ -79,16 +83,24 @@ impl Hub {
         ));
     }
 
-    /// `gv-fetch-buckets`: list the peer's documents in these buckets.
+    /// `gv-fetch-buckets`: list the peer's documents in these buckets; `gv-fetch-docs`
+    /// (`documents`): send their saved bytes first, once per connection.
     pub(super) fn on_fetch_buckets(
         &mut self,
         now: Millis,
         conn: ConnId,
         mut buckets: Vec<u64>,
+        documents: bool,
         fx: &mut Effects,
     ) {
-        let Some(s) = self.conns.get(&conn).and_then(|c| c.server()) else {
+        let Some(s) = self.conns.get_mut(&conn).and_then(|c| c.server_mut()) else {
             return;
+        };
+        let bulk = documents && !std::mem::replace(&mut s.bulk, true);
+        let name = if documents {
+            "gv-fetch-docs"
+        } else {
+            "gv-fetch-buckets"
         };
         // Each bucket at most once, and only buckets that exist: one message cannot ask for
         // the same listing a million times.
@@ -99,13 +111,17 @@ impl Hub {
         if buckets.len() > max || buckets.iter().any(|b| *b >= count) {
             return self.fail(
                 conn,
-                format!("gv-fetch-buckets names at most {max} distinct buckets below {count}"),
+                format!("{name} names at most {max} distinct buckets below {count}"),
                 fx,
             );
         }
         let holding = s.holding(now, self.config.window_days);
-        fx.queries
-            .push((conn, FeedQuery::Buckets { holding, buckets }));
+        let query = if bulk {
+            FeedQuery::Documents { holding, buckets }
+        } else {
+            FeedQuery::Buckets { holding, buckets }
+        };
+        fx.queries.push((conn, query));
     }
 
     /// `gv-watch`: the peer wants the figures of an area of its scope pushed; the driver, which
@@ -133,6 +149,14 @@ impl Hub {
         let msg = match answer {
             FeedAnswer::Changes { docs, cursor } => Message::GvChanges { docs, cursor },
             FeedAnswer::Buckets { digests, cursor } => Message::GvBuckets { digests, cursor },
+            FeedAnswer::Documents {
+                docs,
+                saved,
+                cursor,
+            } => {
+                self.send_saved(conn, saved, fx);
+                Message::GvChanges { docs, cursor }
+            }
         };
         self.send(conn, &msg, fx);
     }

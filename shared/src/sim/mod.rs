@@ -2,6 +2,8 @@
 //! reorder and duplicate frames, and run until nothing is left to deliver. No sockets, no
 //! clocks, no threads: a run is a pure function of its seed.
 
+mod workload;
+
 use std::collections::VecDeque;
 
 use automerge::transaction::Transaction;
@@ -15,6 +17,8 @@ use crate::sync::{
 };
 use crate::time::Millis;
 use crate::wire::{Cursor, Message};
+
+pub use workload::{FirstSync, first_sync_cost, reconnect_cost};
 
 /// A small deterministic random number generator (SplitMix64).
 #[derive(Clone, Debug)]
@@ -182,6 +186,13 @@ impl Network {
             make_policy,
         });
         self.peers.len() - 1
+    }
+
+    /// Changes a peer's configuration before it connects (its hub starts over).
+    pub fn configure(&mut self, p: usize, change: impl FnOnce(&mut HubConfig)) {
+        let peer = &mut self.peers[p];
+        change(&mut peer.config);
+        peer.hub = Hub::new(peer.config.clone(), (peer.make_policy)());
     }
 
     /// A peer.
@@ -512,76 +523,4 @@ fn is_sync(frame: &[u8]) -> bool {
         Message::decode(frame, usize::MAX),
         Ok(Message::Sync { .. } | Message::Request { .. })
     )
-}
-
-/// The reconnect workload of the benchmark and of its test: a worker holds `held` records, in
-/// sync with the server, goes offline while another worker changes `changed` of them, then
-/// reconnects. Returns the traffic of the reconnect alone, until everything is in sync.
-pub fn reconnect_cost(
-    held: usize,
-    changed: usize,
-    extension: bool,
-    seed: u64,
-) -> Result<LinkStats, String> {
-    use crate::ids::{GridId, Scope, UserId};
-    use crate::model::HouseholdDraft;
-    use crate::model::household::edit;
-    use crate::sync::{Role, ScopePolicy, TrustServer};
-
-    let grid: GridId = "s01/c01/g01".parse().map_err(|e| format!("{e}"))?;
-    let principal = |user: &str| Principal {
-        user: UserId::new(user).unwrap_or_else(|_| unreachable!("not empty")),
-        role: Role::Worker,
-        scope: Scope::Grids(vec![grid.clone()]),
-    };
-    let mut net = Network::new(seed);
-    let server = net.add_peer("server", "server", true, || Box::new(ScopePolicy));
-    let worker = net.add_peer("worker", "w1", extension, || Box::new(TrustServer));
-    let other = net.add_peer("other", "w2", true, || Box::new(TrustServer));
-    let link = net.connect(worker, server, Some(principal("w1")));
-    let other_link = net.connect(other, server, Some(principal("w2")));
-    let mut ids = Vec::with_capacity(held);
-    for i in 0..held {
-        let id = DocumentId::from_bytes(net.rng.bytes16());
-        let draft = HouseholdDraft {
-            grid: grid.clone(),
-            building: format!("{}", i / 100),
-            unit: format!("{}", (i / 10) % 10),
-            room: format!("{}", i % 10),
-            head: "王建国".into(),
-            contact: "13800000000".into(),
-            members: 3,
-            tags: Vec::new(),
-            notes: String::new(),
-        };
-        net.create(worker, id, |tx| draft.write(tx))
-            .map_err(|e| e.to_string())?;
-        ids.push(id);
-    }
-    net.run_until_quiescent(10_000_000)
-        .map_err(|e| e.to_string())?;
-    // The other worker looks at the records it will change, so it holds them.
-    for id in ids.iter().take(changed) {
-        net.sync_now(other, *id);
-    }
-    net.run_until_quiescent(10_000_000)
-        .map_err(|e| e.to_string())?;
-    net.disconnect(link);
-    for (i, id) in ids.iter().take(changed).enumerate() {
-        net.edit(other, *id, |tx| edit::set_members(tx, 4 + (i % 3) as i64))
-            .map_err(|e| e.to_string())?;
-    }
-    net.run_until_quiescent(10_000_000)
-        .map_err(|e| e.to_string())?;
-    net.disconnect(other_link);
-    let link = net.connect(worker, server, Some(principal("w1")));
-    net.run_until_quiescent(10_000_000)
-        .map_err(|e| e.to_string())?;
-    let server_heads = |id: &DocumentId| net.peer(server).hub.doc(id).map(|d| d.get_heads());
-    for id in &ids {
-        if net.peer(worker).hub.doc(id).map(|d| d.get_heads()) != server_heads(id) {
-            return Err(format!("worker did not converge on {id}"));
-        }
-    }
-    Ok(net.stats(link))
 }
