@@ -37,6 +37,8 @@ pub struct Connection {
     caught_up: bool,
     attempt: u32,
     generation: u64,
+    /// A first sync in bulk: records received of the total.
+    received: Option<(u64, u64)>,
 }
 
 impl Connection {
@@ -49,6 +51,7 @@ impl Connection {
             caught_up: false,
             attempt: 0,
             generation: 0,
+            received: None,
         }
     }
 
@@ -85,12 +88,24 @@ impl Connection {
     /// A complete sync with the server (a cursor was saved).
     pub fn caught_up(&mut self) {
         self.caught_up = true;
+        self.received = None;
+    }
+
+    /// A first sync in bulk brought `received` of `total` records so far.
+    pub fn received(&mut self, received: u64, total: u64) {
+        self.received = Some((received, total));
+    }
+
+    /// How far a first sync in bulk is, while it runs: records received of the total.
+    pub fn progress(&self) -> Option<(u64, u64)> {
+        self.received.filter(|_| self.socket && !self.caught_up)
     }
 
     /// The socket closed; the driver now checks the token.
     pub fn closed(&mut self) {
         self.socket = false;
         self.caught_up = false;
+        self.received = None;
     }
 
     /// The server rejected the token: sign in again; nothing retries until then.
@@ -161,6 +176,24 @@ mod tests {
         c.signed_in();
         assert_eq!(c.status(0), Link::Offline);
         assert_eq!(Connection::new(false).status(0), Link::SignIn);
+    }
+
+    #[test]
+    fn a_first_sync_in_bulk_shows_its_progress_until_it_is_complete_or_the_socket_closes() {
+        let mut c = Connection::new(true);
+        c.connecting();
+        assert_eq!(c.progress(), None);
+        c.received(400, 3000);
+        assert_eq!(c.progress(), Some((400, 3000)));
+        c.received(3000, 3000);
+        assert_eq!(c.progress(), Some((3000, 3000)), "the listing still runs");
+        c.caught_up();
+        assert_eq!(c.progress(), None);
+        c.closed();
+        c.connecting();
+        c.received(10, 20);
+        c.closed();
+        assert_eq!(c.progress(), None, "a closed socket shows no progress");
     }
 
     #[test]

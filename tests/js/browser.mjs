@@ -213,6 +213,19 @@ async function signInAs(page, user, password) {
   await waitSynced(page);
 }
 
+/** An init script: records what the first-sync progress shows, each time it changes
+ *  ([received, total, text] in `window.__firstSync`). */
+const RECORD_FIRST_SYNC = () => {
+  window.__firstSync = [];
+  new MutationObserver(() => {
+    const el = document.querySelector('[data-testid=first-sync]');
+    const last = window.__firstSync[window.__firstSync.length - 1];
+    if (el && (!last || last[0] !== Number(el.dataset.received))) {
+      window.__firstSync.push([Number(el.dataset.received), Number(el.dataset.total), el.textContent]);
+    }
+  }).observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
+};
+
 const scenarios = {
   /** Sign in; go offline; record three visits; reload offline and see them; go online and
    *  see the server hold them. */
@@ -1091,11 +1104,22 @@ const scenarios = {
     await a.page.waitForSelector('[data-testid=provision-qr] svg', { timeout: T });
     const url = await a.page.getAttribute('[data-testid=provision-qr]', 'data-url');
     const w = await phone();
+    await w.page.addInitScript(RECORD_FIRST_SYNC);
     const t0 = Date.now();
     await w.page.goto(url);
     await waitSynced(w.page, 60_000);
     await w.page.waitForSelector('[data-testid=households][data-count="997"]', { timeout: 60_000 });
     const provisionedMs = Date.now() - t0;
+    // Its first sync came in bulk, and the bar counted the records as they came.
+    const progress = await w.page.evaluate(() => window.__firstSync);
+    assert.ok(progress.length >= 2, `progress shown as it went: ${JSON.stringify(progress)}`);
+    for (const [received, total, text] of progress) {
+      assert.equal(total, 997, `of all 997 households: ${text}`);
+      assert.ok(received > 0 && received <= total);
+      assert.ok(text.includes(`已收到 ${received} / 共 997 条记录`), text);
+    }
+    assert.ok(progress.every(([r], i) => i === 0 || r >= progress[i - 1][0]), 'it only grows');
+    assert.equal(await w.page.$('[data-testid=first-sync]'), null, 'gone once in sync');
     const banner = await w.page.textContent('.grid-name');
     assert.ok(banner.includes('东关社区 · 第一网格'), `the banner names the grid: ${banner}`);
     const other = await phone();

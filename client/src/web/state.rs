@@ -119,6 +119,8 @@ pub(crate) struct AppState {
     pub(crate) link: Link,
     /// Changes waiting for the server.
     pub(crate) pending: usize,
+    /// A first sync in bulk: records received of the total, while it runs.
+    pub(crate) progress: Option<(u64, u64)>,
     /// Every saved document is loaded into the engine.
     pub(crate) ready: bool,
     pub(crate) notice: Option<String>,
@@ -156,6 +158,7 @@ impl AppState {
             owner,
             lang,
             pending: 0,
+            progress: None,
             ready: false,
             notice: None,
             error: None,
@@ -192,8 +195,8 @@ impl AppState {
 /// What changes the state.
 #[derive(Debug)]
 pub(crate) enum Action {
-    /// The connection's status and what waits.
-    Link(Link, usize),
+    /// The connection's status, what waits, and a first sync's progress.
+    Link(Link, usize, Option<(u64, u64)>),
     /// Every saved document is loaded.
     Ready,
     /// Someone signed in or out.
@@ -223,12 +226,13 @@ impl Reducible for AppState {
     fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
         let mut next = (*self).clone();
         match action {
-            Action::Link(link, pending) => {
-                if (next.link, next.pending) == (link, pending) {
+            Action::Link(link, pending, progress) => {
+                if (next.link, next.pending, next.progress) == (link, pending, progress) {
                     return self;
                 }
                 next.link = link;
                 next.pending = pending;
+                next.progress = progress;
             }
             Action::Ready => next.ready = true,
             Action::Session(s) => {

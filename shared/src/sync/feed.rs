@@ -105,8 +105,10 @@ impl FeedQuery {
 /// listed only, and the client syncs them one by one.
 pub const BULK_MAX_BYTES: usize = 32 * 1024 * 1024;
 
-/// The saved bytes one `gv-docs` frame carries, about (a single larger document goes alone).
-pub const BULK_BATCH_BYTES: usize = 256 * 1024;
+/// The saved bytes one `gv-docs` frame carries, about (a single larger document goes alone):
+/// small enough that a phone stores and shows each batch as it comes, large enough that 3,000
+/// records are some twenty frames.
+pub const BULK_BATCH_BYTES: usize = 64 * 1024;
 
 /// The storage's answer to a [`FeedQuery`].
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -48,6 +48,7 @@ impl Engine {
         for event in &events {
             match event {
                 Event::CursorSaved { .. } => self.conn.caught_up(),
+                Event::Received { received, total } => self.conn.received(*received, *total),
                 Event::PeerReady { .. } => self.conn.peer_ready(),
                 Event::Refused { reason, doc, .. } => {
                     self.show_error(&format!("服务器拒绝了 {doc} 的修改 · Refused: {reason}"));
@@ -166,7 +167,8 @@ impl Engine {
         } else {
             0
         };
-        self.dispatch(Action::Link(self.conn.status(pending), pending));
+        let (link, progress) = (self.conn.status(pending), self.conn.progress());
+        self.dispatch(Action::Link(link, pending, progress));
         if self.dirty && !self.publishing {
             self.publishing = true;
             let q = self.queue.clone();

@@ -2,8 +2,8 @@
 //! queue of commands ([`Cmd`]) in order, each to the end before the next. The screens send
 //! commands through an [`EngineHandle`]; the task reports back by dispatching [`Action`]s.
 //!
-//! Frames that queued up while the last batch was being saved are handled as one batch: one
-//! IndexedDB transaction for all of them. What the lists and figures show is published at
+//! Frames that queued up while the last batch was being saved are handled as one batch (up to
+//! [`COALESCE_BYTES`]): one IndexedDB transaction for all of them. What the lists and figures show is published at
 //! most once per 50 ms, so a burst of synced changes redraws once.
 
 use std::collections::{BTreeMap, HashMap};
@@ -36,6 +36,9 @@ use crate::link::Connection;
 use crate::local::{MetaRow, decode_cursor, decode_heads};
 use crate::session::Session;
 use crate::view::Summary;
+
+/// Frames of at most about this many bytes in all go into one batch.
+const COALESCE_BYTES: usize = 192 * 1024;
 
 /// Opens the local store and reads what the first screen shows (no document bytes); the
 /// engine task waits for [`Cmd::Attach`], then loads documents and connects.
@@ -211,12 +214,19 @@ impl Engine {
                 self.follow_up().await;
                 continue;
             };
-            // Frames that queued up while the last batch was being saved go as one batch.
+            // Frames that queued up while the last batch was being saved go as one batch, up
+            // to COALESCE_BYTES (a first sync in bulk then shows its progress as it goes).
+            let mut size = bytes.len();
             let mut frames = vec![(conn, bytes)];
             let mut other = None;
-            while let Ok(next) = rx.try_recv() {
+            while size < COALESCE_BYTES
+                && let Ok(next) = rx.try_recv()
+            {
                 match next {
-                    Cmd::Frame(c, b) => frames.push((c, b)),
+                    Cmd::Frame(c, b) => {
+                        size += b.len();
+                        frames.push((c, b));
+                    }
                     cmd => {
                         other = Some(cmd);
                         break;
