@@ -383,9 +383,9 @@ impl Hub {
         };
         let policy = self.policy.as_ref();
         let window = self.config.window_days;
-        let targets: Vec<ConnId> = self
-            .conns
-            .iter()
+        let candidates = self.listeners.candidates(meta.as_ref().map(|m| &m.grid));
+        let targets: Vec<ConnId> = (candidates.iter())
+            .filter_map(|cid| self.conns.get(cid).map(|c| (cid, c)))
             .filter(|(cid, c)| Some(**cid) != origin && c.phase == super::Phase::Ready)
             .filter(|(_, c)| match c.server() {
                 None => true,

@@ -19,6 +19,7 @@ impl Hub {
             Direction::Outbound => Phase::AwaitPeer,
             Direction::Inbound => Phase::AwaitJoin,
         };
+        self.listeners.add(conn);
         self.conns.insert(
             conn,
             Conn {
@@ -77,6 +78,9 @@ impl Hub {
         c.extension = ext;
         c.phase = Phase::Ready;
         let holding = c.server().map(|s| s.holding(now, self.config.window_days));
+        if ext && let Some(p) = super::principal_of(c) {
+            self.listeners.narrow(conn, &p.scope);
+        }
         self.send(conn, &peer, fx);
         fx.events.push(Event::PeerReady {
             conn,

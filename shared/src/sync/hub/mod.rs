@@ -11,6 +11,7 @@
 //! - `docs.rs`: per-document automerge sync, validation and quarantine, fan-out, loading.
 //! - `client.rs`: the client side's cursor and acknowledgement bookkeeping.
 //! - `bulk.rs`: the first sync in bulk, both sides.
+//! - `listeners.rs`: which connections may hear of a change (the index behind fan-out).
 //! - `server.rs`: the server side's feed queries, ephemeral messages and eviction.
 
 mod bulk;
@@ -23,6 +24,7 @@ mod handshake;
 mod holding_tests;
 #[cfg(test)]
 mod limit_tests;
+mod listeners;
 mod server;
 #[cfg(test)]
 mod tests;
@@ -233,6 +235,8 @@ pub struct Hub {
     config: HubConfig,
     policy: Box<dyn AccessPolicy>,
     conns: HashMap<ConnId, Conn>,
+    /// Which connections may hear of a change, by area.
+    listeners: listeners::Listeners,
     docs: HashMap<DocumentId, Slot>,
     client: ClientState,
 }
@@ -260,6 +264,7 @@ impl Hub {
             config,
             policy,
             conns: HashMap::new(),
+            listeners: listeners::Listeners::default(),
             docs: HashMap::new(),
             client: ClientState::default(),
         }
@@ -538,7 +543,10 @@ impl Hub {
     }
 
     fn on_disconnected(&mut self, conn: ConnId) {
-        self.conns.remove(&conn);
+        if let Some(c) = self.conns.remove(&conn) {
+            let narrowed = principal_of(&c).filter(|_| c.extension);
+            self.listeners.remove(conn, narrowed.map(|p| &p.scope));
+        }
         for slot in self.docs.values_mut() {
             match slot {
                 Slot::Ready(d) => {
