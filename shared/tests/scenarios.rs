@@ -551,3 +551,22 @@ fn a_new_phone_gets_its_grid_in_bulk_then_syncs_live_like_any_other() {
             .any(|e| matches!(e, Event::Received { .. }))
     );
 }
+
+#[test]
+fn a_record_in_sync_everywhere_leaves_the_servers_memory_and_comes_back_for_the_next_edit() {
+    // 1. A worker registers a household; once the server's acknowledgement is the last word,
+    //    the server may let it go: memory follows what is being synced, not what ever was.
+    let (mut net, server, clients, _) = city(3, 2);
+    let h = new_id(&mut net.rng);
+    net.create(clients[0], h, |tx| household("s01/c01/g01", "1").write(tx))
+        .expect("create");
+    net.run_until_quiescent(10_000).expect("settles");
+    assert_eq!(net.evict(server), 1, "in sync with both phones");
+    assert!(net.peer(server).hub.doc(&h).is_none());
+    // 2. The next edit reloads it from storage and reaches the other phone.
+    net.edit(clients[0], h, |tx| edit::set_members(tx, 7))
+        .expect("edit");
+    net.run_until_quiescent(10_000).expect("settles");
+    assert_eq!(read_household(&net, clients[1], h).members.value, 7);
+    assert_eq!(net.evict(server), 1);
+}

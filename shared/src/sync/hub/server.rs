@@ -223,16 +223,16 @@ impl Hub {
     }
 }
 
-/// Whether every connection syncing this document holds exactly our heads with nothing in
-/// flight: dropping the document (and those sync states) then loses nothing. A later change
-/// reloads it from storage and syncs from a fresh state; subscriptions stay on the connection.
+/// Whether every connection syncing this document holds exactly our heads (as it last told
+/// us): dropping the document (and those sync states) then loses nothing. A message of ours
+/// may still be in flight (our last acknowledgement usually is: the peer, in sync, does not
+/// answer it), but it can carry nothing the peer lacks. A later change reloads the document
+/// from storage and syncs from a fresh state; subscriptions stay on the connection.
 fn settled(d: &Doc) -> bool {
     let heads = sorted(d.doc.get_heads());
     d.syncs.values().all(|st| {
-        !st.in_flight
-            && st
-                .their_heads
-                .as_ref()
-                .is_some_and(|t| sorted(t.clone()) == heads)
+        st.their_heads
+            .as_ref()
+            .is_some_and(|t| sorted(t.clone()) == heads)
     })
 }
