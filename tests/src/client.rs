@@ -29,6 +29,8 @@ pub struct State {
     pub frames_in: Vec<Vec<u8>>,
     /// Bytes sent and received on the current connection.
     pub bytes: (u64, u64),
+    /// Frames sent and received on the current connection.
+    pub frames: (u64, u64),
     /// When each document was first reported changed here (latency measurements).
     pub first_seen: std::collections::HashMap<DocumentId, std::time::Instant>,
     /// When figures were pushed here, with their total of visits today (latency measurements).
@@ -63,6 +65,16 @@ fn now() -> Millis {
 impl WsClient {
     /// An offline client. `extension` offers gridvisit's extension.
     pub fn new(name: &str, user: &str, extension: bool, seed: u8) -> Self {
+        Self::with_config(name, user, seed, |c| c.extension = extension)
+    }
+
+    /// An offline client whose hub configuration `change` adjusts.
+    pub fn with_config(
+        name: &str,
+        user: &str,
+        seed: u8,
+        change: impl FnOnce(&mut HubConfig),
+    ) -> Self {
         let mut actor = [seed; 16];
         actor[..name.len().min(16)].copy_from_slice(&name.as_bytes()[..name.len().min(16)]);
         let mut config = HubConfig::new(
@@ -70,7 +82,7 @@ impl WsClient {
             StorageId::new(format!("{name}-idb")).ok(),
             ActorId::from(&actor[..]),
         );
-        config.extension = extension;
+        change(&mut config);
         Self {
             state: Arc::new(Mutex::new(State {
                 hub: Hub::new(config, Box::new(TrustServer)),
@@ -78,6 +90,7 @@ impl WsClient {
                 events: Vec::new(),
                 frames_in: Vec::new(),
                 bytes: (0, 0),
+                frames: (0, 0),
                 first_seen: std::collections::HashMap::new(),
                 figures_seen: Vec::new(),
                 keep_frames: true,
@@ -121,6 +134,7 @@ impl WsClient {
             watch,
             outbox,
             bytes,
+            frames,
             ..
         } = st;
         let mut driver = ClientDriver {
@@ -131,6 +145,7 @@ impl WsClient {
             watch,
             outbox,
             bytes,
+            frames,
             changed: Vec::new(),
         };
         let mut batch = Batch::new();
@@ -159,6 +174,7 @@ impl WsClient {
             let mut st = self.lock();
             st.outbox = Some((conn, tx));
             st.bytes = (0, 0);
+            st.frames = (0, 0);
             self.feed(
                 &mut st,
                 Input::Connected {
@@ -180,6 +196,7 @@ impl WsClient {
                         Some(Ok(WsMessage::Binary(bytes))) => {
                             let mut st = me.lock();
                             st.bytes.1 += bytes.len() as u64;
+                            st.frames.1 += 1;
                             if st.keep_frames {
                                 st.frames_in.push(bytes.to_vec());
                             }
@@ -322,6 +339,7 @@ struct ClientDriver<'a> {
     watch: &'a mut Option<Watch>,
     outbox: &'a mut Outbox,
     bytes: &'a mut (u64, u64),
+    frames: &'a mut (u64, u64),
     figures_seen: &'a mut Vec<(std::time::Instant, u64)>,
     /// Documents that changed in this batch, for the watch.
     changed: Vec<DocumentId>,
@@ -373,6 +391,7 @@ impl Driver for ClientDriver<'_> {
     fn send(&mut self, _: ConnId, frame: Vec<u8>) {
         if let Some((_, out)) = self.outbox.as_ref() {
             self.bytes.0 += frame.len() as u64;
+            self.frames.0 += 1;
             let _ = out.send(Some(frame));
         }
     }

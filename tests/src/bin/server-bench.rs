@@ -3,6 +3,9 @@
 //! - `server-bench throughput [--clients 200] [--seconds 10] [--shared-grids]`: durable changes per second with
 //!   N concurrent WebSocket clients, each editing and waiting for the server's acknowledgement
 //!   before its next edit (closed loop), against an in-process server on 127.0.0.1:0.
+//! - `server-bench first-sync [--households 3000]`: a new phone's first sync of a grid of N
+//!   households from the real server binary over a real socket, in bulk and one document at a
+//!   time: bytes, frames and time, against the documents' saved size.
 //! - `server-bench memory [--records 100000]`: resident memory of the server process (the
 //!   real binary) at rest with 1,000 and with N stored records, and after 20 clients synced.
 
@@ -253,6 +256,49 @@ async fn memory_at(records: u64) -> anyhow::Result<(u64, u64)> {
     Ok((at_rest, synced))
 }
 
+async fn first_sync(households: u64) -> anyhow::Result<()> {
+    let data = TempDir::new("bench-first-sync");
+    let grid: GridId = "s01/c01/g01".parse()?;
+    gridvisit_tests::load::fill_grids(&data.0, households, std::slice::from_ref(&grid))?;
+    let bin = std::env::current_exe()?.with_file_name("gv-test-server");
+    let srv = ProcessServer::spawn(&bin, &data.0).await;
+    let user = "w-s01-c01-g01";
+    println!(
+        "first sync of a new phone: {households} households of {grid}, real server and socket"
+    );
+    for (name, bulk) in [("bulk", true), ("per document", false)] {
+        let token = demo_login(&srv.http(), user).await;
+        let c = WsClient::with_config(&format!("first-{bulk}"), user, 1, |cfg| {
+            cfg.bulk_first_sync = bulk;
+        });
+        c.state
+            .lock()
+            .map_err(|_| anyhow::anyhow!("poisoned"))?
+            .keep_frames = false;
+        let started = Instant::now();
+        c.connect(&srv.ws(&token)).await?;
+        c.wait_for("cursor", Duration::from_secs(300), |s| {
+            s.hub.cursor().is_some()
+        })
+        .await?;
+        let took = started.elapsed();
+        let st = c.state.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+        let held = st.hub.documents().count();
+        let saved: u64 = st.hub.documents().map(|(_, d)| d.save().len() as u64).sum();
+        let (up, down) = st.bytes;
+        println!(
+            "{name:>12}: {held} records in {:.2} s; {} B ({:.2}x their saved size {saved} B; up {up} B, down {down} B); {} frames (up {}, down {})",
+            took.as_secs_f64(),
+            up + down,
+            (up + down) as f64 / saved.max(1) as f64,
+            st.frames.0 + st.frames.1,
+            st.frames.0,
+            st.frames.1
+        );
+    }
+    Ok(())
+}
+
 async fn memory(records: u64) -> anyhow::Result<()> {
     for n in [1_000, records] {
         let (rest, synced) = memory_at(n).await?;
@@ -276,6 +322,11 @@ enum Bench {
         /// Every client in the 12 grids of the small city (each change fans out live).
         #[arg(long)]
         shared_grids: bool,
+    },
+    /// A new phone's first sync, in bulk and one document at a time.
+    FirstSync {
+        #[arg(long, default_value_t = 3_000)]
+        households: u64,
     },
     /// Resident memory at rest and after 20 workers synced.
     Memory {
@@ -302,6 +353,7 @@ async fn main() -> anyhow::Result<()> {
             shared_grids,
         } => throughput(clients, seconds, shared_grids).await,
         Bench::Memory { records } => memory(records).await,
+        Bench::FirstSync { households } => first_sync(households).await,
         Bench::Latency {
             rate,
             workers,

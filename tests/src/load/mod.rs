@@ -610,13 +610,25 @@ fn exponential(rng: &mut Rng, mean: Duration) -> Duration {
 /// grids (written straight to the store, as a long-running city would have them), plus the
 /// demo accounts.
 pub fn fill_gridvisit(data: &std::path::Path, records: u64) -> anyhow::Result<()> {
+    fill_grids(
+        data,
+        records,
+        &server::demo::layout(server::demo::Size::Full),
+    )
+}
+
+/// [`fill_gridvisit`] with the households spread over `grids` only.
+pub fn fill_grids(
+    data: &std::path::Path,
+    records: u64,
+    grids: &[shared::ids::GridId],
+) -> anyhow::Result<()> {
     use server::store::{ChunkWrite, Storage};
     use shared::aggregate::Dashboard;
     use shared::model::Record;
 
     let store = server::store::redb_store::RedbStore::open(data)?;
     let dashboard = Dashboard::new(shared::time::Calendar::CHINA);
-    let grids = server::demo::layout(server::demo::Size::Full);
     let mut batch = Vec::new();
     for n in 0..records {
         let doc = stored_household(&grids[n as usize % grids.len()], n)?;
