@@ -106,9 +106,11 @@ impl FeedQuery {
 pub const BULK_MAX_BYTES: usize = 32 * 1024 * 1024;
 
 /// The saved bytes one `gv-docs` frame carries, about (a single larger document goes alone):
-/// small enough that a phone stores and shows each batch as it comes, large enough that 3,000
-/// records are some twenty frames.
-pub const BULK_BATCH_BYTES: usize = 64 * 1024;
+/// no more than the server's socket write buffer, which keeps the capacity of the largest frame
+/// it ever wrote for as long as the connection lasts (tungstenite never shrinks it), and small
+/// enough that a phone stores and shows each batch as it comes; 3,000 records are some seventy
+/// frames.
+pub const BULK_BATCH_BYTES: usize = 16 * 1024;
 
 /// The storage's answer to a [`FeedQuery`].
 #[derive(Clone, Debug, PartialEq, Eq)]

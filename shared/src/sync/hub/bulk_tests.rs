@@ -46,11 +46,11 @@ fn the_server_answers_one_bulk_fetch_per_connection_in_batches_then_the_listing(
     let fx = frame(&mut hub, &Message::GvFetchDocs { buckets: vec![64] });
     assert!(fx.close.contains(&C), "a bucket that does not exist");
 
-    // Storage's answer: three documents of 30 KB each go in two batches, then the listing.
+    // Storage's answer: three documents of 7 KB each go in two batches, then the listing.
     let mut hub = Hub::new(config("server"), Box::new(ScopePolicy));
     serve(&mut hub, C, Some(cursor(1)));
     let saved: Vec<(DocumentId, Vec<u8>)> = (1..=3u8)
-        .map(|i| (DocumentId::from_bytes([i; 16]), vec![i; 30 * 1024]))
+        .map(|i| (DocumentId::from_bytes([i; 16]), vec![i; 7 * 1024]))
         .collect();
     let docs: Vec<DocDigest> = (saved.iter())
         .map(|(id, _)| DocDigest {
