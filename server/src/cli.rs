@@ -73,6 +73,10 @@ struct Cli {
     #[arg(long, env = "GRIDVISIT_WINDOW_DAYS", default_value_t = shared::sync::DEFAULT_WINDOW_DAYS,
           value_parser = clap::value_parser!(i64).range(1..=3660))]
     window_days: i64,
+    /// Engine threads (documents are sharded across them); default: one per core, at most 2.
+    #[arg(long, env = "GRIDVISIT_ENGINE_THREADS",
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    engine_threads: Option<u16>,
 }
 
 /// Maintenance commands (the server must not be running on the same data folder, except for
@@ -248,6 +252,9 @@ pub async fn main_from(args: impl IntoIterator<Item = std::ffi::OsString>) -> an
         demo_password_allowed: loopback,
         window_days: cli.window_days,
         public_url: cli.public_url.clone(),
+        engine_threads: cli
+            .engine_threads
+            .map_or_else(crate::settings::default_engine_threads, usize::from),
         ..Settings::default()
     };
     let state = crate::open(&cli.data, settings)

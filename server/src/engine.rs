@@ -10,11 +10,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use shared::aggregate::Dashboard;
 use shared::ids::DocumentId;
-use shared::sync::driver::{Batch, Driver, Durable, block_on};
+use shared::sync::driver::{Batch, Driver, Durable, block_on, perform_all};
+use shared::sync::shard::{Route, route, shard_of};
 use shared::sync::{
     ConnId, Direction, Event, FeedAnswer, FeedQuery, Hub, Input, Principal, heads_digest,
 };
 use shared::time::Millis;
+use shared::wire::Message;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::watch;
 
@@ -139,6 +141,8 @@ impl Outbox {
 /// What the engine bounds.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
+    /// Largest frame accepted (frames are decoded once, to route them to their hub).
+    pub max_frame: usize,
     /// Bytes that may wait in one outbox before its connection counts as too slow.
     pub outbound_budget: usize,
     /// Refused changes stored per user; past it they are answered and counted, not stored.
@@ -165,9 +169,15 @@ pub fn now() -> Millis {
 
 /// The engine's state; [`Engine::run`] consumes it on its own thread.
 pub struct Engine {
-    hub: Hub,
+    /// One hub per engine thread, each holding the documents of its shard
+    /// ([`shared::sync::shard`]); the first also answers for the connections.
+    hubs: Vec<Hub>,
     driver: StoreDriver,
 }
+
+/// One input for one hub, and whether that hub answers it (an input every hub hears is
+/// answered by the first; the others only keep their state of the connection).
+type Routed = (Input, bool);
 
 /// The engine's [`Driver`]: storage, the dashboard and the connections' outboxes.
 struct StoreDriver {
@@ -189,18 +199,20 @@ struct StoreDriver {
 }
 
 impl Engine {
-    /// An engine around a hub and a store.
+    /// An engine around hubs (one per engine thread, at least one; all configured alike) and
+    /// a store.
     pub fn new(
-        hub: Hub,
+        hubs: Vec<Hub>,
         store: Arc<dyn Storage>,
         dashboard: Arc<Mutex<Dashboard>>,
         changed: watch::Sender<u64>,
         metrics: Arc<Metrics>,
         limits: Limits,
     ) -> Result<Self, StoreError> {
+        assert!(!hubs.is_empty(), "an engine needs a hub");
         let quarantined = store.quarantine_counts()?;
         Ok(Self {
-            hub,
+            hubs,
             driver: StoreDriver {
                 limits,
                 quarantined,
@@ -241,25 +253,28 @@ impl Engine {
             }
             let t = now();
             self.driver.now = t;
-            let mut batch = Batch::new();
+            let shards = self.hubs.len();
+            let mut batches: Vec<Batch> = (0..shards).map(|_| Batch::new()).collect();
+            let mut routed: Vec<Vec<Routed>> = vec![Vec::new(); shards];
             // Credits come back once the batch is handled: until then the sockets that sent
             // them read no further than their credit allows.
             let mut credits = Vec::new();
             // Server writes are answered once their batch is durable.
             let mut replies = Vec::new();
             for cmd in cmds {
-                let input = match cmd {
+                match cmd {
                     Cmd::Open {
                         conn,
                         principal,
                         outbox,
                     } => {
                         self.driver.outboxes.insert(conn, outbox);
-                        Input::Connected {
+                        let input = Input::Connected {
                             conn,
                             direction: Direction::Inbound,
                             principal: Some(principal),
-                        }
+                        };
+                        to_all(&mut routed, input);
                     }
                     Cmd::Frame {
                         conn,
@@ -271,13 +286,12 @@ impl Engine {
                             .metrics
                             .frames_in
                             .fetch_add(1, Ordering::Relaxed);
-                        Input::Frame { conn, bytes }
+                        self.route_frame(&mut routed, conn, bytes);
                     }
                     Cmd::Discarded { user } => {
                         if let Some(n) = self.driver.quarantined.get_mut(&user) {
                             *n = n.saturating_sub(1);
                         }
-                        continue;
                     }
                     Cmd::Write {
                         user,
@@ -286,32 +300,32 @@ impl Engine {
                     } => {
                         let results = writes
                             .into_iter()
-                            .map(|w| self.write(&mut batch, t, &user, w))
+                            .map(|w| self.write(&mut batches, t, &user, w))
                             .collect();
                         replies.push((reply, results));
-                        continue;
                     }
                     Cmd::Closed { conn } => {
                         self.driver.outboxes.remove(&conn);
                         self.driver.watchers.forget(conn);
-                        Input::Disconnected { conn }
+                        to_all(&mut routed, Input::Disconnected { conn });
                     }
-                    Cmd::Shutdown => {
-                        stop = true;
-                        continue;
-                    }
-                };
-                batch.feed(&mut self.hub, &mut self.driver, t, input);
+                    Cmd::Shutdown => stop = true,
+                }
             }
-            block_on(batch.perform(&mut self.hub, &mut self.driver, t))?;
+            self.gather(&mut batches, routed, t);
+            block_on(perform_all(batches, &mut self.hubs, &mut self.driver, t))?;
             drop(credits);
             for (reply, results) in replies {
                 let _ = reply.send(results);
             }
             self.push_figures(t);
             self.drop_slow(t)?;
-            if t.0 - evicted_at.0 >= EVICT_EVERY_MS && self.hub.documents().count() > CACHE_DOCS {
-                self.hub.evict_idle();
+            if t.0 - evicted_at.0 >= EVICT_EVERY_MS {
+                for hub in &mut self.hubs {
+                    if hub.documents().count() > CACHE_DOCS / shards {
+                        hub.evict_idle();
+                    }
+                }
                 evicted_at = t;
             }
         }
@@ -319,25 +333,75 @@ impl Engine {
         Ok(())
     }
 
-    /// Makes one server write into `batch`: loads the document first if it is not held, then
-    /// creates or edits it through the hub (validated as a record, fanned out to peers).
-    fn write(&mut self, batch: &mut Batch, t: Millis, user: &str, w: Write) -> Result<(), String> {
+    /// Routes a frame to the hub of its document, or to every hub (the handshake, the close):
+    /// with one hub, as it came; with several, decoded here once. A frame that does not
+    /// decode goes to the first hub, which fails the connection.
+    fn route_frame(&self, routed: &mut [Vec<Routed>], conn: ConnId, bytes: Vec<u8>) {
+        if routed.len() == 1 {
+            return routed[0].push((Input::Frame { conn, bytes }, true));
+        }
+        match Message::decode(&bytes, self.driver.limits.max_frame) {
+            Ok(message) => match route(&message, routed.len()) {
+                Route::All => to_all(routed, Input::Message { conn, message }),
+                Route::One(i) => routed[i].push((Input::Message { conn, message }, true)),
+            },
+            Err(_) => routed[0].push((Input::Frame { conn, bytes }, true)),
+        }
+    }
+
+    /// Each hub handles its inputs and gathers what they cause, the hubs in parallel (one on
+    /// this thread), each loading its documents from storage itself.
+    fn gather(&mut self, batches: &mut [Batch], routed: Vec<Vec<Routed>>, t: Millis) {
+        let store = self.driver.store.as_ref();
+        let mut work: Vec<_> = (self.hubs.iter_mut().zip(batches.iter_mut()))
+            .zip(routed)
+            .filter(|(_, inputs)| !inputs.is_empty())
+            .collect();
+        let Some(((first_hub, first_batch), first)) = work.pop() else {
+            return;
+        };
+        std::thread::scope(|scope| {
+            let others: Vec<_> = work
+                .into_iter()
+                .map(|((hub, batch), inputs)| {
+                    scope.spawn(move || gather_one(hub, batch, inputs, store, t))
+                })
+                .collect();
+            gather_one(first_hub, first_batch, first, store, t);
+            for other in others {
+                if let Err(panic) = other.join() {
+                    std::panic::resume_unwind(panic);
+                }
+            }
+        });
+    }
+
+    /// Makes one server write into its document's hub's batch: loads the document first if
+    /// it is not held, then creates or edits it through the hub (validated as a record, fanned
+    /// out to peers).
+    fn write(
+        &mut self,
+        batches: &mut [Batch],
+        t: Millis,
+        user: &str,
+        w: Write,
+    ) -> Result<(), String> {
+        let i = shard_of(&w.doc, self.hubs.len());
+        let hub = &mut self.hubs[i];
         let fx = if w.create {
-            self.hub.create(t, user, w.doc, w.edit)
+            hub.create(t, user, w.doc, w.edit)
         } else {
-            if self.hub.doc(&w.doc).is_none() {
+            if hub.doc(&w.doc).is_none() {
                 let bytes = self
                     .driver
                     .load(&w.doc)
                     .ok_or_else(|| format!("no record {}", w.doc))?;
-                self.hub
-                    .insert_saved(w.doc, &bytes)
-                    .map_err(|e| e.to_string())?;
+                hub.insert_saved(w.doc, &bytes).map_err(|e| e.to_string())?;
             }
-            self.hub.edit(t, user, w.doc, w.edit)
+            hub.edit(t, user, w.doc, w.edit)
         };
         let fx = fx.map_err(|e| e.to_string())?;
-        batch.add(&mut self.hub, &mut self.driver, t, fx);
+        batches[i].add(hub, &mut self.driver, t, fx);
         Ok(())
     }
 
@@ -365,27 +429,61 @@ impl Engine {
                 tracing::warn!(conn = conn.0, "peer too slow to read; disconnecting");
                 self.driver.metrics.too_slow.fetch_add(1, Ordering::Relaxed);
                 let _ = out.tx.send(Out::Close);
-                let input = Input::Disconnected { conn };
-                block_on(shared::sync::driver::run(
-                    &mut self.hub,
-                    &mut self.driver,
-                    t,
-                    [input],
-                ))?;
+                let batches: Vec<Batch> = (self.hubs.iter_mut())
+                    .map(|hub| {
+                        let mut batch = Batch::new();
+                        batch.feed(hub, &mut self.driver, t, Input::Disconnected { conn });
+                        batch
+                    })
+                    .collect();
+                block_on(perform_all(batches, &mut self.hubs, &mut self.driver, t))?;
             }
         }
         Ok(())
     }
 }
 
+/// Every hub hears this input; the first answers it.
+fn to_all(routed: &mut [Vec<Routed>], input: Input) {
+    for (i, inputs) in routed.iter_mut().enumerate() {
+        inputs.push((input.clone(), i == 0));
+    }
+}
+
+/// One hub handles its inputs of a batch, in order. What a hub that does not answer an input
+/// would send, report or ask about it is dropped: the first hub does that once.
+fn gather_one(
+    hub: &mut Hub,
+    batch: &mut Batch,
+    inputs: Vec<Routed>,
+    store: &dyn Storage,
+    t: Millis,
+) {
+    let mut load = |doc: &DocumentId| load(store, doc);
+    for (input, answers) in inputs {
+        let mut fx = hub.handle(t, input);
+        if !answers {
+            fx.send.clear();
+            fx.events.clear();
+            fx.queries.clear();
+        }
+        batch.add_loading(hub, &mut load, t, fx);
+    }
+}
+
+/// A document's saved bytes (`None` when it has none, or storage failed: logged).
+fn load(store: &dyn Storage, doc: &DocumentId) -> Option<Vec<u8>> {
+    store.load(doc).unwrap_or_else(|err| {
+        tracing::error!(%doc, %err, "cannot load document");
+        None
+    })
+}
+
 impl Driver for StoreDriver {
     type Error = StoreError;
 
     fn load(&mut self, doc: &DocumentId) -> Option<Vec<u8>> {
-        self.store.load(doc).unwrap_or_else(|err| {
-            tracing::error!(%doc, %err, "cannot load document");
-            None
-        })
+        load(self.store.as_ref(), doc)
     }
 
     fn answer(&mut self, query: &FeedQuery) -> Option<FeedAnswer> {

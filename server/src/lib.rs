@@ -116,18 +116,21 @@ pub fn start(store: Arc<dyn Storage>, epoch: &str, settings: Settings) -> anyhow
     );
     config.max_frame = settings.max_frame;
     config.window_days = settings.window_days;
-    let hub = Hub::new(config, Box::new(ScopePolicy));
+    let hubs = (0..settings.engine_threads.max(1))
+        .map(|_| Hub::new(config.clone(), Box::new(ScopePolicy)))
+        .collect();
     let dashboard = Arc::new(Mutex::new(fold_stored(store.as_ref())?));
     let (changed_tx, changed) = watch::channel(0);
     let metrics = Arc::new(Metrics::default());
     let (tx, rx) = mpsc::channel();
     let engine = Engine::new(
-        hub,
+        hubs,
         store.clone(),
         dashboard.clone(),
         changed_tx,
         metrics.clone(),
         engine::Limits {
+            max_frame: settings.max_frame,
             outbound_budget: settings.outbound_budget,
             quarantine_per_user: settings.quarantine_per_user,
         },

@@ -68,6 +68,9 @@ pub struct Settings {
     pub photo_quota: (u64, u64),
     /// A photo no record refers to is removed this long after its upload.
     pub photo_grace_ms: i64,
+    /// Engine threads: documents are sharded across this many hubs, each gathering its part
+    /// of a batch on its own thread before the batch's one commit (`--engine-threads`).
+    pub engine_threads: usize,
 }
 
 impl Default for Settings {
@@ -102,6 +105,13 @@ impl Default for Settings {
             photo_max_bytes: 2 * 1024 * 1024,
             photo_quota: (500 * 1024 * 1024, 5 * 1024 * 1024 * 1024),
             photo_grace_ms: 7 * 24 * 3_600_000,
+            engine_threads: default_engine_threads(),
         }
     }
+}
+
+/// One engine thread per core, at most two: past two the batch's single commit and the
+/// routing on the first thread are most of what is left (BENCHMARKS.md, replay).
+pub fn default_engine_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(2))
 }

@@ -18,7 +18,7 @@ use crate::sync::{
 use crate::time::Millis;
 use crate::wire::{Cursor, Message};
 
-pub use workload::{FirstSync, first_sync_cost, reconnect_cost};
+pub use workload::{FirstSync, Tape, first_sync_cost, reconnect_cost, record_tape};
 
 /// A small deterministic random number generator (SplitMix64).
 #[derive(Clone, Debug)]
@@ -142,6 +142,8 @@ pub struct Network {
     /// Randomness for reordering and duplication.
     pub rng: Rng,
     next_conn: u64,
+    /// The peer whose inputs are recorded, and what it was fed ([`Network::record`]).
+    tape: Option<(usize, Vec<Input>)>,
 }
 
 impl Network {
@@ -154,6 +156,7 @@ impl Network {
             schedule: Schedule::default(),
             rng: Rng::new(seed),
             next_conn: 1,
+            tape: None,
         }
     }
 
@@ -186,6 +189,17 @@ impl Network {
             make_policy,
         });
         self.peers.len() - 1
+    }
+
+    /// Records every input peer `p` is fed from now on (connections, frames, closes; not
+    /// what its own storage answers), to feed the same stream to another engine.
+    pub fn record(&mut self, p: usize) {
+        self.tape = Some((p, Vec::new()));
+    }
+
+    /// What was recorded since [`Network::record`], and stops recording.
+    pub fn take_tape(&mut self) -> Vec<Input> {
+        self.tape.take().map(|(_, tape)| tape).unwrap_or_default()
     }
 
     /// Changes a peer's configuration before it connects (its hub starts over).
@@ -395,6 +409,11 @@ impl Network {
 
     /// Feeds one input to a peer and performs what it causes.
     fn feed(&mut self, p: usize, input: Input, depth: u32) {
+        if let Some((recorded, tape)) = &mut self.tape
+            && *recorded == p
+        {
+            tape.push(input.clone());
+        }
         self.perform(p, depth, |batch, hub, driver, now| {
             batch.feed(hub, driver, now, input)
         });

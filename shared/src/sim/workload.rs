@@ -1,9 +1,11 @@
-//! The workloads of the sync benchmarks (and of their tests): a reconnect, a first sync.
+//! The workloads of the sync benchmarks (and of their tests): a reconnect, a first sync, a
+//! recorded stream to replay.
 
 use super::{LinkStats, Network};
 use crate::ids::{DocumentId, GridId, Scope, UserId};
 use crate::model::HouseholdDraft;
-use crate::sync::{Principal, Role};
+use crate::sync::{Input, Principal, Role};
+use automerge::ChangeHash;
 
 /// The reconnect workload of the benchmark and of its test: a worker holds `held` records, in
 /// sync with the server, goes offline while another worker changes `changed` of them, then
@@ -103,6 +105,76 @@ pub fn first_sync_cost(held: usize, bulk: bool, seed: u64) -> Result<FirstSync, 
         stats: net.stats(link),
         saved,
         docs: ids.len(),
+    })
+}
+
+/// A recorded stream of a server's inputs, and where it left the server's documents.
+#[derive(Clone, Debug)]
+pub struct Tape {
+    /// What the server was fed, in order: connections (with their principals), frames,
+    /// closes.
+    pub inputs: Vec<Input>,
+    /// The heads of every document the server held at the end.
+    pub heads: Vec<(DocumentId, Vec<ChangeHash>)>,
+    /// Changes the server stored.
+    pub changes: usize,
+}
+
+/// The replay workload: `phones` workers, each in a grid of its own, register `households`
+/// households each, then edit one of them per round for `rounds` rounds, all phones in each
+/// round before the network settles (so their frames interleave). Records what the server
+/// was fed.
+pub fn record_tape(
+    phones: usize,
+    households_each: usize,
+    rounds: usize,
+    seed: u64,
+) -> Result<Tape, String> {
+    use crate::model::household::edit;
+    use crate::sync::{ScopePolicy, TrustServer};
+
+    let mut net = Network::new(seed);
+    let server = net.add_peer("server", "server", true, || Box::new(ScopePolicy));
+    net.record(server);
+    let mut phone_docs = Vec::with_capacity(phones);
+    for i in 0..phones {
+        let grid: GridId = format!("s01/c{:02}/g{:02}", i / 10 + 1, i % 10 + 1)
+            .parse()
+            .map_err(|e| format!("grid {i}: {e:?}"))?;
+        let user = format!("w{i}");
+        let phone = net.add_peer(&format!("phone-{i}"), &user, true, || Box::new(TrustServer));
+        let principal = Principal {
+            user: UserId::new(&user).map_err(|e| format!("{e:?}"))?,
+            role: Role::Worker,
+            scope: Scope::Grids(vec![grid.clone()]),
+        };
+        net.connect(phone, server, Some(principal));
+        let ids = households(&mut net, phone, &grid, households_each)?;
+        phone_docs.push((phone, ids));
+    }
+    net.run_until_quiescent(100_000_000)
+        .map_err(|e| e.to_string())?;
+    for round in 0..rounds {
+        for (phone, ids) in &phone_docs {
+            let Some(id) = ids.get(round % ids.len().max(1)) else {
+                continue;
+            };
+            net.edit(*phone, *id, |tx| {
+                edit::set_members(tx, 1 + (round % 7) as i64)
+            })
+            .map_err(|e| e.to_string())?;
+        }
+        net.run_until_quiescent(100_000_000)
+            .map_err(|e| e.to_string())?;
+    }
+    let heads = (net.peer(server).hub.documents())
+        .map(|(id, doc)| (*id, doc.get_heads()))
+        .collect();
+    let changes = phones * (households_each + rounds);
+    Ok(Tape {
+        inputs: net.take_tape(),
+        heads,
+        changes,
     })
 }
 

@@ -78,16 +78,34 @@ impl Batch {
 
     /// Feeds one input to the hub and gathers what it causes.
     pub fn feed<D: Driver>(&mut self, hub: &mut Hub, driver: &mut D, now: Millis, input: Input) {
-        let fx = hub.handle(now, input);
-        self.add(hub, driver, now, fx);
+        self.feed_loading(hub, &mut |doc| driver.load(doc), now, input);
     }
 
     /// Gathers effects the hub returned (a local edit's), resolving their loads.
     pub fn add<D: Driver>(&mut self, hub: &mut Hub, driver: &mut D, now: Millis, fx: Effects) {
+        self.add_loading(hub, &mut |doc| driver.load(doc), now, fx);
+    }
+
+    /// As [`Batch::feed`] with only the driver's [`Driver::load`]: hubs that share one driver,
+    /// each gathering on its own thread, read storage themselves and leave the rest to
+    /// [`perform_all`].
+    pub fn feed_loading(
+        &mut self,
+        hub: &mut Hub,
+        load: &mut Loader<'_>,
+        now: Millis,
+        input: Input,
+    ) {
+        let fx = hub.handle(now, input);
+        self.add_loading(hub, load, now, fx);
+    }
+
+    /// As [`Batch::add`] with only the driver's [`Driver::load`] (see [`Batch::feed_loading`]).
+    pub fn add_loading(&mut self, hub: &mut Hub, load: &mut Loader<'_>, now: Millis, fx: Effects) {
         let mut work = VecDeque::from([fx]);
         while let Some(mut fx) = work.pop_front() {
             for doc in std::mem::take(&mut fx.load) {
-                let bytes = driver.load(&doc);
+                let bytes = load(&doc);
                 work.push_back(hub.handle(now, Input::Loaded { doc, bytes }));
             }
             self.queries.append(&mut fx.queries);
@@ -103,40 +121,69 @@ impl Batch {
     /// Performs the batch: commit, then frames and closes, then the feed answers (each answer's
     /// effects as one more batch).
     pub async fn perform<D: Driver>(
-        mut self,
+        self,
         hub: &mut Hub,
         driver: &mut D,
         now: Millis,
     ) -> Result<(), D::Error> {
-        loop {
-            let Effects {
-                persist,
-                quarantine,
-                send,
-                close,
-                events,
-                ..
-            } = std::mem::take(&mut self.effects);
-            driver
-                .commit(Durable {
-                    persist: &persist,
-                    quarantine: &quarantine,
-                    events: &events,
-                })
-                .await?;
-            for (conn, frame) in send {
-                driver.send(conn, frame);
-            }
-            for conn in close {
-                driver.close(conn);
-            }
-            if self.queries.is_empty() {
-                return Ok(());
-            }
-            for (conn, query) in std::mem::take(&mut self.queries) {
-                if let Some(answer) = driver.answer(&query) {
-                    self.feed(hub, driver, now, Input::Answer { conn, answer });
-                }
+        perform_all(vec![self], std::slice::from_mut(hub), driver, now).await
+    }
+}
+
+/// What reads a document's saved bytes for a hub ([`Driver::load`]).
+pub type Loader<'a> = dyn FnMut(&DocumentId) -> Option<Vec<u8>> + 'a;
+
+/// Performs the batches of hubs that share one driver as one (`batches[i]` gathered from
+/// `hubs[i]`; a server shards its documents across hubs that gather in parallel): one commit
+/// of all they gathered, then every frame and close (the first hub's first), then the feed
+/// answers, each fed back to the hub that asked and performed the same way.
+pub async fn perform_all<D: Driver>(
+    mut batches: Vec<Batch>,
+    hubs: &mut [Hub],
+    driver: &mut D,
+    now: Millis,
+) -> Result<(), D::Error> {
+    debug_assert_eq!(batches.len(), hubs.len(), "one batch per hub");
+    loop {
+        let mut effects = Effects::default();
+        for batch in &mut batches {
+            effects.extend(std::mem::take(&mut batch.effects));
+        }
+        let Effects {
+            persist,
+            quarantine,
+            send,
+            close,
+            events,
+            ..
+        } = effects;
+        driver
+            .commit(Durable {
+                persist: &persist,
+                quarantine: &quarantine,
+                events: &events,
+            })
+            .await?;
+        for (conn, frame) in send {
+            driver.send(conn, frame);
+        }
+        for conn in close {
+            driver.close(conn);
+        }
+        let mut queries = Vec::new();
+        for (i, batch) in batches.iter_mut().enumerate() {
+            queries.extend(
+                std::mem::take(&mut batch.queries)
+                    .into_iter()
+                    .map(|q| (i, q)),
+            );
+        }
+        if queries.is_empty() {
+            return Ok(());
+        }
+        for (i, (conn, query)) in queries {
+            if let (Some(answer), Some(hub)) = (driver.answer(&query), hubs.get_mut(i)) {
+                batches[i].feed(hub, driver, now, Input::Answer { conn, answer });
             }
         }
     }
@@ -256,6 +303,30 @@ mod tests {
         let (mut hub, inputs) = server_and_join();
         let mut d = Recorder::default();
         block_on(run(&mut hub, &mut d, Millis(0), inputs)).expect("performed");
+        assert_eq!(
+            d.calls,
+            vec![
+                "commit 1",
+                "send peer",
+                "answer",
+                "commit 0",
+                "send gv-changes"
+            ]
+        );
+    }
+
+    #[test]
+    fn hubs_sharing_a_driver_commit_once_and_each_hears_the_answer_to_its_own_query() {
+        let (first, _) = server_and_join();
+        let (second, inputs) = server_and_join();
+        let mut hubs = [first, second];
+        let mut d = Recorder::default();
+        let mut batches = vec![Batch::new(), Batch::new()];
+        // Only the second hub knows the connection: the feed answer must go back to it.
+        for input in inputs {
+            batches[1].feed(&mut hubs[1], &mut d, Millis(0), input);
+        }
+        block_on(perform_all(batches, &mut hubs, &mut d, Millis(0))).expect("performed");
         assert_eq!(
             d.calls,
             vec![

@@ -8,7 +8,7 @@ use super::policy::{Principal, Refusal};
 use crate::ids::{DocumentId, PeerId};
 use crate::model::{Record, RecordMeta};
 use crate::time::Millis;
-use crate::wire::Cursor;
+use crate::wire::{Cursor, Message};
 
 /// Identifies one connection of a hub (chosen by the driver).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -41,6 +41,14 @@ pub enum Input {
         conn: ConnId,
         /// The bytes.
         bytes: Vec<u8>,
+    },
+    /// A frame arrived and was decoded already (a driver that routes frames by document
+    /// across several hubs reads each once).
+    Message {
+        /// On which connection.
+        conn: ConnId,
+        /// The message.
+        message: Message,
     },
     /// A connection closed.
     Disconnected {

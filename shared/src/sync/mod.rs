@@ -22,6 +22,7 @@
 //! - [`driver`]: the effect contract, stated once, and the loop every driver runs.
 //! - `hub/`: the engine, split by job (handshake, documents, client side, server side).
 //! - [`policy`]: who may read and write what.
+//! - [`shard`]: which of a server's hubs (one per engine thread) handles a message.
 //! - [`feed`]: heads digests, buckets and feed queries; `memstore.rs` (feature `sim`): an
 //!   in-memory store that answers them.
 
@@ -39,6 +40,7 @@ mod memstore;
 pub mod policy;
 mod principal;
 mod refusal;
+pub mod shard;
 
 pub use driver::{Batch, Driver, Durable};
 pub use effects::{ConnId, Direction, Effects, Event, Input, Persist, Quarantine};

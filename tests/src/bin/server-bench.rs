@@ -6,6 +6,10 @@
 //! - `server-bench first-sync [--households 3000]`: a new phone's first sync of a grid of N
 //!   households from the real server binary over a real socket, in bulk and one document at a
 //!   time: bytes, frames and time, against the documents' saved size.
+//! - `server-bench replay [--phones 500] [--households 10] [--rounds 30] [--runs 3]`: one
+//!   recorded stream of phones registering and editing households, fed in-process to the
+//!   engine over the real database at 1 and at 2 engine threads: durable changes per second,
+//!   CPU per change, and a check that nothing was lost or diverged.
 //! - `server-bench memory [--records 100000]`: resident memory of the server process (the
 //!   real binary) at rest with 1,000 and with N stored records, and after 20 clients synced.
 
@@ -309,6 +313,45 @@ async fn memory(records: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The replay benchmark: one recorded stream of `phones` phones registering and editing
+/// households, fed in-process to the engine at each thread count in turn (best of `runs`),
+/// each over a fresh database and checked against the recording.
+fn replay(phones: usize, households: usize, rounds: usize, runs: usize) -> anyhow::Result<()> {
+    let recorded = Instant::now();
+    let tape =
+        shared::sim::record_tape(phones, households, rounds, 7).map_err(anyhow::Error::msg)?;
+    println!(
+        "replay: recorded {} inputs ({} documents, {} changes) in {:.1} s",
+        tape.inputs.len(),
+        tape.heads.len(),
+        tape.changes,
+        recorded.elapsed().as_secs_f64()
+    );
+    let mut best = Vec::new();
+    for threads in [1, 2] {
+        let mut fastest: Option<gridvisit_tests::load::replay::Replayed> = None;
+        for _ in 0..runs.max(1) {
+            let dir = TempDir::new("replay");
+            let r = gridvisit_tests::load::replay::replay(&tape, threads, &dir.0)?;
+            if fastest.is_none_or(|f| r.elapsed < f.elapsed) {
+                fastest = Some(r);
+            }
+        }
+        let r = fastest.unwrap_or_else(|| unreachable!("at least one run"));
+        println!(
+            "replay: {threads} engine thread(s): {} durable changes in {:.2} s = {:.0} changes/s, {:.0} µs CPU per change, {} commits; 0 lost, 0 diverged",
+            r.changes,
+            r.elapsed.as_secs_f64(),
+            r.per_second(),
+            r.cpu.as_micros() as f64 / r.changes.max(1) as f64,
+            r.commits
+        );
+        best.push(r.per_second());
+    }
+    println!("replay: 2 threads / 1 thread = {:.2}x", best[1] / best[0]);
+    Ok(())
+}
+
 /// Server benchmarks that print their figures.
 #[derive(clap::Parser)]
 #[command(name = "server-bench")]
@@ -333,6 +376,17 @@ enum Bench {
         #[arg(long, default_value_t = 100_000)]
         records: u64,
     },
+    /// One recorded stream of changes fed in-process at 1 and at 2 engine threads.
+    Replay {
+        #[arg(long, default_value_t = 500)]
+        phones: usize,
+        #[arg(long, default_value_t = 10)]
+        households: usize,
+        #[arg(long, default_value_t = 30)]
+        rounds: usize,
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
     /// Edit-to-dashboard latency at a paced rate.
     Latency {
         #[arg(long, default_value_t = 1000)]
@@ -354,6 +408,12 @@ async fn main() -> anyhow::Result<()> {
         } => throughput(clients, seconds, shared_grids).await,
         Bench::Memory { records } => memory(records).await,
         Bench::FirstSync { households } => first_sync(households).await,
+        Bench::Replay {
+            phones,
+            households,
+            rounds,
+            runs,
+        } => tokio::task::block_in_place(|| replay(phones, households, rounds, runs)),
         Bench::Latency {
             rate,
             workers,

@@ -6,6 +6,7 @@
 //! and, as plain automerge-repo clients, against the JS reference server and samod.
 
 pub mod abuse;
+pub mod replay;
 pub mod servers;
 
 use std::collections::{HashMap, HashSet};

@@ -406,6 +406,7 @@ impl Hub {
                 principal,
             } => self.on_connected(conn, direction, principal, &mut fx),
             Input::Frame { conn, bytes } => self.on_frame(now, conn, &bytes, &mut fx),
+            Input::Message { conn, message } => self.on_message(now, conn, message, &mut fx),
             Input::Disconnected { conn } => self.on_disconnected(conn),
             Input::Loaded { doc, bytes } => self.on_loaded(now, doc, bytes, &mut fx),
             Input::Answer { conn, answer } => self.on_answer(conn, answer, &mut fx),
@@ -413,14 +414,22 @@ impl Hub {
         fx
     }
 
-    /// Dispatches one frame to the job that handles its kind in this phase, on this side.
+    /// Decodes one frame (a frame that does not decode fails its connection).
     fn on_frame(&mut self, now: Millis, conn: ConnId, bytes: &[u8], fx: &mut Effects) {
+        if !self.conns.contains_key(&conn) {
+            return;
+        }
+        match Message::decode(bytes, self.config.max_frame) {
+            Ok(msg) => self.on_message(now, conn, msg, fx),
+            Err(e) => self.fail(conn, e.to_string(), fx),
+        }
+    }
+
+    /// Dispatches one decoded message to the job that handles its kind in this phase, on this
+    /// side.
+    fn on_message(&mut self, now: Millis, conn: ConnId, msg: Message, fx: &mut Effects) {
         let Some(c) = self.conns.get(&conn) else {
             return;
-        };
-        let msg = match Message::decode(bytes, self.config.max_frame) {
-            Ok(m) => m,
-            Err(e) => return self.fail(conn, e.to_string(), fx),
         };
         let client = c.is_client();
         match (&c.phase, msg) {
