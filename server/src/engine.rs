@@ -149,7 +149,8 @@ pub struct Limits {
     pub quarantine_per_user: usize,
 }
 
-/// Documents kept in memory before idle ones are dropped.
+/// Documents kept in memory, about: past it the least recently synced of those every peer
+/// holds as we do are dropped (a phone's household stays loaded between its edits).
 const CACHE_DOCS: usize = 1_000;
 /// How often, at most, held documents are scanned for idle ones: the scan reads every held
 /// document's heads, so once a batch it cost a tenth of the engine's time under load (issue 16's
@@ -322,9 +323,7 @@ impl Engine {
             self.drop_slow(t)?;
             if t.0 - evicted_at.0 >= EVICT_EVERY_MS {
                 for hub in &mut self.hubs {
-                    if hub.documents().count() > CACHE_DOCS / shards {
-                        hub.evict_idle();
-                    }
+                    hub.evict_idle(CACHE_DOCS / shards);
                 }
                 evicted_at = t;
             }

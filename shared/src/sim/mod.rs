@@ -338,7 +338,7 @@ impl Network {
     /// Has a server peer drop the documents every connection holds in full (see
     /// [`Hub::evict_idle`]); they reload from its store when next needed.
     pub fn evict(&mut self, p: usize) -> usize {
-        self.peers[p].hub.evict_idle()
+        self.peers[p].hub.evict_idle(0)
     }
 
     /// Has a peer sync one document with its servers now (see [`Hub::sync_now`]).

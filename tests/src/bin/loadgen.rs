@@ -14,6 +14,9 @@
 //!   [--against gridvisit,js,samod]
 //! ```
 
+#[global_allocator]
+static ALLOCATOR: server::Allocator = server::Allocator;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 

@@ -13,6 +13,9 @@
 //! - `server-bench memory [--records 100000]`: resident memory of the server process (the
 //!   real binary) at rest with 1,000 and with N stored records, and after 20 clients synced.
 
+#[global_allocator]
+static ALLOCATOR: server::Allocator = server::Allocator;
+
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 

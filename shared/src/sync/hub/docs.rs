@@ -106,9 +106,12 @@ impl Hub {
         let read_records = self.config.read_records;
         let limits = self.config.limits;
         let incoming: usize = msg.changes.iter().map(<[u8]>::len).sum();
+        self.clock += 1;
+        let tick = self.clock;
         let Some(Slot::Ready(d)) = self.docs.get_mut(&id) else {
             return;
         };
+        d.touched = tick;
         let before = d.doc.get_heads();
         let mut before_standing = Standing::Other;
         let mut state = d.syncs.get(&conn).cloned().unwrap_or_default();
@@ -141,24 +144,39 @@ impl Hub {
                     return self.refuse(conn, id, user, refusal, chunk, fx);
                 }
             }
-            // Applied to a copy first: a refused change must leave no trace.
-            let mut trial = d.doc.clone();
-            let applied = crate::sync::untrusted(|| trial.receive_sync_message(&mut state, msg));
-            match applied {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    return self.fail(conn, format!("cannot apply sync message for {id}: {e}"), fx);
+            // A refused change must leave no trace. A server applies it in place and, when it
+            // refuses it (or automerge fails on it), takes it back ([`Hub::take_back`]):
+            // copying every document for every change cost a twentieth of the server's time
+            // (issue 16), a refusal is rare. A client applies to a copy.
+            let previous = if serving && exists {
+                d.record.clone().or_else(|| Record::read(&d.doc).ok())
+            } else {
+                None
+            };
+            let mut copy = (!serving).then(|| d.doc.clone());
+            let applied = {
+                let target = copy.as_mut().unwrap_or(&mut d.doc);
+                crate::sync::untrusted(|| target.receive_sync_message(&mut state, msg))
+            };
+            let failed = match applied {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(e) => Some(e.to_string()),
+            };
+            if let Some(e) = failed {
+                if serving {
+                    self.take_back(id, &before, exists);
                 }
-                Err(e) => {
-                    return self.fail(conn, format!("cannot apply sync message for {id}: {e}"), fx);
-                }
+                return self.fail(conn, format!("cannot apply sync message for {id}: {e}"), fx);
             }
+            let trial = copy.as_ref().unwrap_or(&d.doc);
             if trial.get_heads() == before {
                 // Nothing new is visible (changes may wait in the queue for missing
                 // dependencies, which the sync protocol asks for next). Those waiting bytes
                 // are bounded per document.
                 if serving && d.orphan_bytes + incoming > limits.max_orphan_bytes {
                     let max = limits.max_orphan_bytes;
+                    self.take_back(id, &before, exists);
                     return self.fail(
                         conn,
                         format!(
@@ -168,7 +186,9 @@ impl Hub {
                     );
                 }
                 d.orphan_bytes += incoming;
-                d.doc = trial;
+                if let Some(copy) = copy {
+                    d.doc = copy;
+                }
                 d.syncs.insert(conn, state);
             } else {
                 let added_ops = if serving {
@@ -182,42 +202,41 @@ impl Hub {
                         max: limits.max_ops_per_message,
                     })
                 } else if serving {
-                    let previous = if exists {
-                        d.record.clone().or_else(|| Record::read(&d.doc).ok())
-                    } else {
-                        None
-                    };
                     before_standing = previous
                         .as_ref()
                         .map_or(Standing::Other, |r| Standing::of(r, &Calendar::CHINA));
-                    Record::read(&trial).map_err(Refusal::from).and_then(|r| {
+                    Record::read(trial).map_err(Refusal::from).and_then(|r| {
                         self.policy.check_write(&Write {
                             now,
                             who: principal.as_ref(),
                             before: previous.as_ref(),
                             after: &r,
-                            doc: &trial,
+                            doc: trial,
                             before_heads: &before,
                         })?;
                         Ok((Some(r.meta()), Some(r)))
                     })
                 } else if read_records {
-                    let record = Record::read(&trial).ok();
-                    Ok((RecordMeta::read(&trial).ok(), record))
+                    let record = Record::read(trial).ok();
+                    Ok((RecordMeta::read(trial).ok(), record))
                 } else {
-                    Ok((RecordMeta::read(&trial).ok(), None))
+                    Ok((RecordMeta::read(trial).ok(), None))
                 };
                 let chunk = trial.save_after(&before);
                 match verdict {
                     Err(refusal) => {
-                        if !exists && d.syncs.is_empty() {
+                        if serving {
+                            self.take_back(id, &before, exists);
+                        } else if !exists && d.syncs.is_empty() {
                             self.docs.remove(&id);
                         }
                         return self.refuse(conn, id, user, refusal, chunk, fx);
                     }
                     Ok((meta, record)) => {
+                        if let Some(copy) = copy {
+                            d.doc = copy;
+                        }
                         d.orphan_bytes = 0;
-                        d.doc = trial;
                         d.meta = meta.clone();
                         d.standing = record.as_ref().map(|r| Standing::of(r, &Calendar::CHINA));
                         d.record = record.clone();
@@ -240,6 +259,32 @@ impl Hub {
         }
         self.sync_doc(id, conn, fx);
         self.settle(conn, id, false, fx);
+    }
+
+    /// Takes back what a message applied in place to a served document and must not keep (a
+    /// refused change, one automerge failed or panicked on, changes past the orphan limit):
+    /// the document is rebuilt from its own changes up to `before`, with its actor, and its
+    /// queue of changes waiting for dependencies goes. A document that did not exist before and
+    /// that no one syncs is dropped; so is one that cannot be rebuilt, and the next message
+    /// about it reloads it from storage.
+    fn take_back(&mut self, id: DocumentId, before: &[automerge::ChangeHash], existed: bool) {
+        let Some(Slot::Ready(d)) = self.docs.get_mut(&id) else {
+            return;
+        };
+        if !existed && d.syncs.is_empty() {
+            self.docs.remove(&id);
+            return;
+        }
+        let actor = d.doc.get_actor().clone();
+        match crate::sync::untrusted(|| d.doc.fork_at(before)) {
+            Ok(Ok(doc)) => {
+                d.doc = doc.with_actor(actor);
+                d.orphan_bytes = 0;
+            }
+            _ => {
+                self.docs.remove(&id);
+            }
+        }
     }
 
     /// Refuses a change: keeps it in quarantine, reports it, and tells the sender why (naming
@@ -318,6 +363,22 @@ impl Hub {
             };
             self.send(conn, &reply, fx);
         }
+    }
+
+    /// Tells a peer a document is unavailable (missing, or out of its scope).
+    pub(super) fn unavailable(&self, conn: ConnId, doc: DocumentId, fx: &mut Effects) {
+        let Some(target_id) = self.conns.get(&conn).and_then(|c| c.remote.clone()) else {
+            return;
+        };
+        self.send(
+            conn,
+            &Message::DocUnavailable {
+                document_id: doc,
+                target_id,
+                sender_id: self.config.peer_id.clone(),
+            },
+            fx,
+        );
     }
 
     /// Starts (or continues) syncing `id` with `conn`.

@@ -198,6 +198,8 @@ struct Doc {
     orphan_bytes: usize,
     /// Where the record stands for holding, once known without reading it again (a client).
     standing: Option<Standing>,
+    /// When a peer last synced it ([`Hub::evict_idle`] lets the least recent go first).
+    touched: u64,
 }
 
 impl Doc {
@@ -210,6 +212,7 @@ impl Doc {
             syncs: HashMap::new(),
             orphan_bytes: 0,
             standing: None,
+            touched: 0,
         })
     }
 
@@ -239,6 +242,8 @@ pub struct Hub {
     listeners: listeners::Listeners,
     docs: HashMap<DocumentId, Slot>,
     client: ClientState,
+    /// Counts sync messages handled: the documents' [`Doc::touched`] clock.
+    clock: u64,
 }
 
 impl std::fmt::Debug for Hub {
@@ -267,6 +272,7 @@ impl Hub {
             listeners: listeners::Listeners::default(),
             docs: HashMap::new(),
             client: ClientState::default(),
+            clock: 0,
         }
     }
 
@@ -564,21 +570,6 @@ impl Hub {
                 Slot::Loading(waiting) => waiting.retain(|(c, _)| *c != conn),
             }
         }
-    }
-
-    fn unavailable(&self, conn: ConnId, doc: DocumentId, fx: &mut Effects) {
-        let Some(target_id) = self.conns.get(&conn).and_then(|c| c.remote.clone()) else {
-            return;
-        };
-        self.send(
-            conn,
-            &Message::DocUnavailable {
-                document_id: doc,
-                target_id,
-                sender_id: self.config.peer_id.clone(),
-            },
-            fx,
-        );
     }
 }
 

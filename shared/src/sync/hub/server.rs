@@ -212,14 +212,27 @@ impl Hub {
     }
 
     /// Drops documents that no connection is syncing or that every connection holds in full,
-    /// to keep memory flat (server).
-    pub fn evict_idle(&mut self) -> usize {
-        let before = self.docs.len();
-        self.docs.retain(|_, s| match s {
-            Slot::Loading(_) => true,
-            Slot::Ready(d) => !d.syncs.is_empty() && !settled(d),
-        });
-        before - self.docs.len()
+    /// the least recently synced first, until at most `keep` are held (or no more can go): a
+    /// server's memory stays flat while the documents its phones keep editing stay loaded.
+    /// Returns how many went.
+    pub fn evict_idle(&mut self, keep: usize) -> usize {
+        let Some(excess) = self.docs.len().checked_sub(keep).filter(|n| *n > 0) else {
+            return 0;
+        };
+        let mut idle: Vec<(u64, DocumentId)> = (self.docs.iter())
+            .filter_map(|(id, s)| match s {
+                Slot::Ready(d) if d.syncs.is_empty() || settled(d) => Some((d.touched, *id)),
+                _ => None,
+            })
+            .collect();
+        if idle.len() > excess {
+            idle.select_nth_unstable(excess - 1);
+            idle.truncate(excess);
+        }
+        for (_, id) in &idle {
+            self.docs.remove(id);
+        }
+        idle.len()
     }
 }
 
