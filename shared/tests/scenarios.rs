@@ -570,3 +570,33 @@ fn a_record_in_sync_everywhere_leaves_the_servers_memory_and_comes_back_for_the_
     assert_eq!(read_household(&net, clients[1], h).members.value, 7);
     assert_eq!(net.evict(server), 1);
 }
+
+#[test]
+fn the_households_a_phone_keeps_editing_stay_loaded_while_the_rest_leave_memory() {
+    // 1. A worker registers three households, all in sync with the server.
+    let (mut net, server, clients, _) = city(3, 2);
+    let ids: Vec<_> = (1..=3)
+        .map(|n| {
+            let h = new_id(&mut net.rng);
+            net.create(clients[0], h, |tx| {
+                household("s01/c01/g01", &n.to_string()).write(tx)
+            })
+            .expect("create");
+            h
+        })
+        .collect();
+    net.run_until_quiescent(10_000).expect("settles");
+    // 2. It edits the first one again: the most recently synced.
+    net.edit(clients[0], ids[0], |tx| edit::set_members(tx, 5))
+        .expect("edit");
+    net.run_until_quiescent(10_000).expect("settles");
+    // 3. Down to one loaded document, the server lets the other two go and keeps that one.
+    let hub = &mut net.peer_mut(server).hub;
+    assert_eq!(hub.evict_idle(1), 2);
+    assert!(
+        hub.doc(&ids[0]).is_some(),
+        "the household being edited stays"
+    );
+    assert!(hub.doc(&ids[1]).is_none() && hub.doc(&ids[2]).is_none());
+    assert_eq!(hub.evict_idle(1), 0, "at the cache size nothing more goes");
+}
