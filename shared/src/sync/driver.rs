@@ -298,21 +298,22 @@ mod tests {
         )
     }
 
+    /// What a served `join` causes, in order: its commit, the `peer` answer, the feed query's
+    /// answer from committed state, and the listing.
+    const JOIN_THEN_LISTING: [&str; 5] = [
+        "commit 1",
+        "send peer",
+        "answer",
+        "commit 0",
+        "send gv-changes",
+    ];
+
     #[test]
     fn frames_go_out_after_the_commit_and_feed_answers_after_that() {
         let (mut hub, inputs) = server_and_join();
         let mut d = Recorder::default();
         block_on(run(&mut hub, &mut d, Millis(0), inputs)).expect("performed");
-        assert_eq!(
-            d.calls,
-            vec![
-                "commit 1",
-                "send peer",
-                "answer",
-                "commit 0",
-                "send gv-changes"
-            ]
-        );
+        assert_eq!(d.calls, JOIN_THEN_LISTING);
     }
 
     #[test]
@@ -327,16 +328,7 @@ mod tests {
             batches[1].feed(&mut hubs[1], &mut d, Millis(0), input);
         }
         block_on(perform_all(batches, &mut hubs, &mut d, Millis(0))).expect("performed");
-        assert_eq!(
-            d.calls,
-            vec![
-                "commit 1",
-                "send peer",
-                "answer",
-                "commit 0",
-                "send gv-changes"
-            ]
-        );
+        assert_eq!(d.calls, JOIN_THEN_LISTING);
     }
 
     #[test]
