@@ -116,7 +116,8 @@ pub struct Tape {
     pub inputs: Vec<Input>,
     /// The heads of every document the server held at the end.
     pub heads: Vec<(DocumentId, Vec<ChangeHash>)>,
-    /// Changes the server stored.
+    /// Changes the phones made (the server may store several of one document in one chunk, so
+    /// its count of durable changes, one per chunk, can be lower).
     pub changes: usize,
 }
 
