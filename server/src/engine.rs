@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use futures_channel::mpsc::{UnboundedReceiver, UnboundedSender};
 use shared::aggregate::Dashboard;
 use shared::ids::DocumentId;
 use shared::sync::driver::{Batch, Driver, Durable, block_on, perform_all};
@@ -17,7 +18,6 @@ use shared::sync::{
 };
 use shared::time::Millis;
 use shared::wire::Message;
-use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::watch;
 
 use crate::metrics::Metrics;
@@ -126,8 +126,10 @@ pub struct Outbox {
 
 impl Outbox {
     /// A new outbox and the receiving end for the socket task.
-    pub fn new() -> (Self, tokio::sync::mpsc::UnboundedReceiver<Out>) {
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    pub fn new() -> (Self, UnboundedReceiver<Out>) {
+        // futures' channel allocates per message; tokio's allocates a block of 32 slots up
+        // front, a kilobyte on every idle socket.
+        let (tx, rx) = futures_channel::mpsc::unbounded();
         (
             Self {
                 tx,
@@ -427,7 +429,7 @@ impl Engine {
             if let Some(out) = self.driver.outboxes.remove(&conn) {
                 tracing::warn!(conn = conn.0, "peer too slow to read; disconnecting");
                 self.driver.metrics.too_slow.fetch_add(1, Ordering::Relaxed);
-                let _ = out.tx.send(Out::Close);
+                let _ = out.tx.unbounded_send(Out::Close);
                 let batches: Vec<Batch> = (self.hubs.iter_mut())
                     .map(|hub| {
                         let mut batch = Batch::new();
@@ -577,14 +579,14 @@ impl Driver for StoreDriver {
             if queued > self.limits.outbound_budget {
                 self.too_slow.push(conn);
             } else {
-                let _ = out.tx.send(Out::Frame(frame));
+                let _ = out.tx.unbounded_send(Out::Frame(frame));
             }
         }
     }
 
     fn close(&mut self, conn: ConnId) {
         if let Some(out) = self.outboxes.remove(&conn) {
-            let _ = out.tx.send(Out::Close);
+            let _ = out.tx.unbounded_send(Out::Close);
         }
     }
 }

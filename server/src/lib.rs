@@ -28,6 +28,7 @@ pub mod resident;
 pub mod settings;
 pub mod store;
 pub mod tls;
+pub mod upgrade;
 pub mod watchers;
 pub mod ws;
 
@@ -58,9 +59,29 @@ pub use mimalloc::MiMalloc as Allocator;
 /// The engine thread, which returns why it stopped early.
 type EngineThread = std::thread::JoinHandle<Result<(), engine::EngineError>>;
 
-/// Everything handlers share.
+/// Everything handlers share, behind one `Arc`: a request or a socket task holds one pointer,
+/// not a copy of every handle (each open socket's task keeps its `AppState`).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+impl AppState {
+    /// The state to change, before anything else holds it.
+    pub(crate) fn unshared(&mut self) -> &mut Shared {
+        Arc::get_mut(&mut self.0).expect("the state is not shared yet")
+    }
+}
+
+/// What [`AppState`] shares.
+pub struct Shared {
     /// Storage.
     pub store: Arc<dyn Storage>,
     /// Commands to the engine thread.
@@ -100,7 +121,7 @@ pub struct AppState {
     pub imports: api::import::Imports,
     /// Residents' reports: their limits and recent ones per grid.
     pub desk: Arc<resident::Desk>,
-    engine_thread: Arc<Mutex<Option<EngineThread>>>,
+    engine_thread: Mutex<Option<EngineThread>>,
     shutdown_tx: Arc<watch::Sender<bool>>,
 }
 
@@ -155,7 +176,7 @@ pub fn start(store: Arc<dyn Storage>, epoch: &str, settings: Settings) -> anyhow
             }
             result
         })?;
-    Ok(AppState {
+    Ok(AppState(Arc::new(Shared {
         store,
         engine: tx,
         dashboard,
@@ -178,9 +199,9 @@ pub fn start(store: Arc<dyn Storage>, epoch: &str, settings: Settings) -> anyhow
         backup_key: Arc::from(auth::new_token()?.as_str()),
         imports: api::import::Imports::default(),
         desk: Arc::new(resident::Desk::default()),
-        engine_thread: Arc::new(Mutex::new(Some(handle))),
+        engine_thread: Mutex::new(Some(handle)),
         shutdown_tx,
-    })
+    })))
 }
 
 /// The Content-Security-Policy of every response: only this origin's scripts (and its
@@ -246,7 +267,7 @@ where
 {
     let shutdown_tx = state.shutdown_tx.clone();
     let engine = state.engine.clone();
-    let thread = state.engine_thread.clone();
+    let thread = state.clone();
     let mut engine_stopped = state.shutdown.clone();
     let gc = tokio::spawn(collect_photos(state.clone()));
     let router = app(state);
@@ -265,6 +286,7 @@ where
     gc.abort();
     let _ = engine.send(Cmd::Shutdown);
     let handle = thread
+        .engine_thread
         .lock()
         .map_err(|_| anyhow::anyhow!("engine lock poisoned"))?
         .take();

@@ -8,20 +8,22 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::ws::{Message as WsMessage, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use serde::Deserialize;
 use shared::sync::{ConnId, Principal};
 use tokio::sync::Semaphore;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::AppState;
 use crate::api::{AppError, bearer_token, cookie_token};
 use crate::engine::{Cmd, Out, Outbox};
 use crate::limits::{Ended, Full, Slot};
+use crate::upgrade::Upgrade;
 
 /// The routes of this module.
 pub fn routes() -> Router<AppState> {
@@ -51,7 +53,7 @@ async fn upgrade(
     State(state): State<AppState>,
     Query(q): Query<TokenQuery>,
     headers: HeaderMap,
-    ws: WebSocketUpgrade,
+    ws: Upgrade,
 ) -> Result<Response, AppError> {
     // Browsers cannot set headers on a WebSocket: the token comes as `?token=` or a cookie.
     let from_cookie = q.token.is_none() && bearer_token(&headers).is_none();
@@ -93,19 +95,18 @@ async fn upgrade(
     // The socket accepts up to twice the protocol limit so the engine can answer an oversize
     // message with an `error` naming the limit; beyond that the socket itself gives up (1009).
     let max = state.settings.max_frame.saturating_mul(2);
-    Ok(ws
-        .max_message_size(max)
-        .max_frame_size(max)
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(max))
+        .max_frame_size(Some(max))
         // tungstenite's default read buffer is 128 KiB per socket, allocated up front: with
-        // 10,000 idle phones that alone is 1.3 GB. Frames larger than the buffer are read in
-        // several chunks, so a small one costs only syscalls on big (rare) messages.
+        // 10,000 idle phones that alone is 1.3 GB. The socket is read a chunk at a time
+        // through `upgrade::Spill`, so a small buffer costs no extra system calls.
         .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(WRITE_BUFFER)
-        .on_upgrade(move |socket| {
-            let (sink, stream) = socket.split();
-            run(sink, stream, state, principal, login)
-        })
-        .into_response())
+        .write_buffer_size(WRITE_BUFFER);
+    Ok(ws.on_upgrade(config, move |socket| {
+        let (sink, stream) = socket.split();
+        run(sink, stream, state, principal, login)
+    }))
 }
 
 /// Whether the request's `Origin` is this server (its `Host`).
@@ -120,8 +121,9 @@ fn same_origin(headers: &HeaderMap) -> bool {
     }
 }
 
-/// Bytes read from a socket at a time.
-const READ_BUFFER: usize = 4 * 1024;
+/// tungstenite's read buffer, kept by every socket for its life (a frame larger than it grows
+/// it to the frame's size).
+const READ_BUFFER: usize = 512;
 /// Bytes buffered before a write reaches the socket (each frame is flushed as it is sent).
 const WRITE_BUFFER: usize = 16 * 1024;
 /// Inbound credit is counted in these units.
@@ -181,7 +183,7 @@ pub async fn run<W, R, E>(
                     Some(Ok(WsMessage::Binary(bytes))) => bytes.to_vec(),
                     // The protocol is binary CBOR; text is a protocol error like garbage.
                     Some(Ok(WsMessage::Text(_))) => b"text frame".to_vec(),
-                    Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
+                    Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_))) => continue,
                     Some(Ok(WsMessage::Close(_))) | None => break,
                     Some(Err(err)) => {
                         tracing::debug!(conn = conn.0, %err, "socket error");
@@ -194,7 +196,7 @@ pub async fn run<W, R, E>(
                 let cmd = Cmd::Frame { conn, bytes, credit: Some(permit) };
                 if state.engine.send(cmd).is_err() { break; }
             }
-            out = rx.recv() => match out {
+            out = rx.next() => match out {
                 Some(Out::Frame(bytes)) => {
                     let n = bytes.len();
                     let sent = tokio::time::timeout(write, sink.send(WsMessage::Binary(bytes.into()))).await;
@@ -405,7 +407,7 @@ mod tests {
         let (mut state, dir) = state("credit", settings);
         // An engine that takes frames but does not handle them yet.
         let (engine, commands) = std::sync::mpsc::channel();
-        state.engine = engine;
+        state.unshared().engine = engine;
         let s = open(&state, login(&state, 60_000));
         let frame = || Ok(WsMessage::Binary(vec![0u8; CREDIT_UNIT].into()));
         for _ in 0..3 {
