@@ -72,8 +72,20 @@ impl std::ops::Deref for AppState {
     }
 }
 
+/// Tells everything that the server is shutting down: the flag first, then every socket, so a
+/// socket that subscribes too late to hear it finds the flag set.
+fn announce_shutdown(flag: &watch::Sender<bool>, sessions: &limits::Sessions) {
+    let _ = flag.send(true);
+    sessions.end(limits::Ended::Shutdown);
+}
+
 #[cfg(test)]
 impl AppState {
+    /// Shuts down as `serve` does when its signal comes.
+    pub(crate) fn announce_shutdown(&self) {
+        announce_shutdown(&self.shutdown_tx, &self.sessions);
+    }
+
     /// The state to change, before anything else holds it.
     pub(crate) fn unshared(&mut self) -> &mut Shared {
         Arc::get_mut(&mut self.0).expect("the state is not shared yet")
@@ -165,6 +177,8 @@ pub fn start(store: Arc<dyn Storage>, epoch: &str, settings: Settings) -> anyhow
     let (shutdown_tx, shutdown) = watch::channel(false);
     let shutdown_tx = Arc::new(shutdown_tx);
     let stop = shutdown_tx.clone();
+    let sessions = limits::Sessions::default();
+    let stop_sessions = sessions.clone();
     let handle = std::thread::Builder::new()
         .name("gridvisit-engine".into())
         .spawn(move || {
@@ -172,7 +186,7 @@ pub fn start(store: Arc<dyn Storage>, epoch: &str, settings: Settings) -> anyhow
             if let Err(err) = &result {
                 // Without its engine the server can only refuse: shut everything down.
                 tracing::error!(%err, "engine stopped");
-                let _ = stop.send(true);
+                announce_shutdown(&stop, &stop_sessions);
             }
             result
         })?;
@@ -190,7 +204,7 @@ pub fn start(store: Arc<dyn Storage>, epoch: &str, settings: Settings) -> anyhow
             settings.login_failures_per_ip,
             settings.login_window,
         )),
-        sessions: limits::Sessions::default(),
+        sessions,
         dummy_hash: Arc::new(auth::hash_password(&auth::new_token()?)?),
         settings,
         shutdown,
@@ -266,6 +280,7 @@ where
     PeerAddr: for<'a> axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
 {
     let shutdown_tx = state.shutdown_tx.clone();
+    let sessions = state.sessions.clone();
     let engine = state.engine.clone();
     let thread = state.clone();
     let mut engine_stopped = state.shutdown.clone();
@@ -279,7 +294,7 @@ where
                 () = signal => {}
                 _ = engine_stopped.wait_for(|s| *s) => {}
             }
-            let _ = shutdown_tx.send(true);
+            announce_shutdown(&shutdown_tx, &sessions);
         })
         .into_future()
         .await?;

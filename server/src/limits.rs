@@ -143,6 +143,9 @@ pub enum Ended {
     Token(String),
     /// Every token of this user (an admin ended their sessions, or disabled them).
     User(String),
+    /// Every login: the server is shutting down (after its `shutdown` flag is set, so a
+    /// socket that subscribes too late to hear this sees the flag).
+    Shutdown,
 }
 
 /// Tells every socket that a login ended, so it closes within a second.

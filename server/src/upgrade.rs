@@ -14,7 +14,9 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Version, header};
 use axum::response::Response;
-use hyper::upgrade::OnUpgrade;
+use futures_util::FutureExt;
+use futures_util::future::Either;
+use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_tungstenite::WebSocketStream;
@@ -24,7 +26,7 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use crate::api::AppError;
 
 /// The socket a `/sync` connection speaks over once upgraded.
-pub type Socket = WebSocketStream<Spill<TokioIo<hyper::upgrade::Upgraded>>>;
+pub type Socket = WebSocketStream<Spill<TokioIo<Upgraded>>>;
 
 /// A request to upgrade to a WebSocket (RFC 6455 over HTTP/1.1), checked.
 pub struct Upgrade {
@@ -76,16 +78,16 @@ impl Upgrade {
     {
         let accept = derive_accept_key(self.key.as_bytes());
         let on_upgrade = self.on_upgrade;
-        let task = async move {
-            match on_upgrade.await {
-                Ok(upgraded) => {
-                    let io = Spill::new(TokioIo::new(upgraded));
-                    serve(WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await)
-                        .await;
-                }
-                Err(err) => tracing::debug!(%err, "the WebSocket upgrade failed"),
-            }
-        };
+        // Boxed: the task keeps what it captured for its whole life.
+        let config = Box::new(config);
+        // Combinators, not an async block: each stage's state replaces the one before, where
+        // a block would keep the upgrade's result and the socket beside the serving future.
+        let task = on_upgrade
+            .then(move |upgraded| connect(upgraded, config))
+            .then(move |socket| match socket {
+                Some(socket) => Either::Left(serve(socket)),
+                None => Either::Right(std::future::ready(())),
+            });
         tokio::spawn(task);
         let mut response = Response::new(Body::empty());
         *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
@@ -96,6 +98,23 @@ impl Upgrade {
             headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
         }
         response
+    }
+}
+
+/// The socket once the client has the `101` (`None`: the upgrade failed).
+async fn connect(
+    upgraded: Result<Upgraded, hyper::Error>,
+    config: Box<WebSocketConfig>,
+) -> Option<Socket> {
+    match upgraded {
+        Ok(upgraded) => {
+            let io = Spill::new(TokioIo::new(upgraded));
+            Some(WebSocketStream::from_raw_socket(io, Role::Server, Some(*config)).await)
+        }
+        Err(err) => {
+            tracing::debug!(%err, "the WebSocket upgrade failed");
+            None
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 //! idle timeouts with pings, and the end of its login (logout, expiry, an admin).
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -16,6 +16,7 @@ use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use serde::Deserialize;
 use shared::sync::{ConnId, Principal};
 use tokio::sync::Semaphore;
+use tokio::sync::broadcast::error::RecvError;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
@@ -24,6 +25,7 @@ use crate::api::{AppError, bearer_token, cookie_token};
 use crate::engine::{Cmd, Out, Outbox};
 use crate::limits::{Ended, Full, Slot};
 use crate::upgrade::Upgrade;
+use futures_channel::mpsc::UnboundedReceiver;
 
 /// The routes of this module.
 pub fn routes() -> Router<AppState> {
@@ -103,10 +105,12 @@ async fn upgrade(
         // through `upgrade::Spill`, so a small buffer costs no extra system calls.
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER);
-    Ok(ws.on_upgrade(config, move |socket| {
-        let (sink, stream) = socket.split();
-        run(sink, stream, state, principal, login)
-    }))
+    let opening = Box::new(Opening {
+        state,
+        principal,
+        login,
+    });
+    Ok(ws.on_upgrade(config, move |socket| run(socket, opening)))
 }
 
 /// Whether the request's `Origin` is this server (its `Host`).
@@ -121,6 +125,24 @@ fn same_origin(headers: &HeaderMap) -> bool {
     }
 }
 
+/// What a socket does once a select gives it.
+enum Step {
+    /// Writes a frame from the engine.
+    Send(Vec<u8>),
+    /// Pings the peer.
+    Ping,
+    /// Says goodbye and ends.
+    Close,
+}
+
+/// Sends a close frame, waiting at most `within` for the socket to take it.
+fn close<S: Sink<WsMessage> + Unpin>(
+    socket: &mut S,
+    within: Duration,
+) -> tokio::time::Timeout<futures_util::sink::Send<'_, S, WsMessage>> {
+    tokio::time::timeout(within, socket.send(WsMessage::Close(None)))
+}
+
 /// tungstenite's read buffer, kept by every socket for its life (a frame larger than it grows
 /// it to the frame's size).
 const READ_BUFFER: usize = 512;
@@ -129,21 +151,53 @@ const WRITE_BUFFER: usize = 16 * 1024;
 /// Inbound credit is counted in these units.
 const CREDIT_UNIT: usize = 1024;
 
-/// Drives one socket, given as its two halves (axum's WebSocket, or channels in a test):
-/// frames in go to the engine, frames out come from it.
-pub async fn run<W, R, E>(
-    mut sink: W,
-    mut stream: R,
+/// A connection's inbound credit, in [`CREDIT_UNIT`]s.
+fn credit_units(settings: &crate::Settings) -> usize {
+    (settings.inbound_credit / CREDIT_UNIT).max(1)
+}
+
+/// What a socket task starts from, boxed: a task keeps its parameters for its whole life
+/// (10,000 idle phones are 10,000 tasks), and the principal is needed only to open.
+pub struct Opening {
+    /// The server.
+    pub state: AppState,
+    /// Who signed in.
+    pub principal: Principal,
+    /// Their login.
+    pub login: Login,
+}
+
+/// A connection the engine has opened: what its socket task keeps.
+struct Opened {
     state: AppState,
-    principal: Principal,
-    mut login: Login,
-) where
-    W: Sink<WsMessage> + Unpin,
-    R: Stream<Item = Result<WsMessage, E>> + Unpin,
-    E: std::fmt::Display,
-{
+    conn: ConnId,
+    rx: UnboundedReceiver<Out>,
+    queued: Arc<AtomicUsize>,
+    /// When the login ends.
+    expires: tokio::time::Instant,
+    /// What is only looked at when a login ends, boxed out of the task's state.
+    held: Box<Held>,
+}
+
+/// What a socket task holds of its login.
+struct Held {
+    ended: tokio::sync::broadcast::Receiver<Ended>,
+    user: String,
+    token_key: String,
+    /// Given back when the socket closes.
+    _slot: Option<Slot>,
+}
+
+/// Tells the engine of a new connection (`None`: the engine is gone). Not async, so the
+/// principal, which only the engine keeps, is not in the socket task's state.
+fn open(opening: Opening) -> Option<Opened> {
+    let Opening {
+        state,
+        principal,
+        login,
+    } = opening;
     let conn = ConnId(state.next_conn.fetch_add(1, Ordering::Relaxed));
-    let (outbox, mut rx) = Outbox::new();
+    let (outbox, rx) = Outbox::new();
     let queued = outbox.queued.clone();
     state.metrics.connections.fetch_add(1, Ordering::Relaxed);
     state
@@ -152,302 +206,166 @@ pub async fn run<W, R, E>(
         .fetch_add(1, Ordering::Relaxed);
     let user = principal.user.to_string();
     tracing::info!(conn = conn.0, %user, "sync connection opened");
-    if state
-        .engine
-        .send(Cmd::Open {
+    let cmd = Cmd::Open {
+        conn,
+        principal,
+        outbox,
+    };
+    state.engine.send(cmd).ok()?;
+    let left = u64::try_from(login.expires_at - crate::engine::now().0).unwrap_or(0);
+    Some(Opened {
+        state,
+        conn,
+        rx,
+        queued,
+        expires: tokio::time::Instant::now() + Duration::from_millis(left),
+        held: Box::new(Held {
+            ended: login.ended,
+            user,
+            token_key: login.token_key,
+            _slot: login.slot,
+        }),
+    })
+}
+
+/// Drives one socket (a WebSocket, or a pair of channels in a test): frames in go to the
+/// engine, frames out come from it. Written as a block rather than an `async fn`, whose
+/// parameters the task would keep twice.
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its parameters twice in its state"
+)]
+pub fn run<S, E>(mut socket: S, opening: Box<Opening>) -> impl Future<Output = ()>
+where
+    S: Sink<WsMessage> + Stream<Item = Result<WsMessage, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    async move {
+        let Some(Opened {
+            state,
             conn,
-            principal,
-            outbox,
-        })
-        .is_err()
-    {
-        return;
-    }
-    let settings = &state.settings;
-    let units = (settings.inbound_credit / CREDIT_UNIT).max(1);
-    let credit = Arc::new(Semaphore::new(units));
-    let mut shutdown = state.shutdown.clone();
-    let expires = tokio::time::Instant::now()
-        + Duration::from_millis(
-            u64::try_from(login.expires_at - crate::engine::now().0).unwrap_or(0),
+            mut rx,
+            queued,
+            expires,
+            mut held,
+        }) = open(*opening)
+        else {
+            return;
+        };
+        let settings = &state.settings;
+        let credit = Arc::new(Semaphore::new(credit_units(settings)));
+        // One timer for the next ping and the login's end, whichever comes first.
+        let timer = tokio::time::sleep_until(
+            (tokio::time::Instant::now() + settings.ping_every).min(expires),
         );
-    let mut ping = tokio::time::interval(settings.ping_every);
-    ping.reset();
-    let mut last_heard = tokio::time::Instant::now();
-    let write = settings.write_timeout;
-    loop {
-        tokio::select! {
-            incoming = stream.next() => {
-                last_heard = tokio::time::Instant::now();
-                let bytes = match incoming {
-                    Some(Ok(WsMessage::Binary(bytes))) => bytes.to_vec(),
-                    // The protocol is binary CBOR; text is a protocol error like garbage.
-                    Some(Ok(WsMessage::Text(_))) => b"text frame".to_vec(),
-                    Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_))) => continue,
-                    Some(Ok(WsMessage::Close(_))) | None => break,
-                    Some(Err(err)) => {
-                        tracing::debug!(conn = conn.0, %err, "socket error");
-                        break;
+        tokio::pin!(timer);
+        let mut last_heard = tokio::time::Instant::now();
+        // Shutting down since before it subscribed to hear of it (a flag, so it is not missed).
+        if *state.shutdown.borrow() {
+            let _ = close(&mut socket, settings.write_timeout).await;
+        } else {
+            loop {
+                // Each branch says what to do; anything that writes is done after the select,
+                // so its future does not sit in the task's state beside the branch's.
+                let step = tokio::select! {
+                    incoming = socket.next() => {
+                        last_heard = tokio::time::Instant::now();
+                        let bytes = match incoming {
+                            Some(Ok(WsMessage::Binary(bytes))) => bytes.to_vec(),
+                            // The protocol is binary CBOR; text is a protocol error like garbage.
+                            Some(Ok(WsMessage::Text(_))) => b"text frame".to_vec(),
+                            Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_))) => continue,
+                            Some(Ok(WsMessage::Close(_))) | None => break,
+                            Some(Err(err)) => {
+                                tracing::debug!(conn = conn.0, %err, "socket error");
+                                break;
+                            }
+                        };
+                        // Wait for credit: the engine gives it back once it handled earlier frames.
+                        let need = u32::try_from((bytes.len() / CREDIT_UNIT).clamp(1, credit_units(settings))).unwrap_or(u32::MAX);
+                        let Ok(permit) = credit.clone().acquire_many_owned(need).await else { break };
+                        let cmd = Cmd::Frame { conn, bytes, credit: Some(permit) };
+                        if state.engine.send(cmd).is_err() { break; }
+                        continue;
+                    }
+                    out = rx.next() => match out {
+                        Some(Out::Frame(bytes)) => Step::Send(bytes),
+                        Some(Out::Close) | None => Step::Close,
+                    },
+                    () = &mut timer => {
+                        let now = tokio::time::Instant::now();
+                        if now >= expires {
+                            Step::Close
+                        } else {
+                            timer.as_mut().reset((now + settings.ping_every).min(expires));
+                            if last_heard.elapsed() > settings.idle_timeout {
+                                state.metrics.timed_out.fetch_add(1, Ordering::Relaxed);
+                                tracing::info!(conn = conn.0, "idle too long; closing");
+                                break;
+                            }
+                            Step::Ping
+                        }
+                    }
+                    end = held.ended.recv() => {
+                        let ends = match end {
+                            Ok(Ended::Token(key)) => key == held.token_key,
+                            Ok(Ended::User(u)) => u == held.user,
+                            Ok(Ended::Shutdown) => true,
+                            // It missed some: the flag tells whether the server is shutting down.
+                            Err(RecvError::Lagged(_)) => *state.shutdown.borrow(),
+                            Err(RecvError::Closed) => break,
+                        };
+                        if !ends {
+                            continue;
+                        }
+                        Step::Close
                     }
                 };
-                // Wait for credit: the engine gives it back once it handled earlier frames.
-                let need = u32::try_from((bytes.len() / CREDIT_UNIT).clamp(1, units)).unwrap_or(u32::MAX);
-                let Ok(permit) = credit.clone().acquire_many_owned(need).await else { break };
-                let cmd = Cmd::Frame { conn, bytes, credit: Some(permit) };
-                if state.engine.send(cmd).is_err() { break; }
-            }
-            out = rx.next() => match out {
-                Some(Out::Frame(bytes)) => {
-                    let n = bytes.len();
-                    let sent = tokio::time::timeout(write, sink.send(WsMessage::Binary(bytes.into()))).await;
-                    queued.fetch_sub(n, Ordering::Relaxed);
-                    match sent {
-                        Ok(Ok(())) => {}
-                        Ok(Err(_)) => break,
-                        Err(_) => {
-                            state.metrics.timed_out.fetch_add(1, Ordering::Relaxed);
-                            tracing::info!(conn = conn.0, "write timed out; closing");
+                let within = settings.write_timeout;
+                match step {
+                    Step::Send(bytes) => {
+                        let n = bytes.len();
+                        let sent = tokio::time::timeout(
+                            within,
+                            socket.send(WsMessage::Binary(bytes.into())),
+                        )
+                        .await;
+                        queued.fetch_sub(n, Ordering::Relaxed);
+                        match sent {
+                            Ok(Ok(())) => {}
+                            Ok(Err(_)) => break,
+                            Err(_) => {
+                                state.metrics.timed_out.fetch_add(1, Ordering::Relaxed);
+                                tracing::info!(conn = conn.0, "write timed out; closing");
+                                break;
+                            }
+                        }
+                    }
+                    Step::Ping => {
+                        let ping = WsMessage::Ping(Default::default());
+                        if !matches!(
+                            tokio::time::timeout(within, socket.send(ping)).await,
+                            Ok(Ok(()))
+                        ) {
                             break;
                         }
                     }
+                    Step::Close => {
+                        let _ = close(&mut socket, within).await;
+                        break;
+                    }
                 }
-                Some(Out::Close) | None => {
-                    let _ = tokio::time::timeout(write, sink.send(WsMessage::Close(None))).await;
-                    break;
-                }
-            },
-            _ = ping.tick() => {
-                if last_heard.elapsed() > settings.idle_timeout {
-                    state.metrics.timed_out.fetch_add(1, Ordering::Relaxed);
-                    tracing::info!(conn = conn.0, "idle too long; closing");
-                    break;
-                }
-                let ok = tokio::time::timeout(write, sink.send(WsMessage::Ping(Default::default()))).await;
-                if !matches!(ok, Ok(Ok(()))) { break; }
-            }
-            end = login.ended.recv() => match end {
-                Ok(Ended::Token(key)) if key == login.token_key => {
-                    let _ = tokio::time::timeout(write, sink.send(WsMessage::Close(None))).await;
-                    break;
-                }
-                Ok(Ended::User(u)) if u == user => {
-                    let _ = tokio::time::timeout(write, sink.send(WsMessage::Close(None))).await;
-                    break;
-                }
-                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(_) => break,
-            },
-            () = tokio::time::sleep_until(expires) => {
-                let _ = tokio::time::timeout(write, sink.send(WsMessage::Close(None))).await;
-                break;
-            }
-            _ = shutdown.changed() => {
-                let _ = tokio::time::timeout(write, sink.send(WsMessage::Close(None))).await;
-                break;
             }
         }
+        let _ = state.engine.send(Cmd::Closed { conn });
+        state
+            .metrics
+            .open_connections
+            .fetch_sub(1, Ordering::Relaxed);
+        drop(held);
+        tracing::info!(conn = conn.0, "sync connection closed");
     }
-    let _ = state.engine.send(Cmd::Closed { conn });
-    state
-        .metrics
-        .open_connections
-        .fetch_sub(1, Ordering::Relaxed);
-    drop(login);
-    tracing::info!(conn = conn.0, "sync connection closed");
 }
 
 #[cfg(test)]
-mod tests {
-    use std::convert::Infallible;
-    use std::time::Duration;
-
-    use futures_util::StreamExt;
-    use shared::ids::{PeerId, UserId};
-    use shared::sync::Role;
-    use shared::wire::{Message, PeerMetadata};
-
-    use super::*;
-
-    type Incoming = futures_channel::mpsc::UnboundedSender<Result<WsMessage, Infallible>>;
-    type Outgoing = futures_channel::mpsc::UnboundedReceiver<WsMessage>;
-
-    struct Socket {
-        to_server: Incoming,
-        from_server: Outgoing,
-        task: tokio::task::JoinHandle<()>,
-    }
-
-    fn state(name: &str, settings: crate::Settings) -> (AppState, std::path::PathBuf) {
-        let dir = std::env::temp_dir().join(format!("gv-ws-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        (crate::open(&dir, settings).expect("open"), dir)
-    }
-
-    fn worker() -> Principal {
-        Principal {
-            user: UserId::new("w").expect("user"),
-            role: Role::Worker,
-            scope: "grids:s01/c01/g01".parse().expect("scope"),
-        }
-    }
-
-    fn login(state: &AppState, expires_in_ms: i64) -> Login {
-        Login {
-            slot: None,
-            token_key: "k1".into(),
-            expires_at: crate::engine::now().0 + expires_in_ms,
-            ended: state.sessions.subscribe(),
-        }
-    }
-
-    fn open(state: &AppState, login: Login) -> Socket {
-        let (to_server, incoming) =
-            futures_channel::mpsc::unbounded::<Result<WsMessage, Infallible>>();
-        let (outgoing, from_server) = futures_channel::mpsc::unbounded::<WsMessage>();
-        let task = tokio::spawn(run(outgoing, incoming, state.clone(), worker(), login));
-        Socket {
-            to_server,
-            from_server,
-            task,
-        }
-    }
-
-    fn join() -> WsMessage {
-        let join = Message::Join {
-            sender_id: PeerId::new("phone").expect("peer"),
-            peer_metadata: Some(PeerMetadata::default()),
-            supported_protocol_versions: vec!["1".into()],
-        };
-        WsMessage::Binary(join.encode().into())
-    }
-
-    async fn ends(task: tokio::task::JoinHandle<()>, within: Duration) {
-        tokio::time::timeout(within, task)
-            .await
-            .expect("the socket task ends in time")
-            .expect("no panic");
-    }
-
-    #[tokio::test]
-    async fn a_socket_given_as_two_channels_speaks_the_protocol() {
-        let (state, dir) = state("proto", crate::Settings::default());
-        let mut s = open(&state, login(&state, 60_000));
-        s.to_server.unbounded_send(Ok(join())).expect("send");
-        let reply = tokio::time::timeout(Duration::from_secs(10), s.from_server.next())
-            .await
-            .expect("answered in time")
-            .expect("a frame");
-        let WsMessage::Binary(bytes) = reply else {
-            panic!("a binary frame, got {reply:?}");
-        };
-        let peer = Message::decode(&bytes, usize::MAX).expect("decodes");
-        assert!(matches!(peer, Message::Peer { .. }), "{peer:?}");
-        // The stream ending is the socket closing: the task ends.
-        drop(s.to_server);
-        ends(s.task, Duration::from_secs(10)).await;
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[tokio::test]
-    async fn a_revoked_token_a_user_whose_sessions_end_and_an_expired_token_close_the_socket() {
-        let (state, dir) = state("ended", crate::Settings::default());
-        for ended in [Ended::Token("k1".into()), Ended::User("w".into())] {
-            let s = open(&state, login(&state, 60_000));
-            // Another token's logout leaves this socket open...
-            state.sessions.end(Ended::Token("someone-else".into()));
-            s.to_server.unbounded_send(Ok(join())).expect("send");
-            // ...its own closes it within a second.
-            state.sessions.end(ended);
-            ends(s.task, Duration::from_secs(1)).await;
-        }
-        let s = open(&state, login(&state, 300));
-        ends(s.task, Duration::from_secs(2)).await;
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[tokio::test]
-    async fn a_socket_that_sends_nothing_is_pinged_then_closed() {
-        let settings = crate::Settings {
-            ping_every: Duration::from_millis(50),
-            idle_timeout: Duration::from_millis(200),
-            ..crate::Settings::default()
-        };
-        let (state, dir) = state("idle", settings);
-        let mut s = open(&state, login(&state, 60_000));
-        let first = tokio::time::timeout(Duration::from_secs(5), s.from_server.next())
-            .await
-            .expect("a ping in time");
-        assert!(matches!(first, Some(WsMessage::Ping(_))), "{first:?}");
-        ends(s.task, Duration::from_secs(5)).await;
-        assert_eq!(state.metrics.timed_out.load(Ordering::Relaxed), 1);
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[tokio::test]
-    async fn a_peer_whose_queue_passes_the_byte_budget_is_disconnected() {
-        let settings = crate::Settings {
-            outbound_budget: 8,
-            ..crate::Settings::default()
-        };
-        let (state, dir) = state("budget", settings);
-        let s = open(&state, login(&state, 60_000));
-        // The `peer` answer alone is larger than the budget; nobody reads it.
-        s.to_server.unbounded_send(Ok(join())).expect("send");
-        ends(s.task, Duration::from_secs(10)).await;
-        assert_eq!(state.metrics.too_slow.load(Ordering::Relaxed), 1);
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_socket_is_not_read_past_its_credit_until_the_engine_handles_its_frames() {
-        let settings = crate::Settings {
-            inbound_credit: 2 * CREDIT_UNIT,
-            ..crate::Settings::default()
-        };
-        let (mut state, dir) = state("credit", settings);
-        // An engine that takes frames but does not handle them yet.
-        let (engine, commands) = std::sync::mpsc::channel();
-        state.unshared().engine = engine;
-        let s = open(&state, login(&state, 60_000));
-        let frame = || Ok(WsMessage::Binary(vec![0u8; CREDIT_UNIT].into()));
-        for _ in 0..3 {
-            s.to_server.unbounded_send(frame()).expect("send");
-        }
-        // Received on a blocking thread, so the runtime's workers stay free for the socket. The
-        // `Open` command is kept: it holds the connection's outbox, and a dropped outbox closes
-        // the socket as an engine that let go of the connection would.
-        let commands = std::sync::Arc::new(std::sync::Mutex::new(commands));
-        let kept = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let next = |wait: Duration| {
-            let (commands, kept) = (commands.clone(), kept.clone());
-            async move {
-                tokio::task::spawn_blocking(move || {
-                    let rx = commands.lock().expect("lock");
-                    loop {
-                        match rx.recv_timeout(wait) {
-                            Ok(open @ Cmd::Open { .. }) => kept.lock().expect("lock").push(open),
-                            Ok(cmd) => return Some(cmd),
-                            Err(_) => return None,
-                        }
-                    }
-                })
-                .await
-                .expect("receiver")
-            }
-        };
-        let first = next(Duration::from_secs(5)).await.expect("the first frame");
-        let _second = next(Duration::from_secs(5))
-            .await
-            .expect("the second frame");
-        assert!(
-            next(Duration::from_millis(300)).await.is_none(),
-            "the third frame waits for credit"
-        );
-        // The engine handled the first frame: its credit comes back, the third is read.
-        drop(first);
-        let third = next(Duration::from_secs(5)).await;
-        assert!(matches!(third, Some(Cmd::Frame { .. })), "{third:?}");
-        drop(s.to_server);
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-}
+mod tests;

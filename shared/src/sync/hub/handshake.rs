@@ -22,12 +22,12 @@ impl Hub {
         self.listeners.add(conn);
         self.conns.insert(
             conn,
-            Conn {
+            Box::new(Conn {
                 phase,
                 remote: None,
                 extension: false,
                 side: side_for(direction, principal),
-            },
+            }),
         );
         if direction == Direction::Outbound {
             let offer = self.config.extension.then(|| ExtensionOffer {

@@ -237,7 +237,9 @@ enum Slot {
 pub struct Hub {
     config: HubConfig,
     policy: Box<dyn AccessPolicy>,
-    conns: HashMap<ConnId, Conn>,
+    /// Boxed: every open socket has one in every hub, and a table that grows by doubling
+    /// keeps up to twice the slots it fills.
+    conns: HashMap<ConnId, Box<Conn>>,
     /// Which connections may hear of a change, by area.
     listeners: listeners::Listeners,
     docs: HashMap<DocumentId, Slot>,
